@@ -1,0 +1,2 @@
+//! The `sse-connector` binary.
+fn main() {}

@@ -1,0 +1,1 @@
+//! Resilient Server-Sent Events client.

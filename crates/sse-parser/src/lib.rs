@@ -1,0 +1,1 @@
+//! Sans-I/O decoder for the WHATWG HTML "event stream" format.

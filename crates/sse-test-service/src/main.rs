@@ -1,0 +1,2 @@
+//! Contract-test service.
+fn main() {}
