@@ -1,0 +1,269 @@
+//! The event-stream interpretation of the WHATWG HTML standard, over complete lines.
+
+use std::ops::Range;
+
+use bytes::Bytes;
+use bytestring::ByteString;
+use smol_str::SmolStr;
+
+use crate::error::DecodeError;
+use crate::event::{DataBuffer, Event, Frame, MESSAGE};
+use crate::line::{Line, LineSplitter};
+
+/// The default maximum event size: 16 MiB.
+pub const DEFAULT_MAX_EVENT_SIZE: usize = 16 * 1024 * 1024;
+
+/// A sans-I/O event-stream decoder: push bytes in, pull [`Frame`]s out.
+///
+/// It follows the WHATWG "interpret an event stream" rules exactly: UTF-8 with U+FFFD
+/// replacement, one leading BOM stripped per connection, CR / LF / CRLF line ends, comments,
+/// fields with and without a colon, one leading space stripped from values, `id` values with NUL
+/// ignored, `retry` only when all ASCII digits, the event type reset after each dispatch, blocks
+/// without data not dispatched, and the last event ID committed at every blank line.
+///
+/// The output does not depend on how the input is split into chunks. Memory is bounded by the
+/// maximum event size; time is linear in the input. The data of an event with one `data` line
+/// is a zero-copy slice of the pushed chunk, which therefore stays alive as long as the event.
+///
+/// ```
+/// use bytes::Bytes;
+/// use sse_parser::{Decoder, Frame};
+///
+/// let mut decoder = Decoder::new();
+/// decoder.push(Bytes::from_static(b"id: 7\nevent: reading\ndata: {\"t\":21.5}\n\n"));
+/// let Ok(Some(Frame::Event(event))) = decoder.next_frame() else { panic!("no event") };
+/// assert_eq!((&*event.event_type, &*event.data, &*event.last_event_id), ("reading", "{\"t\":21.5}", "7"));
+/// ```
+#[derive(Debug)]
+pub struct Decoder {
+    lines: LineSplitter,
+    block: Block,
+    max_event_size: usize,
+}
+
+/// The state the standard attaches to a stream: the event being built and the IDs.
+#[derive(Debug, Default)]
+struct Block {
+    data: DataBuffer,
+    event_type: Option<SmolStr>,
+    /// The most recent `event` value, kept to reuse.
+    last_event_type: SmolStr,
+    /// The last event ID buffer, when an `id` field changed it since the last blank line.
+    pending_id: Option<SmolStr>,
+    /// The last event ID string: committed at each blank line, sent on reconnection.
+    last_event_id: SmolStr,
+    /// The current event overflowed: ignore its lines until the blank line that ends it.
+    skipping: bool,
+}
+
+impl Default for Decoder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Decoder {
+    /// A decoder with the default maximum event size ([`DEFAULT_MAX_EVENT_SIZE`]).
+    pub fn new() -> Self {
+        Self {
+            lines: LineSplitter::default(),
+            block: Block::default(),
+            max_event_size: DEFAULT_MAX_EVENT_SIZE,
+        }
+    }
+
+    /// Sets the maximum number of bytes buffered for one event: the sum of its field values
+    /// plus the line being read. A larger event is dropped with a [`DecodeError`].
+    pub fn with_max_event_size(mut self, bytes: usize) -> Self {
+        self.max_event_size = bytes.max(1);
+        self
+    }
+
+    /// The maximum event size in bytes.
+    pub fn max_event_size(&self) -> usize {
+        self.max_event_size
+    }
+
+    /// Adds input. Call [`next_frame`](Self::next_frame) until it returns `Ok(None)` to drain it.
+    pub fn push(&mut self, chunk: Bytes) {
+        self.lines.push(chunk);
+    }
+
+    /// Decodes the next frame from the input pushed so far.
+    ///
+    /// Returns `Ok(None)` when more input is needed. An `Err` reports an event that was dropped
+    /// for being too large; decoding goes on with the next call.
+    pub fn next_frame(&mut self) -> Result<Option<Frame>, DecodeError> {
+        loop {
+            let budget = self.max_event_size.saturating_sub(self.block.retained());
+            let frame = match self.lines.next_line(budget) {
+                None => return Ok(None),
+                Some(Line::InChunk(range)) => self.block.process_line(self.lines.chunk(), range),
+                Some(Line::Joined(line)) => self.block.process_line(&line, 0..line.len()),
+                Some(Line::TooLong) => {
+                    if self.block.start_skipping() {
+                        return Err(DecodeError::event_too_large(self.max_event_size));
+                    }
+                    None
+                }
+            };
+            if frame.is_some() {
+                return Ok(frame);
+            }
+        }
+    }
+
+    /// Starts a new connection: drops a partial line and an undispatched event (as the end of a
+    /// stream does), and strips a BOM again at the start of the next input. The last event ID
+    /// is kept, and events of the new connection inherit it, as browsers do.
+    pub fn reset(&mut self) {
+        self.lines.reset();
+        let last_event_id = std::mem::take(&mut self.block.last_event_id);
+        self.block = Block {
+            last_event_id,
+            ..Block::default()
+        };
+    }
+
+    /// The last event ID: the value a reconnection sends as `Last-Event-ID` (empty: none).
+    pub fn last_event_id(&self) -> &SmolStr {
+        &self.block.last_event_id
+    }
+
+    /// Sets the last event ID, e.g. a resume point saved by an earlier run.
+    pub fn set_last_event_id(&mut self, id: &str) {
+        self.block.pending_id = None;
+        self.block.last_event_id = SmolStr::new(id);
+    }
+
+    /// Number of bytes held for the event being read (its fields and the current line).
+    pub fn buffered(&self) -> usize {
+        self.block.retained() + self.lines.buffered()
+    }
+}
+
+impl Block {
+    /// Bytes kept for the event being built; they count against the maximum event size.
+    fn retained(&self) -> usize {
+        self.data.len() + self.event_type.as_ref().map_or(0, |t| t.len())
+    }
+
+    /// Drops the event being built; returns whether this is the first overflow of the event.
+    fn start_skipping(&mut self) -> bool {
+        self.data = DataBuffer::Empty;
+        self.event_type = None;
+        !std::mem::replace(&mut self.skipping, true)
+    }
+
+    /// Processes one line, found at `range` of `source`.
+    #[inline]
+    fn process_line(&mut self, source: &Bytes, range: Range<usize>) -> Option<Frame> {
+        let line = &source[range.clone()];
+        if line.is_empty() {
+            return self.dispatch().map(Frame::Event);
+        }
+        if self.skipping {
+            return None;
+        }
+        if line[0] == b':' {
+            return Some(Frame::Comment(text(source, range.start + 1..range.end)));
+        }
+        let (name, value) = split_field(line)?;
+        let value = range.start + value..range.end;
+        match name {
+            b"data" => self.data.append(text(source, value)),
+            b"event" => self.set_event_type(&source[value]),
+            b"id" if memchr::memchr(0, &source[value.clone()]).is_none() => {
+                self.pending_id = Some(short_text(&source[value]));
+            }
+            b"retry" => return parse_retry(&source[value]).map(Frame::Retry),
+            _ => {}
+        }
+        None
+    }
+
+    /// Sets the event type. Streams repeat a few types, so the previous one is reused when equal.
+    fn set_event_type(&mut self, value: &[u8]) {
+        if self.last_event_type.as_bytes() != value {
+            self.last_event_type = short_text(value);
+        }
+        self.event_type = Some(self.last_event_type.clone());
+    }
+
+    /// Handles a blank line: commits the last event ID and dispatches the event, if it has data.
+    fn dispatch(&mut self) -> Option<Event> {
+        let has_own_id = match self.pending_id.take() {
+            Some(id) => {
+                self.last_event_id = id;
+                true
+            }
+            None => false,
+        };
+        let event_type = self.event_type.take();
+        self.skipping = false;
+        let data = self.data.take()?;
+        Some(Event {
+            event_type: event_type.filter(|t| !t.is_empty()).unwrap_or(MESSAGE),
+            data,
+            last_event_id: self.last_event_id.clone(),
+            has_own_id,
+        })
+    }
+}
+
+/// The longest field name the standard defines (`retry`, `event`).
+const LONGEST_FIELD_NAME: usize = 5;
+
+/// Splits a non-comment line into its field name and the offset of its value (after the colon
+/// and one optional space). Returns `None` for a line whose name is longer than any field the
+/// standard defines: such a field is ignored, so the rest of the line need not be searched.
+#[inline]
+fn split_field(line: &[u8]) -> Option<(&[u8], usize)> {
+    let head = &line[..line.len().min(LONGEST_FIELD_NAME + 1)];
+    match head.iter().position(|&b| b == b':') {
+        Some(colon) => {
+            let skip = if line.get(colon + 1) == Some(&b' ') {
+                2
+            } else {
+                1
+            };
+            Some((&line[..colon], colon + skip))
+        }
+        None if line.len() <= LONGEST_FIELD_NAME => Some((line, line.len())),
+        None => None,
+    }
+}
+
+/// A `retry` value counts only when it is all ASCII digits; one too large for u64 is ignored.
+fn parse_retry(value: &[u8]) -> Option<u64> {
+    if value.is_empty() || !value.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    value.iter().try_fold(0u64, |n, digit| {
+        n.checked_mul(10)?.checked_add(u64::from(digit - b'0'))
+    })
+}
+
+/// Decodes a short field (event type, ID) as UTF-8 with U+FFFD replacement.
+///
+/// These are copied rather than sliced: most fit inline in a [`SmolStr`], whose clones then cost
+/// no reference counting, and they are cloned into every event.
+fn short_text(value: &[u8]) -> SmolStr {
+    match std::str::from_utf8(value) {
+        Ok(text) => SmolStr::new(text),
+        Err(_) => SmolStr::new(String::from_utf8_lossy(value)),
+    }
+}
+
+/// Decodes `range` of `source` as UTF-8, replacing invalid sequences with U+FFFD.
+///
+/// Valid text (the common case) is a zero-copy slice of `source`. Decoding field by field equals
+/// decoding the whole stream: line terminators and colons are ASCII, so no valid code point
+/// spans two fields, and a sequence cut by one is invalid either way.
+fn text(source: &Bytes, range: Range<usize>) -> ByteString {
+    if range.is_empty() {
+        return ByteString::new();
+    }
+    ByteString::try_from(source.slice(range.clone()))
+        .unwrap_or_else(|_| ByteString::from(String::from_utf8_lossy(&source[range]).into_owned()))
+}

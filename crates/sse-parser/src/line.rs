@@ -1,0 +1,286 @@
+//! Line splitting: turns arbitrary chunks into complete lines.
+//!
+//! Lines end at CR, LF or CRLF, and nowhere else (not at VT, FF, NEL, U+2028 or U+2029). A CR
+//! that ends a chunk terminates its line at once; a LF at the start of the next chunk is then
+//! skipped as the second half of a CRLF. One UTF-8 byte order mark at the very start of a
+//! connection is removed, even when it arrives one byte per chunk.
+//!
+//! Cost is linear in the input: each byte is scanned once (with `memchr`), and a line that
+//! arrives in one chunk is handed out as a zero-copy slice of that chunk. Only the start of a line
+//! whose end is still missing is copied, into `partial`.
+
+use std::ops::Range;
+
+use bytes::{Bytes, BytesMut};
+
+const BOM: [u8; 3] = [0xEF, 0xBB, 0xBF];
+
+/// The outcome of asking for the next line.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Line {
+    /// A complete line, without its terminator, at this range of [`LineSplitter::chunk`].
+    InChunk(Range<usize>),
+    /// A complete line that spanned chunks, joined into its own buffer.
+    Joined(Bytes),
+    /// The current line grew past the byte budget; its bytes up to the terminator are dropped.
+    TooLong,
+}
+
+#[derive(Debug)]
+pub(crate) struct LineSplitter {
+    /// The current input chunk; bytes before `pos` have been scanned.
+    chunk: Bytes,
+    pos: usize,
+    /// The start of a line whose terminator has not arrived yet.
+    partial: BytesMut,
+    /// The last line ended with CR: a LF that comes next belongs to it.
+    skip_lf: bool,
+    /// How many bytes of a leading BOM have been matched; `None` once the start is behind us.
+    bom_matched: Option<usize>,
+    /// The current line overflowed: drop bytes until its terminator.
+    discarding: bool,
+}
+
+impl Default for LineSplitter {
+    fn default() -> Self {
+        Self {
+            chunk: Bytes::new(),
+            pos: 0,
+            partial: BytesMut::new(),
+            skip_lf: false,
+            bom_matched: Some(0),
+            discarding: false,
+        }
+    }
+}
+
+impl LineSplitter {
+    /// Queues a chunk. Unscanned input from an earlier chunk, if any, stays in front of it.
+    pub(crate) fn push(&mut self, chunk: Bytes) {
+        let chunk = self.strip_bom(chunk);
+        if chunk.is_empty() {
+            return;
+        }
+        if self.pos == self.chunk.len() {
+            self.chunk = chunk;
+        } else {
+            let rest = &self.chunk[self.pos..];
+            let mut joined = BytesMut::with_capacity(rest.len() + chunk.len());
+            joined.extend_from_slice(rest);
+            joined.extend_from_slice(&chunk);
+            self.chunk = joined.freeze();
+        }
+        self.pos = 0;
+    }
+
+    /// The current chunk, which [`Line::InChunk`] ranges index.
+    pub(crate) fn chunk(&self) -> &Bytes {
+        &self.chunk
+    }
+
+    /// Returns the next complete line, or `None` when more input is needed.
+    ///
+    /// `budget` is the number of bytes the line may have; a longer line yields
+    /// [`Line::TooLong`] once, and its remaining bytes are skipped.
+    #[inline]
+    pub(crate) fn next_line(&mut self, budget: usize) -> Option<Line> {
+        loop {
+            let rest = &self.chunk[self.pos..];
+            if rest.is_empty() {
+                return None;
+            }
+            if self.skip_lf {
+                self.skip_lf = false;
+                if rest[0] == b'\n' {
+                    self.pos += 1;
+                    continue;
+                }
+            }
+            let Some(len) = find_line_end(rest) else {
+                return self.hold_partial(budget);
+            };
+            let start = self.pos;
+            self.skip_lf = rest[len] == b'\r';
+            self.pos += len + 1;
+            if self.discarding {
+                self.discarding = false;
+                continue;
+            }
+            if self.partial.len() + len > budget {
+                self.partial.clear();
+                return Some(Line::TooLong);
+            }
+            if self.partial.is_empty() {
+                return Some(Line::InChunk(start..start + len));
+            }
+            self.partial
+                .extend_from_slice(&self.chunk[start..start + len]);
+            return Some(Line::Joined(self.partial.split().freeze()));
+        }
+    }
+
+    /// Forgets everything buffered: the next input starts a new connection.
+    pub(crate) fn reset(&mut self) {
+        *self = Self::default();
+    }
+
+    /// Number of bytes held for a line not yet complete.
+    pub(crate) fn buffered(&self) -> usize {
+        self.partial.len() + self.chunk.len() - self.pos
+    }
+
+    /// Moves unterminated input into `partial`, or starts discarding it when over budget.
+    fn hold_partial(&mut self, budget: usize) -> Option<Line> {
+        let rest = std::mem::take(&mut self.chunk).slice(self.pos..);
+        self.pos = 0;
+        if self.discarding {
+            return None;
+        }
+        if self.partial.len() + rest.len() > budget {
+            self.partial = BytesMut::new();
+            self.discarding = true;
+            return Some(Line::TooLong);
+        }
+        self.partial.extend_from_slice(&rest);
+        None
+    }
+
+    /// Removes a leading BOM, which may be split over several chunks.
+    fn strip_bom(&mut self, chunk: Bytes) -> Bytes {
+        let Some(mut matched) = self.bom_matched else {
+            return chunk;
+        };
+        let already = matched;
+        let mut taken = 0;
+        while matched < BOM.len() && taken < chunk.len() {
+            if chunk[taken] != BOM[matched] {
+                // Not a BOM after all: the bytes matched so far are ordinary input.
+                self.bom_matched = None;
+                if already == 0 {
+                    return chunk;
+                }
+                let mut restored = BytesMut::with_capacity(already + chunk.len());
+                restored.extend_from_slice(&BOM[..already]);
+                restored.extend_from_slice(&chunk);
+                return restored.freeze();
+            }
+            matched += 1;
+            taken += 1;
+        }
+        self.bom_matched = (matched < BOM.len()).then_some(matched);
+        chunk.slice(taken..)
+    }
+}
+
+/// Finds the first CR or LF.
+///
+/// Most lines of an event stream are short (`id`, `event`, blank lines); for those a plain loop
+/// beats the setup of a vectorised search, which takes over after the first few bytes.
+#[inline]
+fn find_line_end(bytes: &[u8]) -> Option<usize> {
+    const SHORT: usize = 16;
+    let head = &bytes[..bytes.len().min(SHORT)];
+    if let Some(i) = head.iter().position(|&b| b == b'\n' || b == b'\r') {
+        return Some(i);
+    }
+    memchr::memchr2(b'\n', b'\r', &bytes[head.len()..]).map(|i| i + head.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Complete lines as bytes, or `None` for [`Line::TooLong`].
+    fn lines(chunks: &[&[u8]]) -> Vec<Option<Vec<u8>>> {
+        let mut splitter = LineSplitter::default();
+        let mut out = Vec::new();
+        for chunk in chunks {
+            splitter.push(Bytes::copy_from_slice(chunk));
+            while let Some(line) = splitter.next_line(4) {
+                out.push(text(&splitter, line));
+            }
+        }
+        out
+    }
+
+    fn text(splitter: &LineSplitter, line: Line) -> Option<Vec<u8>> {
+        match line {
+            Line::InChunk(range) => Some(splitter.chunk()[range].to_vec()),
+            Line::Joined(bytes) => Some(bytes.to_vec()),
+            Line::TooLong => None,
+        }
+    }
+
+    fn complete(text: &str) -> Option<Vec<u8>> {
+        Some(text.as_bytes().to_vec())
+    }
+
+    #[test]
+    fn line_split_over_chunks_is_joined() {
+        assert_eq!(lines(&[b"a", b"b", b"c\n"]), vec![complete("abc")]);
+        assert_eq!(lines(&[b"ab", b"cde\n"]), vec![None]);
+    }
+
+    #[test]
+    fn splits_on_lf_cr_and_crlf() {
+        assert_eq!(
+            lines(&[b"a\nb\rc\r\nd\n"]),
+            vec![complete("a"), complete("b"), complete("c"), complete("d")]
+        );
+    }
+
+    #[test]
+    fn cr_at_chunk_end_then_lf_is_one_terminator() {
+        assert_eq!(
+            lines(&[b"a\r", b"\nb\n"]),
+            vec![complete("a"), complete("b")]
+        );
+    }
+
+    #[test]
+    fn cr_cr_is_two_lines() {
+        assert_eq!(lines(&[b"a\r", b"\r"]), vec![complete("a"), complete("")]);
+    }
+
+    #[test]
+    fn other_separators_do_not_end_lines() {
+        let text = "\u{0b}\u{0c}\n\u{85}\n\u{2028}\n\u{2029}\n\u{1c}\u{1d}\u{1e}\n";
+        let want: Vec<_> = text.lines().map(complete).collect();
+        assert_eq!(lines(&[text.as_bytes()]), want);
+    }
+
+    #[test]
+    fn bom_split_one_byte_at_a_time_is_stripped_once() {
+        assert_eq!(
+            lines(&[b"\xEF", b"\xBB", b"\xBF", b"\xEF\xBB\xBFx\n"]),
+            vec![complete("\u{feff}x")]
+        );
+    }
+
+    #[test]
+    fn broken_bom_prefix_is_kept_as_data() {
+        assert_eq!(
+            lines(&[b"\xEF\xBB", b"x\n"]),
+            vec![Some(b"\xEF\xBBx".to_vec())]
+        );
+    }
+
+    #[test]
+    fn empty_chunks_change_nothing() {
+        assert_eq!(
+            lines(&[b"", b"\xEF\xBB\xBF", b"", b"a\n"]),
+            vec![complete("a")]
+        );
+    }
+
+    #[test]
+    fn over_budget_line_is_reported_once_and_skipped() {
+        let mut splitter = LineSplitter::default();
+        splitter.push(Bytes::from_static(b"abcdef"));
+        assert_eq!(splitter.next_line(4), Some(Line::TooLong));
+        splitter.push(Bytes::from_static(b"gh\nok\n"));
+        let line = splitter.next_line(4).expect("a line");
+        assert_eq!(text(&splitter, line), complete("ok"));
+        assert_eq!(splitter.next_line(4), None);
+    }
+}
