@@ -40,6 +40,9 @@ fn ours(chunks: &[Bytes]) -> usize {
     for chunk in chunks {
         decoder.push(chunk.clone());
         while let Ok(Some(frame)) = decoder.next_frame() {
+            if let Frame::Retry(_) = frame {
+                events += 1;
+            }
             if let Frame::Event(event) = frame {
                 events += 1;
                 std::hint::black_box(event);

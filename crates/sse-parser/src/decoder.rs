@@ -96,7 +96,7 @@ impl Decoder {
     pub fn next_frame(&mut self) -> Result<Option<Frame>, DecodeError> {
         loop {
             let budget = self.max_event_size.saturating_sub(self.block.retained());
-            let frame = match self.lines.next_line(budget) {
+            let outcome = match self.lines.next_line(budget) {
                 None => return Ok(None),
                 Some(Line::InChunk(range)) => self.block.process_line(self.lines.chunk(), range),
                 Some(Line::Joined(line)) => self.block.process_line(&line, 0..line.len()),
@@ -104,11 +104,17 @@ impl Decoder {
                     if self.block.start_skipping() {
                         return Err(DecodeError::event_too_large(self.max_event_size));
                     }
-                    None
+                    Outcome::Nothing
                 }
             };
-            if frame.is_some() {
-                return Ok(frame);
+            match outcome {
+                Outcome::Nothing => {}
+                Outcome::Dispatch => {
+                    if let Some(event) = self.block.dispatch() {
+                        return Ok(Some(Frame::Event(event)));
+                    }
+                }
+                Outcome::Frame(frame) => return Ok(Some(frame)),
             }
         }
     }
@@ -157,29 +163,35 @@ impl Block {
 
     /// Processes one line, found at `range` of `source`.
     #[inline]
-    fn process_line(&mut self, source: &Bytes, range: Range<usize>) -> Option<Frame> {
+    fn process_line(&mut self, source: &Bytes, range: Range<usize>) -> Outcome {
         let line = &source[range.clone()];
         if line.is_empty() {
-            return self.dispatch().map(Frame::Event);
+            return Outcome::Dispatch;
         }
         if self.skipping {
-            return None;
+            return Outcome::Nothing;
         }
         if line[0] == b':' {
-            return Some(Frame::Comment(text(source, range.start + 1..range.end)));
+            return Outcome::Frame(Frame::Comment(text(source, range.start + 1..range.end)));
         }
-        let (name, value) = split_field(line)?;
+        let Some((name, value)) = split_field(line) else {
+            return Outcome::Nothing;
+        };
         let value = range.start + value..range.end;
-        match name {
-            b"data" => self.data.append(text(source, value)),
-            b"event" => self.set_event_type(&source[value]),
-            b"id" if memchr::memchr(0, &source[value.clone()]).is_none() => {
+        match Field::parse(name) {
+            Some(Field::Data) => self.data.append(text(source, value)),
+            Some(Field::Event) => self.set_event_type(&source[value]),
+            Some(Field::Id) if !source[value.clone()].contains(&0) => {
                 self.pending_id = Some(short_text(&source[value]));
             }
-            b"retry" => return parse_retry(&source[value]).map(Frame::Retry),
+            Some(Field::Retry) => {
+                if let Some(ms) = parse_retry(&source[value]) {
+                    return Outcome::Frame(Frame::Retry(ms));
+                }
+            }
             _ => {}
         }
-        None
+        Outcome::Nothing
     }
 
     /// Sets the event type. Streams repeat a few types, so the previous one is reused when equal.
@@ -208,6 +220,39 @@ impl Block {
             last_event_id: self.last_event_id.clone(),
             has_own_id,
         })
+    }
+}
+
+/// What a line asks of the decoder. Kept apart from [`Frame`] so that the common lines, which
+/// produce nothing, do not move a whole frame around.
+enum Outcome {
+    Nothing,
+    /// A blank line: dispatch the event.
+    Dispatch,
+    /// A comment or a retry value to hand out.
+    Frame(Frame),
+}
+
+/// The fields the standard defines; every other field name is ignored.
+#[derive(Clone, Copy)]
+enum Field {
+    Data,
+    Event,
+    Id,
+    Retry,
+}
+
+impl Field {
+    /// Matches a field name by length first, then content, without a call to `memcmp`.
+    #[inline]
+    fn parse(name: &[u8]) -> Option<Self> {
+        match *name {
+            [b'd', b'a', b't', b'a'] => Some(Self::Data),
+            [b'e', b'v', b'e', b'n', b't'] => Some(Self::Event),
+            [b'i', b'd'] => Some(Self::Id),
+            [b'r', b'e', b't', b'r', b'y'] => Some(Self::Retry),
+            _ => None,
+        }
     }
 }
 
@@ -248,6 +293,7 @@ fn parse_retry(value: &[u8]) -> Option<u64> {
 ///
 /// These are copied rather than sliced: most fit inline in a [`SmolStr`], whose clones then cost
 /// no reference counting, and they are cloned into every event.
+#[inline(always)]
 fn short_text(value: &[u8]) -> SmolStr {
     match std::str::from_utf8(value) {
         Ok(text) => SmolStr::new(text),
