@@ -37,26 +37,42 @@ impl Build {
     }
 }
 
+/// What could not be read, so that its last good version is used instead.
+#[derive(Debug, Clone, Default)]
+pub struct Unreadable {
+    /// Files that could not be parsed: every resource they last held.
+    pub files: BTreeSet<PathBuf>,
+    /// Resources whose document could not be decoded.
+    pub resources: BTreeSet<(Kind, String)>,
+}
+
 /// Validates `definitions` (in file order) and resolves them into a plan.
 ///
-/// `unreadable` names files that exist but could not be parsed; their resources from
-/// `last_good` are used instead. Pass an empty `last_good` to validate from scratch.
+/// Resources named by `unreadable` (and not defined elsewhere in `definitions`) are taken
+/// from `last_good`. Pass an empty `last_good` to validate from scratch.
 pub fn build(
     definitions: &[Located],
-    unreadable: &BTreeSet<PathBuf>,
+    unreadable: &Unreadable,
     env: &dyn Environment,
     last_good: &Accepted,
 ) -> Build {
     let mut out = Build::default();
     let mut candidates: Vec<&Located> = definitions.iter().collect();
-    for old in last_good.values().filter(|l| unreadable.contains(&l.file)) {
-        out.problems.push(Problem::warning(
-            &old.file,
-            old.resource.label(),
-            FieldPath::root(),
-            "the file cannot be read; the last good version stays in force",
-        ));
-        candidates.push(old);
+    let defined: BTreeSet<(Kind, &str)> = definitions
+        .iter()
+        .map(|l| (l.resource.kind(), l.resource.name.as_str()))
+        .collect();
+    for (key, old) in last_good {
+        let lost = unreadable.files.contains(&old.file) || unreadable.resources.contains(key);
+        if lost && !defined.contains(&(key.0, key.1.as_str())) {
+            out.problems.push(Problem::warning(
+                &old.file,
+                old.resource.label(),
+                FieldPath::root(),
+                "cannot be read; the last good version stays in force",
+            ));
+            candidates.push(old);
+        }
     }
 
     let mut first_seen: BTreeMap<(Kind, &str), &Located> = BTreeMap::new();

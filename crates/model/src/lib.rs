@@ -37,7 +37,7 @@ pub mod problem;
 pub mod resource;
 pub mod validate;
 
-pub use build::{Accepted, Build, build};
+pub use build::{Accepted, Build, Unreadable, build};
 pub use diff::{PlanDiff, diff};
 pub use environment::{Environment, FileRef, FileVersion, LookupError};
 pub use error::Error;

@@ -193,35 +193,49 @@ impl Resource {
         out
     }
 
-    /// The document as JSON, in the form it was read in; field order follows the model.
+    /// The document as JSON, in the form it was read in.
     pub fn to_value(&self) -> Result<Value, serde_json::Error> {
-        let body = match &self.body {
-            Body::Device(d) => serde_json::to_value(d)?,
-            Body::Asset(a) => serde_json::to_value(a)?,
-        };
-        let mut map = Map::new();
-        match &self.envelope {
+        serde_json::to_value(self)
+    }
+}
+
+/// The whole document in the form it was read in (Kubernetes or ARM); fields in model order,
+/// unknown fields last.
+impl Serialize for Resource {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = s.serialize_map(None)?;
+        let body_key = match &self.envelope {
             Envelope::Kubernetes {
                 api_version,
                 metadata,
-                status,
-                extra,
+                ..
             } => {
-                map.insert("apiVersion".into(), Value::String(api_version.clone()));
-                map.insert("kind".into(), Value::String(self.kind().as_str().into()));
-                map.insert("metadata".into(), serde_json::to_value(metadata)?);
-                map.insert("spec".into(), body);
-                if let Some(status) = status {
-                    map.insert("status".into(), status.clone());
-                }
-                map.extend(extra.clone());
+                map.serialize_entry("apiVersion", api_version)?;
+                map.serialize_entry("kind", self.kind().as_str())?;
+                map.serialize_entry("metadata", metadata)?;
+                "spec"
             }
             Envelope::Arm { fields } => {
-                map.extend(fields.clone());
-                map.insert("properties".into(), body);
+                for (k, v) in fields {
+                    map.serialize_entry(k, v)?;
+                }
+                "properties"
+            }
+        };
+        match &self.body {
+            Body::Device(d) => map.serialize_entry(body_key, d)?,
+            Body::Asset(a) => map.serialize_entry(body_key, a)?,
+        }
+        if let Envelope::Kubernetes { status, extra, .. } = &self.envelope {
+            if let Some(status) = status {
+                map.serialize_entry("status", status)?;
+            }
+            for (k, v) in extra {
+                map.serialize_entry(k, v)?;
             }
         }
-        Ok(Value::Object(map))
+        map.end()
     }
 }
 

@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 
 use common::*;
-use model::{Accepted, OperationId, diff};
+use model::{Accepted, OperationId, Unreadable, diff};
 use serde_json::json;
 
 fn good_asset(topic: &str) -> serde_json::Value {
@@ -29,7 +29,7 @@ fn an_invalid_new_version_keeps_the_last_good_one() {
     let broken = located("a.yaml", good_asset("t/#"));
     let second = model::build(
         &[dev.clone(), broken],
-        &BTreeSet::new(),
+        &Unreadable::default(),
         &env,
         &first.accepted,
     );
@@ -62,7 +62,7 @@ fn a_broken_device_keeps_its_last_good_version_and_its_assets_keep_running() {
             json!({"endpointType": "Microsoft.Http", "address": "https://h"}),
         ),
     );
-    let second = model::build(&[bad_dev, a], &BTreeSet::new(), &env, &first.accepted);
+    let second = model::build(&[bad_dev, a], &Unreadable::default(), &env, &first.accepted);
     assert_eq!(errors(&second).len(), 1, "{:#?}", second.problems);
     assert_eq!(second.plan, first.plan);
 }
@@ -98,7 +98,10 @@ fn an_unreadable_file_keeps_the_resources_it_held() {
             located("a.yaml", good_asset("t")),
         ],
     );
-    let unreadable = BTreeSet::from([PathBuf::from("a.yaml")]);
+    let unreadable = Unreadable {
+        files: BTreeSet::from([PathBuf::from("a.yaml")]),
+        ..Unreadable::default()
+    };
     let second = model::build(
         &[located("d.yaml", device("dev", anonymous_endpoint()))],
         &unreadable,
@@ -115,7 +118,7 @@ fn an_unreadable_file_keeps_the_resources_it_held() {
     // Once the file is deleted (not just unreadable), its resources go.
     let third = model::build(
         &[located("d.yaml", device("dev", anonymous_endpoint()))],
-        &BTreeSet::new(),
+        &Unreadable::default(),
         &env,
         &second.accepted,
     );
@@ -144,7 +147,7 @@ fn a_last_good_version_that_is_no_longer_valid_is_stopped() {
             located("d.yaml", device("dev", bad)),
             located("a.yaml", good_asset("t")),
         ],
-        &BTreeSet::new(),
+        &Unreadable::default(),
         &env,
         &first.accepted,
     );
@@ -194,7 +197,7 @@ fn diff_reports_added_changed_removed_including_secret_versions() {
     env.version = 1;
     let c = model::build(
         &[dev, two("t/2", "new")],
-        &BTreeSet::new(),
+        &Unreadable::default(),
         &env,
         &Accepted::new(),
     );

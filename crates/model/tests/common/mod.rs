@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use model::resource::{Decoded, decode};
-use model::{Accepted, Build, Environment, FileRef, FileVersion, Located, LookupError};
+use model::{Accepted, Build, Environment, FileRef, FileVersion, Located, LookupError, Unreadable};
 use serde_json::{Value, json};
 
 /// Secrets and trust lists held in memory; `version` bumps every file's length.
@@ -102,7 +102,7 @@ pub fn mqtt(topic: &str) -> Value {
 
 /// Builds from scratch (no last good).
 pub fn build(env: &FakeEnv, docs: Vec<Located>) -> Build {
-    model::build(&docs, &BTreeSet::new(), env, &Accepted::new())
+    model::build(&docs, &Unreadable::default(), env, &Accepted::new())
 }
 
 /// Renders the errors only.
