@@ -1,0 +1,282 @@
+//! Pure edits behind the CLI commands that write definitions (`device create`, `device
+//! endpoint add`, `asset create`, `asset dataset add`, `asset event-group add`, `asset event
+//! add`). They change a [`Resource`] in memory; the registry validates and writes it.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+use crate::asset::{Asset, Dataset, DeviceRef, Event, EventGroup};
+use crate::destination::Destination;
+use crate::device::{
+    Authentication, Endpoints, InboundEndpoint, Method, TrustSettings, UsernamePasswordCredentials,
+    X509Credentials,
+};
+use crate::endpoint::SSE_ENDPOINT_TYPE;
+use crate::error::Error;
+use crate::resource::{Body, Resource};
+use crate::validate::check_name;
+
+fn invalid(what: &str, why: String) -> Error {
+    Error::Invalid {
+        what: what.to_owned(),
+        why,
+    }
+}
+
+/// A new device with no endpoint (`device create NAME`).
+pub fn new_device(name: &str) -> Result<Resource, Error> {
+    check_name(name).map_err(|why| invalid("device name", why))?;
+    Ok(Resource::kubernetes(name, Body::Device(Box::default())))
+}
+
+/// `--auth anonymous|username-password|certificate` (the model's names are accepted too).
+pub fn parse_method(text: &str) -> Result<Method, Error> {
+    match text.to_ascii_lowercase().replace(['-', '_'], "").as_str() {
+        "anonymous" => Ok(Method::Anonymous),
+        "usernamepassword" => Ok(Method::UsernamePassword),
+        "certificate" => Ok(Method::Certificate),
+        _ => Err(invalid(
+            "--auth",
+            format!("{text:?}: use anonymous, username-password or certificate"),
+        )),
+    }
+}
+
+/// The options of `device endpoint add`.
+#[derive(Debug, Clone, Default)]
+pub struct EndpointSpec {
+    /// `--name`.
+    pub name: String,
+    /// `--address`.
+    pub address: String,
+    /// `--auth` (default anonymous).
+    pub method: Method,
+    /// `--username-secret`.
+    pub username_secret: Option<String>,
+    /// `--password-secret`.
+    pub password_secret: Option<String>,
+    /// `--cert-secret`.
+    pub cert_secret: Option<String>,
+    /// `--key-secret`.
+    pub key_secret: Option<String>,
+    /// `--intermediate-secret`.
+    pub intermediate_secret: Option<String>,
+    /// `--trust-list`.
+    pub trust_list: Option<String>,
+}
+
+/// Adds an SSE inbound endpoint to a device (`device endpoint add`).
+pub fn add_endpoint(resource: &mut Resource, spec: EndpointSpec) -> Result<(), Error> {
+    let owner = resource.label();
+    let Body::Device(device) = &mut resource.body else {
+        return Err(invalid("resource", format!("{owner} is not a device")));
+    };
+    let mismatch =
+        |flag: &str| invalid(flag, format!("does not apply to --auth {:?}", spec.method));
+    let authentication = match spec.method {
+        Method::Anonymous => {
+            if spec.username_secret.is_some() || spec.password_secret.is_some() {
+                return Err(mismatch("--username-secret/--password-secret"));
+            }
+            if spec.cert_secret.is_some() || spec.key_secret.is_some() {
+                return Err(mismatch("--cert-secret/--key-secret"));
+            }
+            Authentication::default()
+        }
+        Method::UsernamePassword => {
+            if spec.cert_secret.is_some() || spec.key_secret.is_some() {
+                return Err(mismatch("--cert-secret/--key-secret"));
+            }
+            let (Some(u), Some(p)) = (&spec.username_secret, &spec.password_secret) else {
+                return Err(invalid(
+                    "--auth username-password",
+                    "needs --username-secret and --password-secret".to_owned(),
+                ));
+            };
+            Authentication {
+                method: Method::UsernamePassword,
+                username_password_credentials: Some(UsernamePasswordCredentials {
+                    username_secret_name: u.clone(),
+                    password_secret_name: p.clone(),
+                    extra: BTreeMap::new(),
+                }),
+                ..Authentication::default()
+            }
+        }
+        Method::Certificate => {
+            if spec.username_secret.is_some() || spec.password_secret.is_some() {
+                return Err(mismatch("--username-secret/--password-secret"));
+            }
+            let Some(cert) = &spec.cert_secret else {
+                return Err(invalid(
+                    "--auth certificate",
+                    "needs --cert-secret".to_owned(),
+                ));
+            };
+            Authentication {
+                method: Method::Certificate,
+                x509_credentials: Some(X509Credentials {
+                    certificate_secret_name: Some(cert.clone()),
+                    key_secret_name: spec.key_secret.clone(),
+                    intermediate_certificates_secret_name: spec.intermediate_secret.clone(),
+                    extra: BTreeMap::new(),
+                }),
+                ..Authentication::default()
+            }
+        }
+    };
+    let inbound = device
+        .endpoints
+        .get_or_insert_with(Endpoints::default)
+        .inbound
+        .get_or_insert_with(BTreeMap::new);
+    if inbound.contains_key(&spec.name) {
+        return Err(Error::AlreadyExists {
+            owner,
+            what: "inbound endpoint",
+            name: spec.name,
+        });
+    }
+    inbound.insert(
+        spec.name,
+        InboundEndpoint {
+            endpoint_type: SSE_ENDPOINT_TYPE.to_owned(),
+            address: spec.address,
+            authentication: Some(authentication),
+            trust_settings: spec.trust_list.map(|t| TrustSettings {
+                trust_list: Some(t),
+                extra: BTreeMap::new(),
+            }),
+            ..InboundEndpoint::default()
+        },
+    );
+    Ok(())
+}
+
+/// `--attribute k=v`.
+pub fn parse_attribute(text: &str) -> Result<(String, String), Error> {
+    match text.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k.to_owned(), v.to_owned())),
+        _ => Err(invalid("--attribute", format!("{text:?} is not key=value"))),
+    }
+}
+
+/// A new asset reading from a device endpoint (`asset create`).
+pub fn new_asset(
+    name: &str,
+    device: &str,
+    endpoint: &str,
+    attributes: &[(String, String)],
+) -> Result<Resource, Error> {
+    check_name(name).map_err(|why| invalid("asset name", why))?;
+    let asset = Asset {
+        device_ref: DeviceRef {
+            device_name: device.to_owned(),
+            endpoint_name: endpoint.to_owned(),
+            extra: BTreeMap::new(),
+        },
+        attributes: (!attributes.is_empty()).then(|| {
+            attributes
+                .iter()
+                .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+                .collect()
+        }),
+        ..Asset::default()
+    };
+    Ok(Resource::kubernetes(name, Body::Asset(Box::new(asset))))
+}
+
+fn asset_mut(resource: &mut Resource) -> Result<(String, &mut Asset), Error> {
+    let owner = resource.label();
+    match &mut resource.body {
+        Body::Asset(a) => Ok((owner, a)),
+        Body::Device(_) => Err(invalid("resource", format!("{owner} is not an asset"))),
+    }
+}
+
+/// Adds a dataset (`asset dataset add`).
+pub fn add_dataset(
+    resource: &mut Resource,
+    name: &str,
+    data_source: &str,
+    destination: Option<Destination>,
+) -> Result<(), Error> {
+    let (owner, asset) = asset_mut(resource)?;
+    let datasets = asset.datasets.get_or_insert_with(Vec::new);
+    if datasets.iter().any(|d| d.name == name) {
+        return Err(Error::AlreadyExists {
+            owner,
+            what: "dataset",
+            name: name.to_owned(),
+        });
+    }
+    datasets.push(Dataset {
+        name: name.to_owned(),
+        data_source: Some(data_source.to_owned()),
+        destinations: destination.map(|d| vec![d]),
+        ..Dataset::default()
+    });
+    Ok(())
+}
+
+/// Adds an event group (`asset event-group add`).
+pub fn add_event_group(
+    resource: &mut Resource,
+    name: &str,
+    data_source: Option<&str>,
+    destination: Option<Destination>,
+) -> Result<(), Error> {
+    let (owner, asset) = asset_mut(resource)?;
+    let groups = asset.event_groups.get_or_insert_with(Vec::new);
+    if groups.iter().any(|g| g.name == name) {
+        return Err(Error::AlreadyExists {
+            owner,
+            what: "event group",
+            name: name.to_owned(),
+        });
+    }
+    groups.push(EventGroup {
+        name: name.to_owned(),
+        data_source: data_source.map(str::to_owned),
+        default_destinations: destination.map(|d| vec![d]),
+        ..EventGroup::default()
+    });
+    Ok(())
+}
+
+/// Adds an event to an event group (`asset event add`).
+pub fn add_event(
+    resource: &mut Resource,
+    group: &str,
+    name: &str,
+    data_source: &str,
+    destination: Option<Destination>,
+) -> Result<(), Error> {
+    let (owner, asset) = asset_mut(resource)?;
+    let g = asset
+        .event_groups
+        .iter_mut()
+        .flatten()
+        .find(|g| g.name == group)
+        .ok_or_else(|| Error::NotFound {
+            owner: owner.clone(),
+            what: "event group",
+            name: group.to_owned(),
+        })?;
+    let events = g.events.get_or_insert_with(Vec::new);
+    if events.iter().any(|e| e.name == name) {
+        return Err(Error::AlreadyExists {
+            owner: format!("{owner} event group {group:?}"),
+            what: "event",
+            name: name.to_owned(),
+        });
+    }
+    events.push(Event {
+        name: name.to_owned(),
+        data_source: Some(data_source.to_owned()),
+        destinations: destination.map(|d| vec![d]),
+        ..Event::default()
+    });
+    Ok(())
+}

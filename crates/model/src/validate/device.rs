@@ -1,0 +1,173 @@
+//! Checks of a device: endpoint type, address, authentication, secrets, trust list.
+
+use std::collections::BTreeMap;
+
+use super::{Report, ResolvedDevice, ResolvedEndpoint, check_json};
+use crate::device::{Device, InboundEndpoint, Method};
+use crate::endpoint;
+use crate::environment::{Environment, LookupError, safe_relative_path};
+use crate::plan::Credentials;
+use crate::problem::{FieldPath, Problem};
+
+/// Validates a device and resolves its endpoints.
+pub fn check_device(
+    device: &Device,
+    at: &FieldPath,
+    env: &dyn Environment,
+    report: &mut Report<'_>,
+) -> ResolvedDevice {
+    let mut endpoints = BTreeMap::new();
+    let inbound_path = at.key("endpoints").key("inbound");
+    let inbound = device.endpoints.as_ref().and_then(|e| e.inbound.as_ref());
+    for (name, ep) in inbound.into_iter().flatten() {
+        if let Some(resolved) = check_endpoint(ep, &inbound_path.key(name), env, report) {
+            endpoints.insert(name.clone(), resolved);
+        }
+    }
+    ResolvedDevice {
+        enabled: device.is_enabled(),
+        uuid: device.uuid.clone(),
+        external_id: device.external_device_id.clone(),
+        version: device.version,
+        endpoints,
+    }
+}
+
+fn check_endpoint(
+    ep: &InboundEndpoint,
+    at: &FieldPath,
+    env: &dyn Environment,
+    report: &mut Report<'_>,
+) -> Option<ResolvedEndpoint> {
+    let before = report.problems.len();
+    if !endpoint::is_sse(&ep.endpoint_type) {
+        report.error(
+            at.key("endpointType"),
+            format!(
+                "{:?} is not an SSE endpoint type; use {}",
+                ep.endpoint_type,
+                endpoint::SSE_ENDPOINT_TYPE
+            ),
+        );
+    }
+    let https = match endpoint::parse_address(&ep.address) {
+        Ok(url) => url.scheme() == "https",
+        Err(why) => {
+            report.error(at.key("address"), why);
+            true
+        }
+    };
+    check_json(
+        &ep.additional_configuration,
+        &at.key("additionalConfiguration"),
+        report,
+    );
+
+    let auth_path = at.key("authentication");
+    let method = ep
+        .authentication
+        .as_ref()
+        .map(|a| a.method)
+        .unwrap_or_default();
+    let secret = |name: &str, path: FieldPath, report: &mut Report<'_>| {
+        let found = safe_relative_path(name)
+            .map_err(LookupError::InvalidName)
+            .and_then(|_| env.secret(name));
+        match found {
+            Ok(file) => Some(file),
+            Err(e) => {
+                report.error(path, format!("secret {name:?}: {e}"));
+                None
+            }
+        }
+    };
+    let credentials = match (method, ep.authentication.as_ref()) {
+        (Method::Anonymous, _) | (_, None) => Some(Credentials::Anonymous),
+        (Method::UsernamePassword, Some(auth)) => {
+            let p = auth_path.key("usernamePasswordCredentials");
+            match &auth.username_password_credentials {
+                None => {
+                    report.error(p, "required with method UsernamePassword");
+                    None
+                }
+                Some(c) => {
+                    if !https {
+                        report.warn(
+                            at.key("address"),
+                            "a password is sent over plain http; use https",
+                        );
+                    }
+                    let username =
+                        secret(&c.username_secret_name, p.key("usernameSecretName"), report);
+                    let password =
+                        secret(&c.password_secret_name, p.key("passwordSecretName"), report);
+                    Some(Credentials::UsernamePassword {
+                        username: username?,
+                        password: password?,
+                    })
+                }
+            }
+        }
+        (Method::Certificate, Some(auth)) => {
+            let p = auth_path.key("x509Credentials");
+            if !https {
+                report.error(
+                    at.key("address"),
+                    "a client certificate needs an https address",
+                );
+            }
+            let c = auth.x509_credentials.clone().unwrap_or_default();
+            let certificate = match &c.certificate_secret_name {
+                None => {
+                    report.error(
+                        p.key("certificateSecretName"),
+                        "required with method Certificate",
+                    );
+                    None
+                }
+                Some(name) => secret(name, p.key("certificateSecretName"), report),
+            };
+            let mut optional = |name: &Option<String>, key: &str| match name {
+                None => Ok(None),
+                Some(n) => secret(n, p.key(key), report).map(Some).ok_or(()),
+            };
+            let key = optional(&c.key_secret_name, "keySecretName");
+            let intermediates = optional(
+                &c.intermediate_certificates_secret_name,
+                "intermediateCertificatesSecretName",
+            );
+            match (certificate, key, intermediates) {
+                (Some(certificate), Ok(key), Ok(intermediates)) => Some(Credentials::Certificate {
+                    certificate,
+                    key,
+                    intermediates,
+                }),
+                _ => None,
+            }
+        }
+    };
+    let mut trust = Vec::new();
+    if let Some(list) = ep
+        .trust_settings
+        .as_ref()
+        .and_then(|t| t.trust_list.as_ref())
+    {
+        let p = at.key("trustSettings").key("trustList");
+        match safe_relative_path(list).map_err(LookupError::InvalidName) {
+            Err(e) => report.error(p, format!("trust list {list:?}: {e}")),
+            Ok(_) => match env.trust_list(list) {
+                Ok(files) => trust = files,
+                Err(e) => report.error(p, format!("trust list {list:?}: {e}")),
+            },
+        }
+    }
+    let failed = report.problems[before..].iter().any(Problem::is_error);
+    match credentials {
+        Some(credentials) if !failed => Some(ResolvedEndpoint {
+            address: ep.address.clone(),
+            credentials,
+            trust,
+        }),
+        _ => None,
+    }
+}

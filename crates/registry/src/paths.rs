@@ -1,0 +1,46 @@
+//! Where definitions, secrets and trust lists live.
+
+use std::path::{Path, PathBuf};
+
+/// The three directories of a registry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegistryPaths {
+    /// Every `*.yaml`, `*.yml`, `*.json` below it is a definition file (`--registry DIR`).
+    pub definitions: PathBuf,
+    /// Secrets laid out like mounted Kubernetes secrets: the secret `sse-creds/password` is the
+    /// file `<secrets>/sse-creds/password` (default `DIR/secrets`, `--secrets DIR`).
+    pub secrets: PathBuf,
+    /// Trust lists: `trustList: plant-ca` is every PEM file in `<trust>/plant-ca/` (default
+    /// `DIR/trust`, `--trust DIR`).
+    pub trust: PathBuf,
+}
+
+impl RegistryPaths {
+    /// The defaults for a registry directory: secrets in `DIR/secrets`, trust in `DIR/trust`.
+    pub fn new(dir: impl Into<PathBuf>) -> Self {
+        let definitions = dir.into();
+        Self {
+            secrets: definitions.join("secrets"),
+            trust: definitions.join("trust"),
+            definitions,
+        }
+    }
+
+    /// With another secrets directory.
+    pub fn with_secrets(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.secrets = dir.into();
+        self
+    }
+
+    /// With another trust directory.
+    pub fn with_trust(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.trust = dir.into();
+        self
+    }
+
+    /// Whether `path` is the secrets or trust directory (they are never read as definitions,
+    /// even when they lie below the definitions directory).
+    pub(crate) fn is_excluded(&self, path: &Path) -> bool {
+        path == self.secrets || path == self.trust
+    }
+}

@@ -1,0 +1,243 @@
+//! Loading real directories: the examples, YAML and JSON, several documents a file, ARM form,
+//! parse errors with positions, secrets and trust lists on disk.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use model::{Credentials, Kind, OperationId};
+use registry::{Registry, RegistryPaths, validate};
+
+fn examples() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/registry")
+}
+
+fn write(dir: &Path, rel: &str, text: &str) {
+    let path = dir.join(rel);
+    fs::create_dir_all(path.parent().expect("has parent")).expect("mkdir");
+    fs::write(path, text).expect("write");
+}
+
+const DEVICE: &str = "apiVersion: namespaces.deviceregistry.microsoft.com/v1
+kind: Device
+metadata: {name: dev}
+spec:
+  endpoints:
+    inbound:
+      ep: {endpointType: Microsoft.SSEHttp, address: 'https://h/base'}
+";
+
+fn asset(name: &str, topic: &str) -> String {
+    format!(
+        "apiVersion: namespaces.deviceregistry.microsoft.com/v1
+kind: Asset
+metadata: {{name: {name}}}
+spec:
+  deviceRef: {{deviceName: dev, endpointName: ep}}
+  datasets:
+    - name: d
+      dataSource: /x
+      destinations: [{{target: Mqtt, configuration: {{topic: {topic}}}}}]
+"
+    )
+}
+
+#[test]
+fn the_examples_validate_cleanly_and_cover_every_mode() {
+    let snap = validate(RegistryPaths::new(examples())).expect("opens");
+    let problems: Vec<_> = snap.problems.iter().map(ToString::to_string).collect();
+    assert!(problems.is_empty(), "{problems:#?}");
+    assert!(
+        snap.summary()
+            .starts_with("valid: 4 devices, 3 assets, 6 data operations"),
+        "{}",
+        snap.summary()
+    );
+    let creds: Vec<_> = snap
+        .plan
+        .operations
+        .values()
+        .map(|o| &o.stream.credentials)
+        .collect();
+    assert!(creds.iter().any(|c| matches!(c, Credentials::Anonymous)));
+    assert!(
+        creds
+            .iter()
+            .any(|c| matches!(c, Credentials::UsernamePassword { .. }))
+    );
+    assert!(
+        creds
+            .iter()
+            .any(|c| matches!(c, Credentials::Certificate { key: Some(_), .. }))
+    );
+    let alarms = &snap.plan.operations[&OperationId::Event {
+        asset: "plant-alarms".into(),
+        group: "alerts".into(),
+        event: "overheat".into(),
+    }];
+    assert_eq!(
+        alarms.stream.url.as_str(),
+        "https://gateway.plant.example/base-path/events"
+    );
+    assert_eq!(alarms.stream.trust.len(), 1);
+    assert!(
+        alarms.stream.trust[0]
+            .path
+            .ends_with("trust/plant-ca/ca.pem")
+    );
+    assert!(
+        snap.resources
+            .contains_key(&(Kind::Device, "lab-sensor".into())),
+        "ARM form read"
+    );
+}
+
+#[test]
+fn several_documents_a_file_json_and_arm_forms() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write(
+        dir.path(),
+        "all.yaml",
+        &format!("{DEVICE}---\n{}", asset("a", "t/a")),
+    );
+    write(
+        dir.path(),
+        "sub/b.json",
+        r#"{"apiVersion": "namespaces.deviceregistry.microsoft.com/v1", "kind": "Asset", "metadata": {"name": "b"},
+            "spec": {"deviceRef": {"deviceName": "dev", "endpointName": "ep"},
+                     "datasets": [{"name": "d", "destinations": [{"target": "Mqtt", "configuration": {"topic": "t/b"}}]}]}}"#,
+    );
+    // An ARM PUT body: no name (taken from the file stem), no type (an asset has deviceRef).
+    write(
+        dir.path(),
+        "c.json",
+        r#"{"location": "x", "properties": {"deviceRef": {"deviceName": "dev", "endpointName": "ep"},
+            "defaultDatasetsDestinations": [{"target": "Mqtt", "configuration": {"topic": "t/c"}}],
+            "datasets": [{"name": "d"}]}}"#,
+    );
+    write(
+        dir.path(),
+        "k8s.yml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n",
+    );
+    write(dir.path(), "notes.txt", "not a definition");
+    let snap = validate(RegistryPaths::new(dir.path())).expect("opens");
+    assert!(snap.is_valid(), "{:#?}", snap.problems);
+    let assets: Vec<_> = snap
+        .plan
+        .operations
+        .keys()
+        .map(|id| id.asset().to_owned())
+        .collect();
+    assert_eq!(assets, ["a", "b", "c"]);
+    let warnings: Vec<_> = snap.warnings().map(ToString::to_string).collect();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(warnings[0].contains(
+        "k8s.yml: document 1: (document): v1 ConfigMap is not a Device or Asset; ignored"
+    ));
+    assert_eq!(snap.files.len(), 4);
+}
+
+#[test]
+fn parse_errors_carry_line_and_column() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write(dir.path(), "bad.yaml", "apiVersion: x\nkind: [Device\n");
+    write(dir.path(), "bad.json", "{\n  \"kind\": \"Device\",\n}");
+    let snap = validate(RegistryPaths::new(dir.path())).expect("opens");
+    let errors: Vec<_> = snap.errors().map(ToString::to_string).collect();
+    assert_eq!(errors.len(), 2, "{errors:#?}");
+    assert!(
+        errors[0].starts_with(&format!(
+            "{}: -: line 3, column 1: ",
+            dir.path().join("bad.json").display()
+        )),
+        "{}",
+        errors[0]
+    );
+    assert!(
+        errors[1].contains("bad.yaml: -: line 2, column 7: "),
+        "{}",
+        errors[1]
+    );
+}
+
+#[test]
+fn a_type_error_names_the_field_path() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write(dir.path(), "d.yaml", DEVICE);
+    write(
+        dir.path(),
+        "a.yaml",
+        &asset("a", "t").replace("topic: t}", "topic: t, qos: Qos7}"),
+    );
+    let snap = validate(RegistryPaths::new(dir.path())).expect("opens");
+    let errors: Vec<_> = snap.errors().map(ToString::to_string).collect();
+    assert_eq!(errors.len(), 1, "{errors:#?}");
+    assert!(errors[0].contains("a.yaml: Asset/a: spec.datasets[0].destinations[0].configuration.qos: unknown variant `Qos7`"), "{}", errors[0]);
+}
+
+#[test]
+fn secrets_in_a_kubernetes_mount_layout_resolve_through_symlinks() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let creds = dir.path().join("secrets/creds");
+    write(&creds, "..2024_01_01/username", "u");
+    write(&creds, "..2024_01_01/password", "p");
+    std::os::unix::fs::symlink("..2024_01_01", creds.join("..data")).expect("symlink");
+    std::os::unix::fs::symlink("..data/username", creds.join("username")).expect("symlink");
+    std::os::unix::fs::symlink("..data/password", creds.join("password")).expect("symlink");
+    write(
+        dir.path(),
+        "d.yaml",
+        &DEVICE.replace(
+            "address: 'https://h/base'}",
+            "address: 'https://h/base', authentication: {method: UsernamePassword, usernamePasswordCredentials: {usernameSecretName: creds/username, passwordSecretName: creds/password}}}",
+        ),
+    );
+    write(dir.path(), "a.yaml", &asset("a", "t"));
+    let snap = validate(RegistryPaths::new(dir.path())).expect("opens");
+    assert!(snap.is_valid(), "{:#?}", snap.problems);
+    let op = snap.plan.operations.values().next().expect("one op");
+    match &op.stream.credentials {
+        Credentials::UsernamePassword { password, .. } => {
+            assert_eq!(password.path, dir.path().join("secrets/creds/password"));
+            assert_eq!(password.version.len, 1);
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn secrets_and_trust_overrides_and_missing_files() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let elsewhere = tempfile::tempdir().expect("tempdir");
+    write(elsewhere.path(), "s/cert", "x");
+    write(elsewhere.path(), "t/ca/not-a-cert.pem", "hello");
+    write(
+        dir.path(),
+        "d.yaml",
+        &DEVICE.replace(
+            "address: 'https://h/base'}",
+            "address: 'https://h/base', authentication: {method: Certificate, x509Credentials: {certificateSecretName: cert, keySecretName: key}}, trustSettings: {trustList: ca}}",
+        ),
+    );
+    let paths = RegistryPaths::new(dir.path())
+        .with_secrets(elsewhere.path().join("s"))
+        .with_trust(elsewhere.path().join("t"));
+    let snap = validate(paths).expect("opens");
+    let errors: Vec<_> = snap.errors().map(ToString::to_string).collect();
+    assert_eq!(errors.len(), 2, "{errors:#?}");
+    assert!(
+        errors[0].contains("x509Credentials.keySecretName: secret \"key\":")
+            && errors[0].contains("does not exist")
+    );
+    assert!(
+        errors[1].contains("trustSettings.trustList: trust list \"ca\":")
+            && errors[1].contains("holds no PEM certificate")
+    );
+}
+
+#[test]
+fn a_missing_registry_directory_is_an_error() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let err = Registry::open(RegistryPaths::new(dir.path().join("nope"))).expect_err("missing");
+    assert_eq!(err.reason_code(), "RegistryMissing");
+}
