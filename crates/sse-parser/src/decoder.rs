@@ -296,6 +296,8 @@ fn parse_retry(value: &[u8]) -> Option<u64> {
 #[inline(always)]
 fn short_text(value: &[u8]) -> SmolStr {
     match std::str::from_utf8(value) {
+        // `new_inline` is a plain inlined copy; `new` goes through a general path.
+        Ok(text) if text.len() <= SmolStr::INLINE_CAP => SmolStr::new_inline(text),
         Ok(text) => SmolStr::new(text),
         Err(_) => SmolStr::new(String::from_utf8_lossy(value)),
     }
