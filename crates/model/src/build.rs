@@ -44,6 +44,19 @@ pub struct Unreadable {
     pub files: BTreeSet<PathBuf>,
     /// Resources whose document could not be decoded.
     pub resources: BTreeSet<(Kind, String)>,
+    /// Of those, the ones that could be read with the values at fault set aside: validated
+    /// for their other problems (so one bad value hides nothing else), never applied.
+    pub partial: Vec<Partial>,
+}
+
+/// A resource read with the values at fault set aside (see [`crate::resource::DecodeError`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Partial {
+    /// The resource as read.
+    pub located: Located,
+    /// Paths of the values set aside: problems at or below them are consequences, not
+    /// reported again.
+    pub faults: Vec<FieldPath>,
 }
 
 /// Validates `definitions` (in file order) and resolves them into a plan.
@@ -132,8 +145,38 @@ pub fn build(
             }
         }
     }
+    for partial in &unreadable.partial {
+        let l = &partial.located;
+        let key = (l.resource.kind(), l.resource.name.as_str());
+        if defined.contains(&key) {
+            continue; // a duplicate of a readable definition: reported as such
+        }
+        let mut report = Report::new(&l.file, l.resource.label());
+        check_common(&l.resource, &mut report);
+        let at = l.resource.body_path();
+        match &l.resource.body {
+            Body::Device(d) => {
+                check_device(d, &at, env, &mut report);
+            }
+            Body::Asset(a) => {
+                check_asset(&l.resource.name, a, &at, &devices, &mut report);
+            }
+        }
+        out.problems.extend(
+            report
+                .problems
+                .into_iter()
+                .filter(|p| !partial.faults.iter().any(|f| is_within(&p.path, f))),
+        );
+    }
     out.problems.sort_by(|a, b| a.file.cmp(&b.file));
     out
+}
+
+/// Whether `path` is `outer` or a field below it.
+fn is_within(path: &FieldPath, outer: &FieldPath) -> bool {
+    let (p, o) = (path.as_str(), outer.as_str());
+    p == o || (p.starts_with(o) && matches!(p.as_bytes().get(o.len()), Some(b'.' | b'[')))
 }
 
 /// Checks `new`; when it fails, falls back to its last good version if that still passes.

@@ -35,6 +35,10 @@ pub enum LookupError {
     NoCertificates(PathBuf),
     /// The file exists but cannot be read.
     Unreadable(PathBuf, String),
+    /// The file (or directory) is a symlink that resolves outside the secrets or trust
+    /// directory (the second path). Symlinks inside it, such as a Kubernetes mount's
+    /// `NAME/key` → `..data/key` → `..2026_11_27_…/key`, are fine.
+    Outside(PathBuf, PathBuf),
 }
 
 impl std::fmt::Display for LookupError {
@@ -44,6 +48,12 @@ impl std::fmt::Display for LookupError {
             Self::Missing(p) => write!(f, "{} does not exist", p.display()),
             Self::NoCertificates(p) => write!(f, "{} holds no PEM certificate", p.display()),
             Self::Unreadable(p, why) => write!(f, "{} cannot be read: {why}", p.display()),
+            Self::Outside(p, dir) => write!(
+                f,
+                "{} is a symlink that resolves outside {}",
+                p.display(),
+                dir.display()
+            ),
         }
     }
 }

@@ -16,6 +16,7 @@
 //! - [`validate`]: checks of one device or asset, with field paths.
 //! - [`build`](mod@build): all definitions → [`Plan`], with duplicates and the last-good rule.
 //! - [`plan`], [`diff`](mod@diff): the resolved operations and what changed between two plans.
+//! - [`repair`]: finding every type error of a document, not only the first.
 //! - [`problem`]: [`Problem`], rendered `FILE: RESOURCE: field.path: what is wrong`.
 //! - [`edit`]: pure edits behind the CLI's write commands.
 //! - [`error`]: errors of edits and CLI values.
@@ -34,10 +35,11 @@ pub mod extra;
 pub mod plan;
 pub mod pointer;
 pub mod problem;
+pub mod repair;
 pub mod resource;
 pub mod validate;
 
-pub use build::{Accepted, Build, Unreadable, build};
+pub use build::{Accepted, Build, Partial, Unreadable, build};
 pub use diff::{PlanDiff, diff};
 pub use environment::{Environment, FileRef, FileVersion, LookupError};
 pub use error::Error;

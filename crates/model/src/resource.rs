@@ -15,6 +15,7 @@ use crate::asset::Asset;
 use crate::device::Device;
 use crate::extra::{Extra, Extras};
 use crate::problem::FieldPath;
+use crate::repair::{Failed, deserialize_all};
 
 /// API group of Azure Device Registry namespace resources.
 pub const API_GROUP: &str = "namespaces.deviceregistry.microsoft.com";
@@ -130,14 +131,49 @@ pub enum Decoded {
 }
 
 /// A document that is not a valid device or asset.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct DecodeError {
     /// `Kind/name` when known.
     pub resource: Option<String>,
-    /// The field at fault.
+    /// The field at fault (the first error found).
     pub path: FieldPath,
     /// What is wrong.
     pub message: String,
+    /// Further errors of the same document, found after setting the value at fault aside.
+    pub more: Vec<(FieldPath, String)>,
+    /// The resource with every value at fault set aside, when it could be read that way and
+    /// every path in it is still a path of the document as written. Validation can find its
+    /// other problems; it is never applied.
+    pub partial: Option<Box<Resource>>,
+}
+
+impl DecodeError {
+    fn new(resource: Option<String>, path: FieldPath, message: String) -> Self {
+        Self {
+            resource,
+            path,
+            message,
+            more: Vec::new(),
+            partial: None,
+        }
+    }
+
+    fn from_errors(resource: Option<String>, errors: Vec<(FieldPath, String)>) -> Self {
+        let mut errors = errors.into_iter();
+        let (path, message) = errors
+            .next()
+            .unwrap_or_else(|| (FieldPath::root(), "cannot be read".to_owned()));
+        Self {
+            more: errors.collect(),
+            ..Self::new(resource, path, message)
+        }
+    }
+
+    /// Every error: the first, then the others.
+    pub fn errors(&self) -> impl Iterator<Item = (&FieldPath, &str)> {
+        std::iter::once((&self.path, self.message.as_str()))
+            .chain(self.more.iter().map(|(p, m)| (p, m.as_str())))
+    }
 }
 
 impl Resource {
@@ -241,15 +277,14 @@ impl Serialize for Resource {
 
 /// Decodes one document. `fallback_name` names ARM documents that carry no `name` (a PUT body
 /// has it in the URL); the registry passes the file stem.
+///
+/// # Errors
+/// Every type error of the document that can be found (not only the first), with the path of
+/// each field at fault; see [`DecodeError`].
 pub fn decode(document: Value, fallback_name: &str) -> Result<Decoded, DecodeError> {
-    let err = |resource: Option<String>, path: FieldPath, message: String| DecodeError {
-        resource,
-        path,
-        message,
-    };
+    let err = |path: FieldPath, message: String| DecodeError::new(None, path, message);
     let Value::Object(mut map) = document else {
         return Err(err(
-            None,
             FieldPath::root(),
             "a document must be a mapping (a Kubernetes resource or an ARM resource)".into(),
         ));
@@ -260,12 +295,10 @@ pub fn decode(document: Value, fallback_name: &str) -> Result<Decoded, DecodeErr
     let text = |map: &mut Map<String, Value>, key: &str| match map.remove(key) {
         Some(Value::String(s)) => Ok(s),
         Some(other) => Err(err(
-            None,
             FieldPath::root().key(key),
             format!("must be a string, found {other}"),
         )),
         None => Err(err(
-            None,
             FieldPath::root().key(key),
             "required (or use the ARM form with `properties`)".into(),
         )),
@@ -283,41 +316,47 @@ pub fn decode(document: Value, fallback_name: &str) -> Result<Decoded, DecodeErr
         "Asset" => Kind::Asset,
         other => {
             return Err(err(
-                None,
                 FieldPath::root().key("kind"),
                 format!("{other:?} is not Device or Asset"),
             ));
         }
     };
-    let metadata: Metadata = typed(map.remove("metadata").unwrap_or(Value::Null), "metadata")
-        .map_err(|(path, message)| err(None, path, message))?;
-    let Some(name) = metadata.name.clone().filter(|n| !n.is_empty()) else {
-        return Err(err(
-            None,
-            FieldPath::root().key("metadata").key("name"),
-            "required".into(),
-        ));
+    let mut errors = Vec::new();
+    let metadata_path = FieldPath::root().key("metadata");
+    let metadata: Option<Metadata> = match deserialize_all(
+        map.remove("metadata").unwrap_or(Value::Null),
+        &metadata_path,
+    ) {
+        Ok(m) => Some(m),
+        Err(Failed { errors: e, partial }) => {
+            errors.extend(e);
+            partial
+        }
+    };
+    let name = metadata
+        .as_ref()
+        .and_then(|m| m.name.clone())
+        .filter(|n| !n.is_empty());
+    let Some((metadata, name)) = metadata.zip(name) else {
+        let name_path = metadata_path.key("name");
+        if !errors.iter().any(|(p, _)| *p == name_path) {
+            errors.push((name_path, "required".into()));
+        }
+        return Err(DecodeError::from_errors(None, errors));
     };
     let label = Some(format!("{}/{name}", kind.as_str()));
-    let spec = map.remove("spec").ok_or_else(|| {
-        err(
-            label.clone(),
-            FieldPath::root().key("spec"),
-            "required".into(),
-        )
-    })?;
-    let body = body(kind, spec, "spec").map_err(|(path, message)| err(label, path, message))?;
+    let Some(spec) = map.remove("spec") else {
+        errors.push((FieldPath::root().key("spec"), "required".into()));
+        return Err(DecodeError::from_errors(label, errors));
+    };
     let status = map.remove("status");
-    Ok(Decoded::Resource(Box::new(Resource {
-        name,
-        body,
-        envelope: Envelope::Kubernetes {
-            api_version,
-            metadata,
-            status,
-            extra: map.into_iter().collect(),
-        },
-    })))
+    let envelope = Envelope::Kubernetes {
+        api_version,
+        metadata,
+        status,
+        extra: map.into_iter().collect(),
+    };
+    finish(kind, name, spec, "spec", envelope, errors)
 }
 
 fn decode_arm(
@@ -329,11 +368,11 @@ fn decode_arm(
         Some(t) if t.to_ascii_lowercase().ends_with("/devices") => Kind::Device,
         Some(t) if t.to_ascii_lowercase().ends_with("/assets") => Kind::Asset,
         Some(t) => {
-            return Err(DecodeError {
-                resource: None,
-                path: FieldPath::root().key("type"),
-                message: format!("{t:?} is not a namespace device or asset type"),
-            });
+            return Err(DecodeError::new(
+                None,
+                FieldPath::root().key("type"),
+                format!("{t:?} is not a namespace device or asset type"),
+            ));
         }
         // A PUT body has no `type`: an asset is the one with the required `deviceRef`.
         None if properties.get("deviceRef").is_some() => Kind::Asset,
@@ -344,43 +383,48 @@ fn decode_arm(
         .and_then(Value::as_str)
         .unwrap_or(fallback_name)
         .to_owned();
-    let label = format!("{}/{name}", kind.as_str());
-    let body = body(kind, properties, "properties").map_err(|(path, message)| DecodeError {
-        resource: Some(label),
-        path,
-        message,
-    })?;
-    Ok(Decoded::Resource(Box::new(Resource {
-        name,
-        body,
-        envelope: Envelope::Arm { fields },
-    })))
+    let envelope = Envelope::Arm { fields };
+    finish(kind, name, properties, "properties", envelope, Vec::new())
 }
 
-fn body(kind: Kind, value: Value, at: &str) -> Result<Body, (FieldPath, String)> {
-    Ok(match kind {
-        Kind::Device => Body::Device(Box::new(typed(value, at)?)),
-        Kind::Asset => Body::Asset(Box::new(typed(value, at)?)),
-    })
-}
-
-/// Deserializes `value` as `T`, reporting the path of the failing field below `at`.
-fn typed<T: serde::de::DeserializeOwned>(value: Value, at: &str) -> Result<T, (FieldPath, String)> {
-    let value = if value.is_null() {
-        Value::Object(Map::new())
-    } else {
-        value
+/// Reads the body and assembles the resource; `errors` are those of the envelope so far.
+fn finish(
+    kind: Kind,
+    name: String,
+    body_value: Value,
+    at: &str,
+    envelope: Envelope,
+    mut errors: Vec<(FieldPath, String)>,
+) -> Result<Decoded, DecodeError> {
+    let at = FieldPath::root().key(at);
+    let body = match kind {
+        Kind::Device => deserialize_all(body_value, &at)
+            .map(|d| Body::Device(Box::new(d)))
+            .map_err(|f| (f.errors, f.partial.map(|d| Body::Device(Box::new(d))))),
+        Kind::Asset => deserialize_all(body_value, &at)
+            .map(|a| Body::Asset(Box::new(a)))
+            .map_err(|f| (f.errors, f.partial.map(|a| Body::Asset(Box::new(a))))),
     };
-    serde_path_to_error::deserialize(value).map_err(|e| {
-        let mut path = FieldPath::root().key(at);
-        for segment in e.path().iter() {
-            path = match segment {
-                serde_path_to_error::Segment::Seq { index } => path.index(*index),
-                serde_path_to_error::Segment::Map { key } => path.key(key),
-                serde_path_to_error::Segment::Enum { variant } => path.key(variant),
-                serde_path_to_error::Segment::Unknown => path,
-            };
+    let label = Some(format!("{}/{name}", kind.as_str()));
+    let (body, complete) = match body {
+        Ok(body) => (Some(body), errors.is_empty()),
+        Err((e, partial)) => {
+            errors.extend(e);
+            (partial, false)
         }
-        (path, e.into_inner().to_string())
-    })
+    };
+    let resource = body.map(|body| {
+        Box::new(Resource {
+            name,
+            body,
+            envelope,
+        })
+    });
+    match resource {
+        Some(resource) if complete => Ok(Decoded::Resource(resource)),
+        partial => Err(DecodeError {
+            partial,
+            ..DecodeError::from_errors(label, errors)
+        }),
+    }
 }

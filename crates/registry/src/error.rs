@@ -20,6 +20,16 @@ pub enum Error {
     /// The definitions directory does not exist.
     #[error("registry directory {} does not exist", .0.display())]
     NoRegistry(PathBuf),
+    /// The secrets or trust directory disappeared while the plan in force uses files in it
+    /// (a volume being remounted, a directory being replaced). The plan stays as it is until
+    /// the directory is back.
+    #[error("{what} directory {} is gone; the last good plan stays in force until it is back", path.display())]
+    Gone {
+        /// `secrets` or `trust`.
+        what: &'static str,
+        /// The directory.
+        path: PathBuf,
+    },
     /// A write was refused because the result would not validate.
     #[error("refused, the result would not be valid:\n{}", render(.0))]
     Invalid(Vec<Problem>),
@@ -70,6 +80,7 @@ impl Error {
         match self {
             Self::Io { .. } => "RegistryIo",
             Self::NoRegistry(_) => "RegistryMissing",
+            Self::Gone { .. } => "RegistryDirectoryGone",
             Self::Invalid(_) => "InvalidDefinition",
             Self::Model(e) => e.reason_code(),
             Self::SharedFile { .. } => "SharedFile",
@@ -81,7 +92,10 @@ impl Error {
 
     /// Whether trying again may succeed without changing the input (I/O and watch errors).
     pub fn is_retryable(&self) -> bool {
-        matches!(self, Self::Io { .. } | Self::Watch { .. })
+        matches!(
+            self,
+            Self::Io { .. } | Self::Watch { .. } | Self::Gone { .. }
+        )
     }
 
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {

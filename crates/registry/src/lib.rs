@@ -10,6 +10,7 @@
 //! # Layout
 //! - [`paths`]: [`RegistryPaths`], the three directories.
 //! - [`load`]: finding and parsing definition files (YAML multi-document, JSON, ARM form).
+//! - [`locate`]: line and column of a field path in a definition's text.
 //! - [`secrets`]: [`FsEnvironment`], secret and trust lookups by path; names leaving their
 //!   directory are rejected.
 //! - [`registry`](mod@registry): [`Registry`], [`Snapshot`], [`Reload`], [`validate`]; the
@@ -21,6 +22,7 @@
 
 pub mod error;
 pub mod load;
+pub mod locate;
 pub mod paths;
 pub mod registry;
 pub mod secrets;

@@ -10,10 +10,11 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use model::resource::{Decoded, decode};
-use model::{FieldPath, Kind, Located, Problem};
+use model::{FieldPath, Kind, Located, Partial, Problem};
 use serde_json::Value;
 
 use crate::error::Error;
+use crate::locate::Positions;
 use crate::paths::RegistryPaths;
 
 /// What could and could not be read.
@@ -25,6 +26,8 @@ pub struct Loaded {
     pub unreadable: BTreeSet<PathBuf>,
     /// Resources whose document could not be decoded: their last good versions stay.
     pub undecodable: BTreeSet<(Kind, String)>,
+    /// Of those, the ones readable with the values at fault set aside, for validation only.
+    pub partial: Vec<Partial>,
     /// Problems found while reading.
     pub problems: Vec<Problem>,
     /// Every definition file, read or not.
@@ -148,54 +151,197 @@ fn load_file(file: &Path, loaded: &mut Loaded) {
             return;
         }
     };
-    let documents = match parse_documents(file, &text) {
-        Ok(docs) => docs,
-        Err(problem) => {
-            loaded.problems.push(problem);
-            loaded.unreadable.insert(file.to_path_buf());
-            return;
-        }
+    let mut reader = Reader {
+        file,
+        stem: file
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or_default(),
+        json: is_json(file),
+        document: 0,
+        loaded,
     };
-    let stem = file
-        .file_stem()
-        .and_then(|s| s.to_str())
-        .unwrap_or_default();
-    for (i, doc) in documents.into_iter().enumerate() {
-        let document = i + 1;
-        match decode(doc, stem) {
-            Ok(Decoded::Resource(resource)) => loaded.definitions.push(Located {
-                file: file.to_path_buf(),
-                document,
-                resource: *resource,
-            }),
-            Ok(Decoded::Foreign { api_version, kind }) => loaded.problems.push(Problem::warning(
-                file,
-                format!("document {document}"),
-                FieldPath::root(),
-                format!("{api_version} {kind} is not a Device or Asset; ignored"),
-            )),
-            Err(e) => {
-                let label = e
-                    .resource
-                    .clone()
-                    .unwrap_or_else(|| format!("document {document}"));
-                match e.resource.as_deref().and_then(|r| r.split_once('/')) {
-                    Some(("Device", name)) => {
-                        loaded.undecodable.insert((Kind::Device, name.to_owned()));
-                    }
-                    Some(("Asset", name)) => {
-                        loaded.undecodable.insert((Kind::Asset, name.to_owned()));
-                    }
-                    // Without a name the document cannot be matched to a resource: keep
-                    // everything the file held.
-                    _ => {
-                        loaded.unreadable.insert(file.to_path_buf());
-                    }
-                }
-                loaded
-                    .problems
-                    .push(Problem::error(file, label, e.path, e.message));
+    match parse_documents(file, &text) {
+        Ok(documents) => reader.decode_all(documents, &text, 1),
+        Err(problem) => {
+            reader.loaded.unreadable.insert(file.to_path_buf());
+            if reader.json {
+                reader.loaded.problems.push(problem);
+            } else {
+                reader.recover(&text, problem);
             }
         }
     }
+}
+
+/// Decodes the documents of one file.
+struct Reader<'a> {
+    file: &'a Path,
+    stem: &'a str,
+    json: bool,
+    /// Documents seen so far in the file.
+    document: usize,
+    loaded: &'a mut Loaded,
+}
+
+impl Reader<'_> {
+    /// A YAML syntax error hides nothing else: each `---` document is parsed on its own, those
+    /// that parse are decoded, and the syntax error of each one that does not is reported.
+    fn recover(&mut self, text: &str, whole: Problem) {
+        let mut failures = Vec::new();
+        let mut chunks = Vec::new();
+        for (first_line, chunk) in split_documents(text) {
+            match serde_saphyr::from_multiple::<Value>(chunk) {
+                Ok(documents) => chunks.push((first_line, chunk, Ok(documents))),
+                Err(_) => {
+                    let problem = parse_documents(self.file, chunk)
+                        .err()
+                        .map(|p| shift(p, first_line - 1));
+                    chunks.push((first_line, chunk, Err(())));
+                    failures.extend(problem);
+                }
+            }
+        }
+        if failures.is_empty() {
+            // The split did not isolate the error (e.g. `---` inside a block scalar).
+            self.loaded.problems.push(whole);
+            return;
+        }
+        self.loaded.problems.extend(failures);
+        for (first_line, chunk, documents) in chunks {
+            match documents {
+                Ok(documents) => self.decode_all(documents, chunk, first_line),
+                // A broken chunk still counts its documents, so that numbers match the file.
+                Err(()) => self.document += chunk_documents(chunk),
+            }
+        }
+    }
+
+    /// Decodes `documents`, read from `text` whose first line is line `first_line` of the file.
+    fn decode_all(&mut self, documents: Vec<Value>, text: &str, first_line: usize) {
+        let mut positions = None;
+        let mut in_text = 0;
+        for doc in documents {
+            self.document += 1;
+            in_text += 1;
+            let document = self.document;
+            let file = self.file;
+            let loaded = &mut *self.loaded;
+            match decode(doc, self.stem) {
+                Ok(Decoded::Resource(resource)) => loaded.definitions.push(Located {
+                    file: file.to_path_buf(),
+                    document,
+                    resource: *resource,
+                }),
+                Ok(Decoded::Foreign { api_version, kind }) => {
+                    loaded.problems.push(Problem::warning(
+                        file,
+                        format!("document {document}"),
+                        FieldPath::root(),
+                        format!("{api_version} {kind} is not a Device or Asset; ignored"),
+                    ));
+                }
+                Err(e) => {
+                    let positions =
+                        positions.get_or_insert_with(|| Positions::of(text, first_line));
+                    let json = self.json;
+                    let label = e
+                        .resource
+                        .clone()
+                        .unwrap_or_else(|| format!("document {document}"));
+                    for (path, message) in e.errors() {
+                        let at = if json {
+                            positions
+                                .find_in_array(in_text, path)
+                                .or_else(|| positions.find(in_text, path))
+                        } else {
+                            positions.find(in_text, path)
+                        };
+                        let message = match at {
+                            Some((line, column)) => {
+                                format!("line {line}, column {column}: {message}")
+                            }
+                            None => message.to_owned(),
+                        };
+                        loaded.problems.push(Problem::error(
+                            file,
+                            label.clone(),
+                            path.clone(),
+                            message,
+                        ));
+                    }
+                    let key = match e.resource.as_deref().and_then(|r| r.split_once('/')) {
+                        Some(("Device", name)) => Some((Kind::Device, name.to_owned())),
+                        Some(("Asset", name)) => Some((Kind::Asset, name.to_owned())),
+                        _ => None,
+                    };
+                    match key {
+                        Some(key) => {
+                            loaded.undecodable.insert(key);
+                        }
+                        // Without a name the document cannot be matched to a resource: keep
+                        // everything the file held.
+                        None => {
+                            loaded.unreadable.insert(file.to_path_buf());
+                        }
+                    }
+                    let faults = e.errors().map(|(p, _)| p.clone()).collect();
+                    if let Some(resource) = e.partial {
+                        loaded.partial.push(Partial {
+                            located: Located {
+                                file: file.to_path_buf(),
+                                document,
+                                resource: *resource,
+                            },
+                            faults,
+                        });
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A syntax problem of a chunk, with its line moved to where the chunk is in the file.
+fn shift(mut problem: Problem, lines: usize) -> Problem {
+    let rendered = problem.path.as_str().to_owned();
+    if let Some(rest) = rendered.strip_prefix("line ")
+        && let Some((line, column)) = rest.split_once(", column ")
+        && let Ok(line) = line.parse::<usize>()
+    {
+        problem.path = FieldPath::new(format!("line {}, column {column}", line + lines));
+    }
+    problem
+}
+
+/// Cuts a YAML stream at its `---` lines: (first line number from 1, text) of each part; every
+/// part but the first starts with its `---` line.
+fn split_documents(text: &str) -> Vec<(usize, &str)> {
+    let mut parts = Vec::new();
+    let mut start = 0;
+    let mut start_line = 1;
+    let mut offset = 0;
+    for (i, line) in text.split_inclusive('\n').enumerate() {
+        let marker = line
+            .strip_prefix("---")
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with(char::is_whitespace));
+        if marker && offset > start {
+            parts.push((start_line, &text[start..offset]));
+            start = offset;
+            start_line = i + 1;
+        }
+        offset += line.len();
+    }
+    parts.push((start_line, &text[start..]));
+    parts
+}
+
+/// How many documents a chunk that does not parse was meant to hold: one, unless it holds
+/// nothing but comments and blank lines.
+fn chunk_documents(chunk: &str) -> usize {
+    let content = chunk.lines().any(|l| {
+        let l = l.trim();
+        !l.is_empty() && !l.starts_with('#') && l != "---"
+    });
+    usize::from(content)
 }

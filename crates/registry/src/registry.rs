@@ -1,11 +1,11 @@
 //! The registry: definitions + secrets + trust → a validated [`Snapshot`], and on each reload
 //! the new snapshot with the difference from the last one.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use model::build::{Accepted, Unreadable, accepted_of};
-use model::{Kind, Plan, PlanDiff, Problem};
+use model::{Credentials, FileRef, Kind, Plan, PlanDiff, Problem};
 
 use crate::error::Error;
 use crate::load::load;
@@ -113,8 +113,25 @@ impl Registry {
     /// Reads everything again; resources that fail keep their last good version.
     ///
     /// # Errors
-    /// As [`Registry::open`]; on error the current snapshot is unchanged.
+    /// As [`Registry::open`], and [`Error::Gone`] when the secrets or trust directory has
+    /// disappeared while the plan in force uses files in it. On error the current snapshot is
+    /// unchanged: a directory that is briefly gone (deleted and recreated, remounted) stops
+    /// nothing.
     pub fn reload(&mut self) -> Result<Reload, Error> {
+        if !self.paths.definitions.is_dir() {
+            return Err(Error::NoRegistry(self.paths.definitions.clone()));
+        }
+        for (what, dir) in [
+            ("secrets", &self.paths.secrets),
+            ("trust", &self.paths.trust),
+        ] {
+            if !dir.is_dir() && uses_files_in(&self.current.plan, dir) {
+                return Err(Error::Gone {
+                    what,
+                    path: dir.clone(),
+                });
+            }
+        }
         let next = Arc::new(self.read(&self.current.resources)?);
         let diff = model::diff(&self.current.plan, &next.plan);
         self.current = Arc::clone(&next);
@@ -130,6 +147,7 @@ impl Registry {
         let unreadable = Unreadable {
             files: loaded.unreadable,
             resources: loaded.undecodable,
+            partial: loaded.partial,
         };
         let built = model::build(&loaded.definitions, &unreadable, &self.env, last_good);
         let mut problems = loaded.problems;
@@ -147,6 +165,28 @@ impl Registry {
     pub(crate) fn env(&self) -> &FsEnvironment {
         &self.env
     }
+}
+
+/// Whether an operation of `plan` reads a secret or trust file below `dir`.
+fn uses_files_in(plan: &Plan, dir: &Path) -> bool {
+    plan.operations.values().any(|op| {
+        let credentials: Vec<&FileRef> = match &op.stream.credentials {
+            Credentials::Anonymous => Vec::new(),
+            Credentials::UsernamePassword { username, password } => vec![username, password],
+            Credentials::Certificate {
+                certificate,
+                key,
+                intermediates,
+            } => [Some(certificate), key.as_ref(), intermediates.as_ref()]
+                .into_iter()
+                .flatten()
+                .collect(),
+        };
+        credentials
+            .into_iter()
+            .chain(&op.stream.trust)
+            .any(|f| f.path.starts_with(dir))
+    })
 }
 
 /// `sse-connector validate`: reads the registry from scratch (no last good version), so every

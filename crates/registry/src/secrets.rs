@@ -2,7 +2,9 @@
 //!
 //! Only paths and file versions are returned; secret contents are never read here. Trust
 //! files are read, to keep only those that hold PEM certificates. Paths are followed through
-//! symlinks, so a Kubernetes `..data` swap shows up as a new file version.
+//! symlinks, so a Kubernetes `..data` swap shows up as a new file version; a path that
+//! resolves outside its directory (a symlink to `/etc/shadow`, say) is refused, wherever the
+//! symlinks inside the directory lead first.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -44,6 +46,24 @@ pub(crate) fn version(path: &Path) -> Result<FileVersion, LookupError> {
     }
 }
 
+/// Checks that `path`, with every symlink followed, is inside `root` (itself resolved: the
+/// secrets directory may be a symlink to a mount). The file is still opened by its own path
+/// later, so that a Kubernetes `..data` swap is followed.
+pub(crate) fn inside(root: &Path, path: &Path) -> Result<(), LookupError> {
+    let resolve = |p: &Path| {
+        fs::canonicalize(p).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => LookupError::Missing(p.to_path_buf()),
+            _ => LookupError::Unreadable(p.to_path_buf(), e.to_string()),
+        })
+    };
+    let (root_real, real) = (resolve(root)?, resolve(path)?);
+    if real.starts_with(&root_real) {
+        Ok(())
+    } else {
+        Err(LookupError::Outside(path.to_path_buf(), root.to_path_buf()))
+    }
+}
+
 /// Whether `bytes` hold at least one PEM certificate.
 pub fn holds_certificate(bytes: &[u8]) -> bool {
     CertificateDer::pem_slice_iter(bytes).any(|c| c.is_ok())
@@ -53,15 +73,17 @@ impl Environment for FsEnvironment {
     fn secret(&self, name: &str) -> Result<FileRef, LookupError> {
         let relative = safe_relative_path(name).map_err(LookupError::InvalidName)?;
         let path = self.secrets.join(relative);
-        Ok(FileRef {
-            version: version(&path)?,
-            path,
-        })
+        let version = version(&path)?;
+        inside(&self.secrets, &path)?;
+        Ok(FileRef { path, version })
     }
 
     fn trust_list(&self, name: &str) -> Result<Vec<FileRef>, LookupError> {
         let relative = safe_relative_path(name).map_err(LookupError::InvalidName)?;
         let dir = self.trust.join(relative);
+        if dir.exists() {
+            inside(&self.trust, &dir)?;
+        }
         let entries = match fs::read_dir(&dir) {
             Ok(entries) => entries,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -81,6 +103,7 @@ impl Environment for FsEnvironment {
             let Ok(version) = version(&path) else {
                 continue;
             };
+            inside(&self.trust, &path)?;
             let bytes = fs::read(&path)
                 .map_err(|e| LookupError::Unreadable(path.clone(), e.to_string()))?;
             if holds_certificate(&bytes) {

@@ -5,10 +5,13 @@
 //! Directories are watched, not files: Kubernetes updates mounted secrets and ConfigMaps by
 //! atomically swapping a `..data` symlink, which changes no file's mtime, so every event means
 //! "reload all" and file versions are read again through the symlinks. Access events (our own
-//! reads) are ignored. A directory that does not exist yet is noticed through its nearest
-//! existing parent and watched once it appears.
+//! reads) are ignored. A directory that does not exist yet, or that was deleted, is noticed
+//! through its nearest existing parent and watched again once it appears. While the
+//! definitions directory (or a secrets or trust directory the plan uses) is gone, each reload
+//! reports [`Error::NoRegistry`] or [`Error::Gone`] and the last good plan stays; when it is
+//! back, the next reload picks it up.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -70,7 +73,7 @@ impl Registry {
             self.paths().secrets.clone(),
             self.paths().trust.clone(),
         ];
-        let mut watched = BTreeSet::new();
+        let mut watched = Watched::new();
         sync_watches(&shared, &roots, &mut watched)?;
         let worker_shared = Arc::clone(&shared);
         let worker = std::thread::Builder::new()
@@ -78,11 +81,12 @@ impl Registry {
             .spawn(move || {
                 while rx.recv().is_ok() {
                     while rx.try_recv().is_ok() {}
-                    let outcome = self.reload();
-                    // A directory may have appeared or gone; failing to watch it is retried
+                    // A directory may have appeared or gone: watch what exists *before*
+                    // reading, so that a file written into a directory just recreated is
+                    // either read now or seen by the new watch. Failing to watch is retried
                     // at the next event.
                     let _ = sync_watches(&worker_shared, &roots, &mut watched);
-                    on_reload(outcome);
+                    on_reload(self.reload());
                 }
             })
             .map_err(|e| Error::io("registry-watch thread", e))?;
@@ -127,37 +131,65 @@ fn target(root: &Path) -> Option<(PathBuf, RecursiveMode)> {
         .map(|a| (a.to_path_buf(), RecursiveMode::NonRecursive))
 }
 
-fn sync_watches(
-    shared: &Shared,
-    roots: &[PathBuf],
-    watched: &mut BTreeSet<(PathBuf, bool)>,
-) -> Result<(), Error> {
+/// What is watched: (path, recursive) → the identity of the directory when it was watched.
+type Watched = BTreeMap<(PathBuf, bool), Option<(u64, u64)>>;
+
+/// Device and inode of a directory: tells a recreated directory from the one watched.
+#[cfg(unix)]
+fn identity(path: &Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
+}
+
+#[cfg(not(unix))]
+fn identity(_path: &Path) -> Option<(u64, u64)> {
+    None
+}
+
+fn sync_watches(shared: &Shared, roots: &[PathBuf], watched: &mut Watched) -> Result<(), Error> {
     let mut guard = shared.lock().unwrap_or_else(PoisonError::into_inner);
     let Some(debouncer) = guard.as_mut() else {
         return Ok(());
     };
-    let wanted: BTreeSet<(PathBuf, bool)> = roots
+    let targets: BTreeSet<(PathBuf, bool)> = roots
         .iter()
         .filter_map(|r| target(r))
         .map(|(p, mode)| (p, mode == RecursiveMode::Recursive))
         .collect();
+    // A target inside a recursively watched one is covered by it; one path is watched once
+    // (watching it again in another mode would replace the recursive watch).
+    let wanted: BTreeSet<(PathBuf, bool)> = targets
+        .iter()
+        .filter(|(path, recursive)| {
+            !targets
+                .iter()
+                .any(|(w, rec)| *rec && path.starts_with(w) && (w != path || !*recursive))
+        })
+        .cloned()
+        .collect();
     // Drop watches no longer wanted (a parent watch once the directory exists, or a directory
-    // that is gone).
-    for old in watched.difference(&wanted).cloned().collect::<Vec<_>>() {
+    // that is gone), before adding new ones on the same path.
+    let unwanted: Vec<_> = watched
+        .keys()
+        .filter(|k| !wanted.contains(*k))
+        .cloned()
+        .collect();
+    for old in unwanted {
         let _ = debouncer.unwatch(&old.0);
         watched.remove(&old);
     }
     let mut first_error = None;
     for (path, recursive) in wanted {
-        if watched.contains(&(path.clone(), recursive)) {
-            continue;
-        }
-        // A root inside another recursively watched root is covered already.
-        let covered = watched
-            .iter()
-            .any(|(w, rec)| *rec && path.starts_with(w) && *w != path);
-        if covered {
-            continue;
+        let id = identity(&path);
+        match watched.get(&(path.clone(), recursive)) {
+            Some(seen) if *seen == id => continue,
+            // The same path, but another directory: the old one was deleted and the path
+            // recreated between two reloads; the old watch died with it.
+            Some(_) => {
+                let _ = debouncer.unwatch(&path);
+                watched.remove(&(path.clone(), recursive));
+            }
+            None => {}
         }
         let mode = if recursive {
             RecursiveMode::Recursive
@@ -166,7 +198,7 @@ fn sync_watches(
         };
         match debouncer.watch(&path, mode) {
             Ok(()) => {
-                watched.insert((path, recursive));
+                watched.insert((path, recursive), id);
             }
             Err(e) => {
                 first_error.get_or_insert(Error::Watch {

@@ -197,6 +197,7 @@ impl Registry {
         let unreadable = Unreadable {
             files: loaded.unreadable,
             resources: loaded.undecodable,
+            partial: loaded.partial,
         };
         let validate = |defs: &[Located]| {
             let built = model::build(defs, &unreadable, self.env(), &Accepted::new());

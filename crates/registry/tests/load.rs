@@ -161,7 +161,7 @@ fn parse_errors_carry_line_and_column() {
 }
 
 #[test]
-fn a_type_error_names_the_field_path() {
+fn a_type_error_names_the_field_path_line_and_column() {
     let dir = tempfile::tempdir().expect("tempdir");
     write(dir.path(), "d.yaml", DEVICE);
     write(
@@ -172,7 +172,98 @@ fn a_type_error_names_the_field_path() {
     let snap = validate(RegistryPaths::new(dir.path())).expect("opens");
     let errors: Vec<_> = snap.errors().map(ToString::to_string).collect();
     assert_eq!(errors.len(), 1, "{errors:#?}");
-    assert!(errors[0].contains("a.yaml: Asset/a: spec.datasets[0].destinations[0].configuration.qos: unknown variant `Qos7`"), "{}", errors[0]);
+    assert!(
+        errors[0].ends_with(
+            "a.yaml: Asset/a: spec.datasets[0].destinations[0].configuration.qos: \
+             line 9, column 68: unknown variant Qos7, expected Qos0 or Qos1"
+        ),
+        "{}",
+        errors[0]
+    );
+}
+
+#[test]
+fn a_bad_value_hides_no_other_problem_of_the_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // Document 2 has two type errors and, once they are set aside, a wildcard topic; document
+    // 3 is another resource with its own problem.
+    let text = format!(
+        "{DEVICE}---
+apiVersion: namespaces.deviceregistry.microsoft.com/v1
+kind: Asset
+metadata: {{name: a}}
+spec:
+  enabled: maybe
+  deviceRef: {{deviceName: dev, endpointName: ep}}
+  datasets:
+    - name: d
+      dataSource: /x
+      destinations: [{{target: Mqtt, configuration: {{topic: 't/#', qos: Qos7}}}}]
+---
+{}",
+        asset("b", "t/+")
+    );
+    write(dir.path(), "all.yaml", &text);
+    let snap = validate(RegistryPaths::new(dir.path())).expect("opens");
+    let errors: Vec<_> = snap
+        .errors()
+        .map(|p| format!("{}: {}: {}", p.resource, p.path, p.message))
+        .collect();
+    assert_eq!(errors.len(), 4, "{errors:#?}");
+    let want = [
+        "Asset/a: spec.enabled: line 13, column 12: invalid type: string \"maybe\", expected a boolean",
+        "Asset/a: spec.datasets[0].destinations[0].configuration.qos: line 18, column 72: unknown variant Qos7",
+        "Asset/a: spec.datasets[0].destinations[0].configuration.topic: \"t/#\" contains a wildcard",
+        "Asset/b: spec.datasets[0].destinations[0].configuration.topic: \"t/+\" contains a wildcard",
+    ];
+    for w in want {
+        assert!(errors.iter().any(|e| e.starts_with(w)), "{w}\n{errors:#?}");
+    }
+    assert_eq!(snap.plan.len(), 0, "neither asset runs");
+}
+
+#[test]
+fn a_syntax_error_in_one_document_hides_not_the_others() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let text = format!("{DEVICE}---\nkind: [Asset\n---\n{}", asset("a", "t/a"));
+    write(dir.path(), "all.yaml", &text);
+    let snap = validate(RegistryPaths::new(dir.path())).expect("opens");
+    let errors: Vec<_> = snap.errors().map(ToString::to_string).collect();
+    assert_eq!(errors.len(), 1, "{errors:#?}");
+    assert!(
+        errors[0].contains("all.yaml: -: line 9, column 7: "),
+        "{}",
+        errors[0]
+    );
+    assert_eq!(
+        snap.plan.len(),
+        1,
+        "the device and asset around it are read"
+    );
+}
+
+#[test]
+fn json_type_errors_carry_line_and_column_too() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write(dir.path(), "d.yaml", DEVICE);
+    write(
+        dir.path(),
+        "a.json",
+        r#"[
+  {"apiVersion": "namespaces.deviceregistry.microsoft.com/v1", "kind": "Asset",
+   "metadata": {"name": "a"},
+   "spec": {"deviceRef": {"deviceName": "dev", "endpointName": "ep"},
+            "enabled": "maybe"}}
+]"#,
+    );
+    let snap = validate(RegistryPaths::new(dir.path())).expect("opens");
+    let errors: Vec<_> = snap.errors().map(ToString::to_string).collect();
+    assert_eq!(errors.len(), 1, "{errors:#?}");
+    assert!(
+        errors[0].contains("a.json: Asset/a: spec.enabled: line 5, column 24: invalid type"),
+        "{}",
+        errors[0]
+    );
 }
 
 #[test]
@@ -203,6 +294,106 @@ fn secrets_in_a_kubernetes_mount_layout_resolve_through_symlinks() {
         }
         other => panic!("{other:?}"),
     }
+}
+
+fn symlink(target: impl AsRef<Path>, link: impl AsRef<Path>) {
+    let link = link.as_ref();
+    fs::create_dir_all(link.parent().expect("has parent")).expect("mkdir");
+    std::os::unix::fs::symlink(target, link).expect("symlink");
+}
+
+/// A device whose endpoint uses the secret `creds/password` (and `creds/username`) and the
+/// trust list `ca`.
+fn secured_device() -> String {
+    DEVICE.replace(
+        "address: 'https://h/base'}",
+        "address: 'https://h/base', authentication: {method: UsernamePassword, usernamePasswordCredentials: {usernameSecretName: creds/username, passwordSecretName: creds/password}}, trustSettings: {trustList: ca}}",
+    )
+}
+
+/// A Kubernetes mount of `files` in `dir`: `..2026_11_27_10_00_00.1/`, `..data` → it, and
+/// each visible name → `..data/name`.
+fn kubernetes_mount(dir: &Path, files: &[(&str, &[u8])]) {
+    let ts = "..2026_11_27_10_00_00.1";
+    for (name, bytes) in files {
+        let path = dir.join(ts).join(name);
+        fs::create_dir_all(path.parent().expect("has parent")).expect("mkdir");
+        fs::write(path, bytes).expect("write");
+        symlink(format!("..data/{name}"), dir.join(name));
+    }
+    symlink(ts, dir.join("..data"));
+}
+
+#[test]
+fn kubernetes_mounts_of_secrets_and_trust_lists_are_followed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pem = fs::read(examples().join("trust/plant-ca/ca.pem")).expect("example CA");
+    kubernetes_mount(
+        &dir.path().join("secrets/creds"),
+        &[("username", b"u"), ("password", b"p")],
+    );
+    kubernetes_mount(&dir.path().join("trust/ca"), &[("ca.pem", &pem)]);
+    write(dir.path(), "d.yaml", &secured_device());
+    write(dir.path(), "a.yaml", &asset("a", "t"));
+    let snap = validate(RegistryPaths::new(dir.path())).expect("opens");
+    assert!(snap.is_valid(), "{:#?}", snap.problems);
+    let op = snap.plan.operations.values().next().expect("one op");
+    assert_eq!(op.stream.trust.len(), 1);
+    assert_eq!(op.stream.trust[0].path, dir.path().join("trust/ca/ca.pem"));
+}
+
+#[test]
+fn symlinks_that_resolve_outside_the_secrets_or_trust_directory_are_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let outside = tempfile::tempdir().expect("tempdir");
+    let pem = fs::read(examples().join("trust/plant-ca/ca.pem")).expect("example CA");
+    write(outside.path(), "stolen", "root:x:0:0");
+    write(
+        outside.path(),
+        "ca.pem",
+        std::str::from_utf8(&pem).expect("utf8"),
+    );
+    // The username is fine; the password is a symlink (through `..data`, like a mount) to a
+    // file elsewhere; one trust file points outside as well.
+    write(dir.path(), "secrets/creds/..1/username", "u");
+    symlink(
+        outside.path().join("stolen"),
+        dir.path().join("secrets/creds/..1/password"),
+    );
+    symlink("..1", dir.path().join("secrets/creds/..data"));
+    symlink("..data/username", dir.path().join("secrets/creds/username"));
+    symlink("..data/password", dir.path().join("secrets/creds/password"));
+    symlink(
+        outside.path().join("ca.pem"),
+        dir.path().join("trust/ca/ca.pem"),
+    );
+    write(dir.path(), "d.yaml", &secured_device());
+    let snap = validate(RegistryPaths::new(dir.path())).expect("opens");
+    let errors: Vec<_> = snap.errors().map(ToString::to_string).collect();
+    assert_eq!(errors.len(), 2, "{errors:#?}");
+    assert!(
+        errors[0].contains("passwordSecretName: secret \"creds/password\": ")
+            && errors[0].contains("is a symlink that resolves outside"),
+        "{}",
+        errors[0]
+    );
+    assert!(
+        errors[1].contains("trustList: trust list \"ca\": ")
+            && errors[1].contains("ca.pem is a symlink that resolves outside"),
+        "{}",
+        errors[1]
+    );
+
+    // A trust list directory that is itself a symlink to elsewhere is refused too.
+    fs::remove_dir_all(dir.path().join("trust/ca")).expect("rm");
+    symlink(outside.path(), dir.path().join("trust/ca"));
+    let snap = validate(RegistryPaths::new(dir.path())).expect("opens");
+    assert!(
+        snap.errors()
+            .any(|e| e.to_string().contains("trust list \"ca\"") && e.message.contains("outside")),
+        "{:#?}",
+        snap.problems
+    );
 }
 
 #[test]

@@ -58,20 +58,29 @@ fn mount_secret(dir: &Path, generation: &str, password: &str) {
     }
 }
 
+/// Generous: the waiting side only; nothing asserts that a reload is fast.
+const PATIENCE: Duration = Duration::from_secs(30);
+
 struct Harness {
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
+    /// The registry directory, `<dir>/reg`, so that it can be deleted and recreated.
     root: std::path::PathBuf,
-    rx: mpsc::Receiver<Reload>,
+    rx: mpsc::Receiver<Result<Reload, String>>,
     _watch: registry::Watch,
+}
+
+/// Writes a complete registry (device, asset `a` with `topic`, secrets) into `root`.
+fn populate(root: &Path, topic: &str, password: &str) {
+    mount_secret(&root.join("secrets/creds"), "2024_01_01_a", password);
+    fs::write(root.join("dev.yaml"), DEVICE).expect("write");
+    fs::write(root.join("a.yaml"), asset("a", topic)).expect("write");
 }
 
 impl Harness {
     fn new() -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
-        let root = dir.path().to_path_buf();
-        mount_secret(&root.join("secrets/creds"), "2024_01_01_a", "p1");
-        fs::write(root.join("dev.yaml"), DEVICE).expect("write");
-        fs::write(root.join("a.yaml"), asset("a", "t/1")).expect("write");
+        let root = dir.path().join("reg");
+        populate(&root, "t/1", "p1");
         let registry = Registry::open(RegistryPaths::new(&root)).expect("opens");
         let snap = registry.snapshot();
         assert!(snap.is_valid(), "{:#?}", snap.problems);
@@ -79,31 +88,68 @@ impl Harness {
         let (tx, rx) = mpsc::channel();
         let watch = registry
             .watch(Duration::from_millis(200), move |r| {
-                if let Ok(reload) = r {
-                    let _ = tx.send(reload);
-                }
+                let _ = tx.send(r.map_err(|e| e.to_string()));
             })
             .expect("watch");
         Self {
-            _dir: dir,
+            dir,
             root,
             rx,
             _watch: watch,
         }
     }
 
-    /// The first reload that satisfies `want`, within 10 s.
-    fn wait_for(&self, what: &str, want: impl Fn(&Reload) -> bool) -> Reload {
-        let deadline = Instant::now() + Duration::from_secs(10);
+    /// The first outcome that satisfies `want`; `check` is applied to every reload seen on
+    /// the way (e.g. "nothing was stopped meanwhile").
+    fn wait(
+        &self,
+        what: &str,
+        want: impl Fn(&Result<Reload, String>) -> bool,
+        check: impl Fn(&Reload),
+    ) -> Result<Reload, String> {
+        let deadline = Instant::now() + PATIENCE;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             match self.rx.recv_timeout(left) {
-                Ok(r) if want(&r) => return r,
-                Ok(_) => continue,
-                Err(_) => panic!("no reload with {what} within 10 s"),
+                Ok(r) => {
+                    if let Ok(reload) = &r {
+                        check(reload);
+                    }
+                    if want(&r) {
+                        return r;
+                    }
+                }
+                Err(_) => panic!("no reload with {what} within {PATIENCE:?}"),
             }
         }
     }
+
+    /// The first reload that satisfies `want`.
+    fn wait_for(&self, what: &str, want: impl Fn(&Reload) -> bool) -> Reload {
+        match self.wait(what, |r| r.as_ref().is_ok_and(&want), |_| {}) {
+            Ok(r) => r,
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    /// The first failed reload whose error contains `fragment`; no reload on the way may
+    /// stop asset `a`.
+    fn wait_for_error(&self, fragment: &str) -> String {
+        let outcome = self.wait(
+            fragment,
+            |r| r.as_ref().is_err_and(|e| e.contains(fragment)),
+            keeps_a,
+        );
+        outcome.err().unwrap_or_default()
+    }
+}
+
+fn keeps_a(r: &Reload) {
+    assert!(
+        !r.diff.removed.contains(&id("a")),
+        "asset a was stopped: {:#?}",
+        r.snapshot.problems
+    );
 }
 
 #[test]
@@ -178,5 +224,77 @@ fn a_deleted_secret_stops_what_needs_it_and_is_reported() {
             .iter()
             .any(|e| e.contains("passwordSecretName") && e.contains("does not exist")),
         "{errors:#?}"
+    );
+}
+
+#[test]
+fn the_registry_directory_deleted_and_recreated_keeps_the_plan_meanwhile() {
+    let h = Harness::new();
+    fs::remove_dir_all(&h.root).expect("rm -r");
+    let e = h.wait_for_error("does not exist");
+    assert!(e.contains("registry directory"), "{e}");
+
+    // It comes back (built aside and moved in, as a deployment would), with an edit.
+    let staging = h.dir.path().join("staging");
+    populate(&staging, "t/2", "p1");
+    fs::rename(&staging, &h.root).expect("mv");
+    let r = h.wait(
+        "a changed",
+        |r| r.as_ref().is_ok_and(|r| r.diff.changed.contains(&id("a"))),
+        keeps_a,
+    );
+    let r = r.expect("reloaded");
+    assert!(r.snapshot.is_valid(), "{:#?}", r.snapshot.problems);
+
+    // And it is watched again.
+    fs::write(h.root.join("a.yaml"), asset("a", "t/3")).expect("edit");
+    h.wait_for("a changed again", |r| r.diff.changed.contains(&id("a")));
+}
+
+#[test]
+fn the_secrets_directory_deleted_and_recreated_keeps_the_plan_meanwhile() {
+    let h = Harness::new();
+    fs::remove_dir_all(h.root.join("secrets")).expect("rm -r");
+    let e = h.wait_for_error("secrets directory");
+    assert!(
+        e.contains("is gone; the last good plan stays in force"),
+        "{e}"
+    );
+
+    let staging = h.dir.path().join("staging");
+    mount_secret(&staging.join("creds"), "2024_01_03_c", "another-password");
+    fs::rename(&staging, h.root.join("secrets")).expect("mv");
+    let r = h.wait(
+        "a changed by the new secret",
+        |r| r.as_ref().is_ok_and(|r| r.diff.changed.contains(&id("a"))),
+        keeps_a,
+    );
+    let r = r.expect("reloaded");
+    assert!(r.snapshot.is_valid(), "{:#?}", r.snapshot.problems);
+
+    // Secrets are watched again too.
+    fs::remove_file(h.root.join("secrets/creds/password")).expect("rm");
+    h.wait_for("a removed", |r| r.diff.removed.contains(&id("a")));
+}
+
+#[test]
+fn a_type_error_keeps_the_last_good_version_and_reports_the_position() {
+    let h = Harness::new();
+    let text = asset("a", "t/#").replace("topic: 't/#'", "topic: 't/#', qos: Qos7");
+    fs::write(h.root.join("a.yaml"), text).expect("bad edit");
+    let r = h.wait_for("an error", |r| !r.snapshot.is_valid());
+    assert!(r.diff.is_empty(), "{:?}", r.diff);
+    let errors: Vec<_> = r.snapshot.errors().map(ToString::to_string).collect();
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.contains("configuration.qos: line 6, column ")),
+        "{errors:#?}"
+    );
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.contains("configuration.topic") && e.contains("wildcard")),
+        "both problems are reported: {errors:#?}"
     );
 }

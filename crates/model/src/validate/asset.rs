@@ -5,7 +5,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 
-use super::{Report, ResolvedDevice, ResolvedEndpoint, check_json};
+use super::{
+    ConfigKeys, DATASET_KEYS, NO_KEYS, Report, ResolvedDevice, ResolvedEndpoint, check_json,
+};
 use crate::asset::Asset;
 use crate::destination::{self, Destination, Use};
 use crate::endpoint;
@@ -93,25 +95,29 @@ pub fn check_asset(
             ep
         }
     };
-    for (value, key) in [
+    for (value, key, keys) in [
         (
             &asset.default_datasets_configuration,
             "defaultDatasetsConfiguration",
+            DATASET_KEYS,
         ),
         (
             &asset.default_events_configuration,
             "defaultEventsConfiguration",
+            NO_KEYS,
         ),
         (
             &asset.default_streams_configuration,
             "defaultStreamsConfiguration",
+            ConfigKeys::Kept,
         ),
         (
             &asset.default_management_groups_configuration,
             "defaultManagementGroupsConfiguration",
+            ConfigKeys::Kept,
         ),
     ] {
-        check_json(value, &at.key(key), report);
+        check_json(value, &at.key(key), keys, report);
     }
     check_destinations(
         &asset.default_datasets_destinations,
@@ -162,6 +168,7 @@ pub fn check_asset(
         let config = check_json(
             &ds.dataset_configuration,
             &p.key("datasetConfiguration"),
+            DATASET_KEYS,
             report,
         );
         let config =
@@ -183,6 +190,7 @@ pub fn check_asset(
             check_json(
                 &dp.data_point_configuration,
                 &dpp.key("dataPointConfiguration"),
+                NO_KEYS,
                 report,
             );
             rules.push(DataPointRule {
@@ -235,6 +243,7 @@ pub fn check_asset(
         check_json(
             &g.event_group_configuration,
             &gp.key("eventGroupConfiguration"),
+            NO_KEYS,
             report,
         );
         check_destinations(
@@ -261,6 +270,7 @@ pub fn check_asset(
             check_json(
                 &ev.event_configuration,
                 &p.key("eventConfiguration"),
+                NO_KEYS,
                 report,
             );
             check_destinations(&ev.destinations, &p.key("destinations"), Use::Event, report);
@@ -336,6 +346,7 @@ fn check_kept_parts(asset: &Asset, at: &FieldPath, report: &mut Report<'_>) {
         check_json(
             &s.stream_configuration,
             &p.key("streamConfiguration"),
+            ConfigKeys::Kept,
             report,
         );
         check_destinations(&s.destinations, &p.key("destinations"), Use::Event, report);
@@ -352,12 +363,14 @@ fn check_kept_parts(asset: &Asset, at: &FieldPath, report: &mut Report<'_>) {
         check_json(
             &g.management_group_configuration,
             &p.key("managementGroupConfiguration"),
+            ConfigKeys::Kept,
             report,
         );
         for (j, a) in g.actions.iter().flatten().enumerate() {
             check_json(
                 &a.action_configuration,
                 &p.key("actions").index(j).key("actionConfiguration"),
+                ConfigKeys::Kept,
                 report,
             );
         }

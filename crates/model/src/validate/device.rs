@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use super::{Report, ResolvedDevice, ResolvedEndpoint, check_json};
+use super::{NO_KEYS, Report, ResolvedDevice, ResolvedEndpoint, check_json};
 use crate::device::{Device, InboundEndpoint, Method};
 use crate::endpoint;
 use crate::environment::{Environment, LookupError, safe_relative_path};
@@ -60,6 +60,7 @@ fn check_endpoint(
     check_json(
         &ep.additional_configuration,
         &at.key("additionalConfiguration"),
+        NO_KEYS,
         report,
     );
 
@@ -101,9 +102,9 @@ fn check_endpoint(
                         secret(&c.username_secret_name, p.key("usernameSecretName"), report);
                     let password =
                         secret(&c.password_secret_name, p.key("passwordSecretName"), report);
-                    Some(Credentials::UsernamePassword {
-                        username: username?,
-                        password: password?,
+                    // Both looked up before either is judged: one missing secret hides nothing.
+                    username.zip(password).map(|(username, password)| {
+                        Credentials::UsernamePassword { username, password }
                     })
                 }
             }

@@ -126,15 +126,48 @@ pub fn check_name(name: &str) -> Result<(), String> {
     }
 }
 
-/// Checks a `*Configuration` string: absent or blank is fine; otherwise a JSON object.
+/// What the connector reads from a `*Configuration` JSON string.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConfigKeys {
+    /// The connector acts on these keys; any other key is kept and reported as a warning.
+    Acted(&'static [&'static str]),
+    /// The part is kept, not acted on (streams, management groups): its keys are not checked.
+    Kept,
+}
+
+/// Keys of `datasetConfiguration` and `defaultDatasetsConfiguration` (DESIGN 3.2).
+pub const DATASET_KEYS: ConfigKeys = ConfigKeys::Acted(&["eventTypes"]);
+/// Configuration strings of parts the connector acts on but reads no key of (yet):
+/// `additionalConfiguration`, `dataPointConfiguration`, `eventGroupConfiguration`,
+/// `eventConfiguration`, `defaultEventsConfiguration`.
+pub const NO_KEYS: ConfigKeys = ConfigKeys::Acted(&[]);
+
+/// Checks a `*Configuration` string: absent or blank is fine; otherwise a JSON object. Keys
+/// the connector does not read are warned about (kept as written).
 pub fn check_json(
     value: &Option<String>,
     path: &FieldPath,
+    keys: ConfigKeys,
     report: &mut Report<'_>,
 ) -> Option<Value> {
     let text = value.as_deref().filter(|s| !s.trim().is_empty())?;
     match serde_json::from_str::<Value>(text) {
-        Ok(v @ Value::Object(_)) => Some(v),
+        Ok(Value::Object(map)) => {
+            if let ConfigKeys::Acted(known) = keys {
+                let reads = if known.is_empty() {
+                    "no key here".to_owned()
+                } else {
+                    known.join(", ")
+                };
+                for key in map.keys().filter(|k| !known.contains(&k.as_str())) {
+                    report.warn(
+                        path.clone(),
+                        format!("unknown key {key:?}, kept but not acted on (this connector reads {reads})"),
+                    );
+                }
+            }
+            Some(Value::Object(map))
+        }
         Ok(_) => {
             report.error(path.clone(), "must be a JSON object, e.g. {}");
             None
