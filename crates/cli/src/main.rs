@@ -1,2 +1,151 @@
-//! The `sse-connector` binary.
-fn main() {}
+//! The `sse-connector` binary: the command line over the connector's crates.
+//!
+//! It is the outermost layer of the pipeline (DESIGN 2): it parses the command line, sets up
+//! logging and the tokio runtime, runs one command and turns its outcome into an exit status.
+//! `anyhow` is used here and nowhere in the libraries.
+//!
+//! # Layout
+//! - `main.rs`: [`Cli`] (one [`Command`] variant per subcommand), logging, the runtime, and
+//!   how errors become exit statuses (1 for failures, 2 for usage errors).
+//! - [`commands`]: one module per subcommand, each with its clap `Args` and its `run`:
+//!   - [`commands::tap`]: print a stream (URL, file or stdin) as JSON lines.
+//! - [`output`]: the JSON-lines printer of `tap`: line shapes, flushing, broken pipes.
+//! - [`values`]: parsers for option values (durations, byte sizes, headers).
+//! - [`shutdown`]: Ctrl-C / SIGTERM as a graceful stop; a second signal exits at once.
+//!
+//! A new command is a module in `commands/`, a variant of [`Command`] and an arm in
+//! [`dispatch`].
+
+#![forbid(unsafe_code)]
+
+mod commands;
+mod output;
+mod shutdown;
+mod values;
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+use clap::{CommandFactory, Parser, Subcommand};
+use tracing_subscriber::EnvFilter;
+
+use crate::commands::UsageError;
+use crate::shutdown::Shutdown;
+
+/// What is logged when `RUST_LOG` is not set: our own progress at `info`, everything else
+/// from `warn`. The client's own per-stream lines are left out because `tap` reports the
+/// same reconnects and failures in one line each.
+const DEFAULT_LOG_FILTER: &str =
+    "warn,sse_connector=info,sse_client=info,sse_parser=info,sse_client::stream=error";
+
+/// Streams Server-Sent Events from HTTP(S) devices into MQTT v5, using the Azure IoT
+/// Operations data model.
+#[derive(Debug, Parser)]
+#[command(
+    name = "sse-connector",
+    version,
+    arg_required_else_help = true,
+    after_help = "Run `sse-connector <COMMAND> --help` for the options and examples of a command."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Print the events of a stream (URL, file or stdin) as JSON lines
+    #[command(
+        long_about = "Print the events of a stream as JSON lines, one object per event.\n\n\
+                      SOURCE is an http(s):// URL (read like the connector reads a device: \
+                      TLS, credentials, reconnects with Last-Event-ID), a file, or - for \
+                      standard input (for example a capture made with `curl -N`)."
+    )]
+    Tap(commands::tap::TapArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            return report(&anyhow::Error::new(error).context("cannot start the runtime"));
+        }
+    };
+    let result = runtime.block_on(dispatch(cli.command));
+    // A read of standard input may still block a runtime thread; do not wait for it.
+    runtime.shutdown_background();
+    match result {
+        Ok(code) => code,
+        Err(error) => match error.downcast_ref::<UsageError>() {
+            Some(usage) => usage_exit(usage),
+            None => report(&error),
+        },
+    }
+}
+
+/// Runs one command inside the runtime.
+async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
+    let shutdown = Shutdown::install();
+    match command {
+        Command::Tap(args) => commands::tap::run(args, shutdown).await,
+    }
+}
+
+/// Prints a failure and returns exit status 1.
+fn report(error: &anyhow::Error) -> ExitCode {
+    eprintln!("error: {error:#}");
+    ExitCode::FAILURE
+}
+
+/// Reports a usage error the way clap reports its own (usage line, exit status 2).
+fn usage_exit(usage: &UsageError) -> ! {
+    let mut cli = Cli::command();
+    let command = cli.find_subcommand_mut(usage.command).map(|sub| {
+        sub.clone()
+            .bin_name(format!("sse-connector {}", usage.command))
+    });
+    let mut command = command.unwrap_or(cli);
+    command
+        .error(clap::error::ErrorKind::ValueValidation, &usage.message)
+        .exit()
+}
+
+/// Logs to standard error in a human format, filtered by `RUST_LOG` (see
+/// [`DEFAULT_LOG_FILTER`]).
+fn init_logging() {
+    let filter = match std::env::var("RUST_LOG") {
+        Ok(directives) if !directives.trim().is_empty() => EnvFilter::try_new(&directives)
+            .unwrap_or_else(|error| {
+                eprintln!("warning: ignoring RUST_LOG ({error})");
+                EnvFilter::new(DEFAULT_LOG_FILTER)
+            }),
+        _ => EnvFilter::new(DEFAULT_LOG_FILTER),
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_target(false)
+        .init();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn default_log_filter_parses() {
+        assert!(EnvFilter::try_new(DEFAULT_LOG_FILTER).is_ok());
+    }
+}

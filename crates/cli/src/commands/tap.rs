@@ -1,0 +1,486 @@
+//! `sse-connector tap SOURCE`: print the events of a stream as JSON lines.
+//!
+//! A URL is read with `sse-client`, exactly as the connector reads a device (TLS, trust list,
+//! credentials, reconnects with `Last-Event-ID`, idle timeout); a file or standard input goes
+//! straight through the `sse-parser` decoder. Either way each frame goes to the
+//! [`Printer`], and reconnects and dropped events are logged to standard error.
+
+use std::ffi::{OsStr, OsString};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use bytes::BytesMut;
+use clap::Args;
+use http::HeaderMap;
+use sse_client::{Auth, ClientConfig, EventStream, Secret, SseClient, StreamConfig, StreamItem};
+use sse_parser::{Decoder, Frame};
+use tokio::io::{AsyncRead, AsyncReadExt};
+
+use crate::commands::UsageError;
+use crate::output::{self, Mode, Printer, StdoutPrinter};
+use crate::shutdown::{Shutdown, Signal};
+use crate::values;
+
+const COMMAND: &str = "tap";
+
+/// How much is read from a file or standard input at a time.
+const READ_CHUNK: usize = 64 * 1024;
+
+const AFTER_LONG_HELP: &str = "\
+Output, one JSON object a line:
+  {\"type\":\"reading\",\"data\":\"{\\\"t\\\":21.5}\",\"id\":\"7\",\"lastEventId\":\"7\"}
+  `id` is the event's own id field, null when the event only inherited `lastEventId`.
+  --comments adds {\"comment\":\" text\"} lines, and {\"retry\":3000} lines for files and
+  standard input (on URLs the client applies `retry` to its reconnect delay).
+  --count prints only {\"events\":N,\"bytes\":B} at the end; B counts the bytes read.
+
+Reconnects, dropped events and errors go to standard error; RUST_LOG sets what is logged
+(default: info for sse-connector, e.g. RUST_LOG=warn for less, RUST_LOG=debug for more).
+
+Exit status:
+  0    end of file or input, --max-events reached, output closed (`| head`), or the
+       server answered 204 No Content (a note goes to standard error)
+  1    the stream failed for good (e.g. 401, 404, not an event stream, TLS verification)
+       or the source cannot be read
+  2    invalid command line
+  130  stopped by Ctrl-C (143: SIGTERM), after flushing; --count still prints its summary
+
+Examples:
+  sse-connector tap https://device.local:8443/events --ca ca.pem --max-events 10
+  sse-connector tap https://api.example.com/stream -H 'X-Api-Key: 123' | jq -r .data
+  sse-connector tap https://gw.local/events --username ops --password-file ./password
+  sse-connector tap capture.sse --count
+  curl -sN http://device.local/events | sse-connector tap -";
+
+/// Arguments of `tap`.
+#[derive(Debug, Args)]
+#[command(after_long_help = AFTER_LONG_HELP)]
+pub struct TapArgs {
+    /// An http:// or https:// URL, a file, or - for standard input
+    #[arg(value_name = "SOURCE")]
+    source: OsString,
+
+    /// Exit after N events
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..), help_heading = "Output")]
+    max_events: Option<u64>,
+
+    /// Also print comments (and retry fields)
+    #[arg(long, conflicts_with = "count", help_heading = "Output")]
+    comments: bool,
+
+    /// Print only a final {"events": N, "bytes": B}
+    #[arg(long, help_heading = "Output")]
+    count: bool,
+
+    /// Drop (and warn about) events larger than this [default: 16MiB]
+    #[arg(long, value_name = "BYTES", value_parser = values::byte_size, help_heading = "Output")]
+    max_event_bytes: Option<usize>,
+
+    /// Send a request header, e.g. -H 'X-Api-Key: 123' (repeatable)
+    #[arg(
+        short = 'H',
+        long = "header",
+        value_name = "NAME: VALUE",
+        help_heading = "URL options"
+    )]
+    headers: Vec<String>,
+
+    /// HTTP Basic user name (needs --password-file)
+    #[arg(
+        long,
+        value_name = "NAME",
+        requires = "password_file",
+        help_heading = "URL options"
+    )]
+    username: Option<String>,
+
+    /// File holding the Basic password (one trailing newline is ignored)
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "username",
+        help_heading = "URL options"
+    )]
+    password_file: Option<PathBuf>,
+
+    /// Client certificate for mutual TLS, PEM, leaf first (needs --key)
+    #[arg(
+        long,
+        value_name = "PEM",
+        requires = "key",
+        conflicts_with = "username",
+        help_heading = "URL options"
+    )]
+    cert: Option<PathBuf>,
+
+    /// Private key of --cert, PEM (PKCS#8, PKCS#1 or SEC1, not encrypted)
+    #[arg(
+        long,
+        value_name = "PEM",
+        requires = "cert",
+        help_heading = "URL options"
+    )]
+    key: Option<PathBuf>,
+
+    /// Intermediate CA certificates sent after --cert, PEM
+    #[arg(
+        long,
+        value_name = "PEM",
+        requires = "cert",
+        help_heading = "URL options"
+    )]
+    cert_chain: Option<PathBuf>,
+
+    /// Also trust the CA certificates in this PEM file (repeatable)
+    #[arg(long = "ca", value_name = "PEM", help_heading = "URL options")]
+    ca: Vec<PathBuf>,
+
+    /// Resume after this event id (sent as Last-Event-ID)
+    #[arg(long, value_name = "ID", help_heading = "URL options")]
+    last_event_id: Option<String>,
+
+    /// Reconnect after this long without a byte [default: 60s]
+    #[arg(long, value_name = "DURATION", value_parser = values::duration, help_heading = "URL options")]
+    idle_timeout: Option<Duration>,
+
+    /// Give up a connection attempt after this long [default: 10s]
+    #[arg(long, value_name = "DURATION", value_parser = values::duration, help_heading = "URL options")]
+    connect_timeout: Option<Duration>,
+}
+
+/// Where the events come from.
+#[derive(Debug)]
+enum Source {
+    Url(String),
+    Stdin,
+    File(PathBuf),
+}
+
+impl Source {
+    /// Reads SOURCE: `http(s)://…` is a URL, `-` standard input, anything else a file, except
+    /// `scheme://…` with another scheme, which is refused rather than looked up as a file.
+    fn parse(raw: &OsStr) -> Result<Self, UsageError> {
+        if raw == "-" {
+            return Ok(Self::Stdin);
+        }
+        let Some(text) = raw.to_str() else {
+            return Ok(Self::File(PathBuf::from(raw)));
+        };
+        let Some((scheme, _)) = text.split_once("://") else {
+            return Ok(Self::File(PathBuf::from(raw)));
+        };
+        if scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("https") {
+            return Ok(Self::Url(text.to_owned()));
+        }
+        let looks_like_scheme = scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+            && scheme
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
+        if looks_like_scheme {
+            return Err(UsageError::new(
+                COMMAND,
+                format!(
+                    "SOURCE has the scheme `{scheme}`; use an http:// or https:// URL, a file or -"
+                ),
+            ));
+        }
+        Ok(Self::File(PathBuf::from(raw)))
+    }
+}
+
+impl TapArgs {
+    /// The options given that only a URL source can use.
+    fn url_options(&self) -> Vec<&'static str> {
+        let given = [
+            (!self.headers.is_empty(), "--header"),
+            (self.username.is_some(), "--username"),
+            (self.password_file.is_some(), "--password-file"),
+            (self.cert.is_some(), "--cert"),
+            (self.key.is_some(), "--key"),
+            (self.cert_chain.is_some(), "--cert-chain"),
+            (!self.ca.is_empty(), "--ca"),
+            (self.last_event_id.is_some(), "--last-event-id"),
+            (self.idle_timeout.is_some(), "--idle-timeout"),
+            (self.connect_timeout.is_some(), "--connect-timeout"),
+        ];
+        given
+            .into_iter()
+            .filter_map(|(set, name)| set.then_some(name))
+            .collect()
+    }
+
+    fn mode(&self) -> Mode {
+        if self.count {
+            Mode::Count
+        } else if self.comments {
+            Mode::EventsAndComments
+        } else {
+            Mode::Events
+        }
+    }
+
+    fn max_event_size(&self) -> usize {
+        self.max_event_bytes
+            .unwrap_or(sse_parser::DEFAULT_MAX_EVENT_SIZE)
+    }
+
+    /// The client settings: credentials, trust list, connect timeout. Reads the password file.
+    fn client_config(&self) -> anyhow::Result<ClientConfig> {
+        let auth = if let (Some(username), Some(path)) = (&self.username, &self.password_file) {
+            Auth::Basic {
+                username: username.clone(),
+                password: read_password(path)?,
+            }
+        } else if let (Some(cert), Some(key)) = (&self.cert, &self.key) {
+            Auth::ClientCertificate {
+                cert_chain_pem: cert.clone(),
+                key_pem: key.clone(),
+                intermediates: self.cert_chain.clone(),
+            }
+        } else {
+            Auth::Anonymous
+        };
+        let mut config = ClientConfig::new(auth).with_trust_list(&self.ca);
+        if let Some(timeout) = self.connect_timeout {
+            config = config.with_connect_timeout(timeout).map_err(client_error)?;
+        }
+        Ok(config)
+    }
+
+    /// The stream settings for `url`.
+    fn stream_config(&self, url: &str) -> anyhow::Result<StreamConfig> {
+        let mut headers = HeaderMap::new();
+        for text in &self.headers {
+            let (name, value) = values::header(text)
+                .map_err(|why| UsageError::new(COMMAND, format!("--header: {why}")))?;
+            headers.append(name, value);
+        }
+        let mut config = StreamConfig::new(url)
+            .map_err(|e| UsageError::new(COMMAND, e.to_string()))?
+            .with_headers(headers)
+            .with_max_event_size(self.max_event_size());
+        if let Some(timeout) = self.idle_timeout {
+            config = config.with_idle_timeout(timeout).map_err(client_error)?;
+        }
+        if let Some(id) = &self.last_event_id {
+            config = config.with_last_event_id(id);
+        }
+        Ok(config)
+    }
+}
+
+/// Reads a Basic password. One trailing newline (LF or CRLF), as editors and `echo` leave,
+/// is not part of it. Errors name the file, never its content.
+fn read_password(path: &Path) -> anyhow::Result<Secret> {
+    let mut text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read the password file {}", path.display()))?;
+    if text.ends_with('\n') {
+        text.pop();
+        if text.ends_with('\r') {
+            text.pop();
+        }
+    }
+    Ok(Secret::new(text))
+}
+
+/// `sse-client` messages already name the cause and what to do; their source chain would
+/// repeat it, so only the message is kept.
+fn client_error(error: sse_client::Error) -> anyhow::Error {
+    anyhow::anyhow!("{error}")
+}
+
+/// Why tapping stopped.
+enum Stop {
+    /// The input ended, `--max-events` was reached, or the server answered 204.
+    Done,
+    /// A stop signal came.
+    Signal(Signal),
+    /// The stream cannot go on.
+    Failed(anyhow::Error),
+}
+
+/// Runs `tap`.
+///
+/// # Errors
+/// [`UsageError`] for options that do not fit the source or invalid URLs and headers;
+/// any other error (unreadable file, stream failed for good, output not writable) means
+/// exit status 1.
+pub async fn run(args: TapArgs, shutdown: Shutdown) -> anyhow::Result<ExitCode> {
+    let source = Source::parse(&args.source)?;
+    if !matches!(source, Source::Url(_)) {
+        let options = args.url_options();
+        if !options.is_empty() {
+            return Err(UsageError::new(
+                COMMAND,
+                format!(
+                    "{} cannot be used with a file or standard input (URL sources only)",
+                    options.join(", ")
+                ),
+            )
+            .into());
+        }
+    }
+    let mut tap = Tap {
+        printer: Printer::stdout(args.mode()),
+        max_events: args.max_events,
+        shutdown,
+        bytes: 0,
+    };
+    let tapped = match source {
+        Source::Url(url) => {
+            let stream_config = args.stream_config(&url)?;
+            let client = SseClient::new(&args.client_config()?).map_err(client_error)?;
+            tap.url(client.stream(stream_config)).await
+        }
+        Source::Stdin => {
+            let decoder = Decoder::new().with_max_event_size(args.max_event_size());
+            tap.reader(tokio::io::stdin(), "standard input", decoder)
+                .await
+        }
+        Source::File(path) => {
+            let file = tokio::fs::File::open(&path)
+                .await
+                .with_context(|| format!("cannot open {}", path.display()))?;
+            let decoder = Decoder::new().with_max_event_size(args.max_event_size());
+            tap.reader(file, &path.display().to_string(), decoder).await
+        }
+    };
+    let stop = match tapped.and_then(|stop| tap.printer.finish(tap.bytes).map(|()| stop)) {
+        Ok(stop) => stop,
+        Err(error) if output::is_broken_pipe(&error) => return Ok(ExitCode::SUCCESS),
+        Err(error) => return Err(error).context("cannot write to standard output"),
+    };
+    match stop {
+        Stop::Done => Ok(ExitCode::SUCCESS),
+        Stop::Signal(signal) => Ok(signal.exit_code()),
+        Stop::Failed(error) => Err(error),
+    }
+}
+
+/// One `tap` run: where the frames go, and when to stop.
+struct Tap {
+    printer: StdoutPrinter,
+    max_events: Option<u64>,
+    shutdown: Shutdown,
+    /// Bytes read from the source.
+    bytes: u64,
+}
+
+impl Tap {
+    /// Prints an event; `true` once `--max-events` is reached.
+    fn event(&mut self, event: &sse_parser::Event) -> std::io::Result<bool> {
+        self.printer.event(event)?;
+        Ok(self
+            .max_events
+            .is_some_and(|max| self.printer.events() >= max))
+    }
+
+    /// Taps a URL until it fails for good, the server closes it with 204, `--max-events`
+    /// or a signal. Returns `Err` only for output errors.
+    async fn url(&mut self, mut stream: EventStream) -> std::io::Result<Stop> {
+        let stop = loop {
+            let item = tokio::select! {
+                biased;
+                signal = self.shutdown.requested() => break Stop::Signal(signal),
+                item = stream.next() => item,
+            };
+            match item {
+                Some(StreamItem::Event(event)) => {
+                    if self.event(&event)? {
+                        break Stop::Done;
+                    }
+                }
+                Some(StreamItem::Comment(text)) => self.printer.comment(&text)?,
+                Some(StreamItem::Connected { url, .. }) => tracing::info!("connected to {url}"),
+                Some(StreamItem::Reconnecting {
+                    attempt,
+                    delay,
+                    error,
+                }) => tracing::warn!(
+                    "{error} (attempt {attempt}, next in {:.1}s)",
+                    delay.as_secs_f64()
+                ),
+                Some(StreamItem::EventDropped(error)) => tracing::warn!("{error}"),
+                Some(StreamItem::Closed(error)) => {
+                    tracing::warn!("{error}");
+                    break Stop::Done;
+                }
+                Some(StreamItem::Failed(error)) => break Stop::Failed(client_error(error)),
+                None => break Stop::Done,
+            }
+        };
+        self.bytes = stream.bytes_received();
+        Ok(stop)
+    }
+
+    /// Taps a file or standard input to its end (`name` is for messages). An event without
+    /// its closing blank line at the end is not dispatched, as the standard says. Returns
+    /// `Err` only for output errors.
+    async fn reader(
+        &mut self,
+        mut input: impl AsyncRead + Unpin,
+        name: &str,
+        mut decoder: Decoder,
+    ) -> std::io::Result<Stop> {
+        let mut buffer = BytesMut::new();
+        loop {
+            loop {
+                match decoder.next_frame() {
+                    Ok(Some(Frame::Event(event))) => {
+                        if self.event(&event)? {
+                            return Ok(Stop::Done);
+                        }
+                    }
+                    Ok(Some(Frame::Comment(text))) => self.printer.comment(&text)?,
+                    Ok(Some(Frame::Retry(millis))) => self.printer.retry(millis)?,
+                    Ok(None) => break,
+                    Err(error) => tracing::warn!("{name}: {error}"),
+                }
+            }
+            buffer.reserve(READ_CHUNK);
+            let read = tokio::select! {
+                biased;
+                signal = self.shutdown.requested() => return Ok(Stop::Signal(signal)),
+                read = input.read_buf(&mut buffer) => read,
+            };
+            match read {
+                Ok(0) => return Ok(Stop::Done),
+                Ok(n) => {
+                    self.bytes += n as u64;
+                    decoder.push(buffer.split().freeze());
+                }
+                Err(error) => {
+                    let error = anyhow::Error::new(error).context(format!("cannot read {name}"));
+                    return Ok(Stop::Failed(error));
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn sources() {
+        let parse = |s: &str| Source::parse(OsStr::new(s));
+        assert!(matches!(parse("-"), Ok(Source::Stdin)));
+        for url in ["http://h/e", "https://h:8443/e?x=1", "HTTPS://H/"] {
+            assert!(
+                matches!(parse(url), Ok(Source::Url(u)) if u == url),
+                "{url}"
+            );
+        }
+        for file in ["capture.sse", "./a/b", "/tmp/x", "--", "./x://y", "a b://c"] {
+            assert!(matches!(parse(file), Ok(Source::File(_))), "{file}");
+        }
+        for bad in ["ftp://h/e", "file:///tmp/x", "wss://h/"] {
+            assert!(parse(bad).is_err(), "{bad}");
+        }
+    }
+}
