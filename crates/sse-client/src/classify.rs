@@ -117,6 +117,10 @@ pub(crate) const fn class(kind: ErrorKind) -> Class {
             "tls_client_certificate_rejected",
             "the server refused the client certificate; check that a certificate is configured and signed by a CA the server trusts",
         ),
+        K::TlsHandshake => fail(
+            "tls_handshake_failed",
+            "check the URL scheme and port (https:// to a plain HTTP port fails this way) and the server's TLS settings",
+        ),
         K::TrustList => fail("trust_list_invalid", "fix or replace the trust list file"),
         K::ClientCertificate => fail(
             "client_certificate_invalid",
@@ -232,6 +236,13 @@ fn tls_kind(err: &rustls::Error) -> Option<ErrorKind> {
             | AlertDescription::AccessDenied
             | AlertDescription::CertificateRequired,
         ) => Some(ErrorKind::ClientCertificateRejected),
+        // The peer is not speaking TLS, or we share no version or cipher suite: retrying
+        // cannot help until the address or the server's configuration changes.
+        E::InvalidMessage(_)
+        | E::PeerIncompatible(_)
+        | E::AlertReceived(
+            AlertDescription::HandshakeFailure | AlertDescription::ProtocolVersion,
+        ) => Some(ErrorKind::TlsHandshake),
         _ => None,
     }
 }
@@ -352,6 +363,7 @@ mod tests {
             K::WrongContentType,
             K::ServerCertificateRejected,
             K::ClientCertificateRejected,
+            K::TlsHandshake,
             K::TrustList,
             K::ClientCertificate,
             K::InvalidConfig,
@@ -378,6 +390,9 @@ mod tests {
         let alert = rustls::Error::AlertReceived(AlertDescription::CertificateRequired);
         let io = std::io::Error::other(alert);
         assert_eq!(tls_failure(&io), Some(ErrorKind::ClientCertificateRejected));
+        let not_tls = rustls::Error::InvalidMessage(rustls::InvalidMessage::InvalidContentType);
+        let io = std::io::Error::other(not_tls);
+        assert_eq!(tls_failure(&io), Some(ErrorKind::TlsHandshake));
         let plain = std::io::Error::from(std::io::ErrorKind::ConnectionReset);
         assert_eq!(tls_failure(&plain), None);
     }

@@ -190,6 +190,7 @@ pub(crate) fn transport_error(url: &Url, err: reqwest::Error, reading: bool) -> 
         ErrorKind::ClientCertificateRejected => {
             format!("{url} rejected the TLS client certificate ({cause})")
         }
+        ErrorKind::TlsHandshake => format!("TLS handshake with {url} failed ({cause})"),
         _ if reading => format!("reading the stream from {url} failed ({cause})"),
         _ => format!("request to {url} failed ({cause})"),
     };

@@ -64,6 +64,10 @@ pub enum ErrorKind {
     ServerCertificateRejected,
     /// The server refused our client certificate (or its absence) during the TLS handshake.
     ClientCertificateRejected,
+    /// The TLS handshake failed for another reason: the server does not speak TLS on that port
+    /// (an `https://` URL pointing at a plain HTTP port), or no protocol version or cipher
+    /// suite is shared.
+    TlsHandshake,
     /// A trust list file is missing, unreadable or holds no valid certificate.
     TrustList,
     /// The client certificate or key file is missing, unreadable or invalid.

@@ -22,8 +22,9 @@ pub const MIN_DELAY: Duration = Duration::from_millis(1);
 ///
 /// The delay before reconnect attempt `n` (1-based) is
 /// `d = min(base · 2^(n−1), max)` where `base` is the server's last `retry:` (clamped to
-/// `[1 ms, max]`) or else `initial`; jitter then adds a random `[0, jitter · d)`, so a client
-/// never comes back *earlier* than the server asked. A `Retry-After` longer than that is used
+/// `[1 ms, max]`) or else `initial`; jitter then adds a random `[0, jitter · d)`, capped at
+/// `max`, so a client never comes back *earlier* than the server asked nor waits longer than
+/// `max` on its own. A `Retry-After` longer than that is used
 /// instead. After a connection stays up for `reset_after`, the attempt count starts over.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct RetryPolicy {
@@ -135,10 +136,11 @@ impl RetryPolicy {
     ) -> Duration {
         let base = self.base_delay(attempt, server_retry);
         let spread = base.mul_f64(self.jitter);
+        // The cap applies after jitter: `max` is the longest a stream ever waits for itself.
         let jittered = if spread.is_zero() {
             base
         } else {
-            base + spread.mul_f64(rng.random::<f64>())
+            (base + spread.mul_f64(rng.random::<f64>())).min(self.max)
         };
         match retry_after {
             Some(after) => jittered.max(after.min(RETRY_AFTER_CAP)),
@@ -225,6 +227,7 @@ mod tests {
             for _ in 0..50 {
                 let d = p.next_delay_with(attempt, None, None, &mut rng);
                 assert!(d >= base && d <= base.mul_f64(1.5), "{d:?} vs {base:?}");
+                assert!(d <= p.max(), "{d:?} above the cap");
             }
         }
         let none = RetryPolicy::try_new(

@@ -72,6 +72,18 @@ async fn unknown_server_ca_is_rejected_and_not_retried() {
 }
 
 #[tokio::test]
+async fn https_to_a_plain_http_port_fails_without_retrying() {
+    let pki = TestPki::generate();
+    let server = SseServer::http([event_server_response()]).await;
+    let url = server.url("/events").replacen("http://", "https://", 1);
+    let mut stream = trusting(&pki, Auth::Anonymous).stream(config(&url));
+    let error = expect_failed(&mut stream, ErrorKind::TlsHandshake).await;
+    assert!(!error.is_retryable());
+    assert!(error.to_string().contains("scheme"), "{error}");
+    assert!(stream.next().await.is_none(), "the stream must end");
+}
+
+#[tokio::test]
 async fn wrong_server_host_name_is_rejected_even_with_a_trusted_ca() {
     let pki = TestPki::generate();
     let config_for_other_name = pki.server_config_for(&["other.example"], ClientAuth::None);
