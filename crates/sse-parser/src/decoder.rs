@@ -8,6 +8,7 @@ use smol_str::SmolStr;
 
 use crate::error::DecodeError;
 use crate::event::{DataBuffer, Event, Frame, MESSAGE};
+use crate::fast::{self, Shape};
 use crate::line::{Line, LineSplitter};
 
 /// The default maximum event size: 16 MiB.
@@ -95,6 +96,9 @@ impl Decoder {
     /// for being too large; decoding goes on with the next call.
     pub fn next_frame(&mut self) -> Result<Option<Frame>, DecodeError> {
         loop {
+            if let Some(event) = self.fast_event() {
+                return Ok(Some(Frame::Event(event)));
+            }
             let budget = self.max_event_size.saturating_sub(self.block.retained());
             let outcome = match self.lines.next_line(budget) {
                 None => return Ok(None),
@@ -117,6 +121,20 @@ impl Decoder {
                 Outcome::Frame(frame) => return Ok(Some(frame)),
             }
         }
+    }
+
+    /// Decodes a whole event in one pass when it is of the common shape, without the per-line
+    /// bookkeeping of the general path. See [`crate::fast`].
+    #[inline]
+    fn fast_event(&mut self) -> Option<Event> {
+        if !self.block.is_clear() {
+            return None;
+        }
+        let (chunk, start) = self.lines.at_clean_line_start()?;
+        let shape = fast::scan(&chunk[start..], self.max_event_size)?;
+        let event = self.block.dispatch_shape(chunk, start, &shape)?;
+        self.lines.consume_to(start + shape.len);
+        Some(event)
     }
 
     /// Starts a new connection: drops a partial line and an undispatched event (as the end of a
@@ -152,6 +170,51 @@ impl Block {
     /// Bytes kept for the event being built; they count against the maximum event size.
     fn retained(&self) -> usize {
         self.data.len() + self.event_type.as_ref().map_or(0, |t| t.len())
+    }
+
+    /// Whether no field of an event has been read since the last blank line.
+    #[inline]
+    fn is_clear(&self) -> bool {
+        matches!(self.data, DataBuffer::Empty)
+            && self.event_type.is_none()
+            && self.pending_id.is_none()
+            && !self.skipping
+    }
+
+    /// Dispatches an event of the common shape found at `start` of `chunk`, exactly as the
+    /// general path would after reading its lines one by one. Returns `None`, changing nothing,
+    /// when a value is not valid UTF-8: replacement characters can make a value longer than its
+    /// bytes, which only the general path accounts for.
+    #[inline]
+    fn dispatch_shape(&mut self, chunk: &Bytes, start: usize, shape: &Shape) -> Option<Event> {
+        let at = |range: &Range<usize>| start + range.start..start + range.end;
+        let event_type = match &shape.event_type {
+            Some(range) => Some(std::str::from_utf8(&chunk[at(range)]).ok()?),
+            None => None,
+        };
+        let id = match &shape.id {
+            Some(range) => Some(std::str::from_utf8(&chunk[at(range)]).ok()?),
+            None => None,
+        };
+        let data = ByteString::try_from(chunk.slice(at(&shape.data))).ok()?;
+        let event_type = match event_type {
+            Some(name) if !name.is_empty() => {
+                if self.last_event_type != name {
+                    self.last_event_type = short_str(name);
+                }
+                self.last_event_type.clone()
+            }
+            _ => MESSAGE,
+        };
+        if let Some(id) = id {
+            self.last_event_id = short_str(id);
+        }
+        Some(Event {
+            event_type,
+            data,
+            last_event_id: self.last_event_id.clone(),
+            has_own_id: id.is_some(),
+        })
     }
 
     /// Drops the event being built; returns whether this is the first overflow of the event.
@@ -235,7 +298,7 @@ enum Outcome {
 
 /// The fields the standard defines; every other field name is ignored.
 #[derive(Clone, Copy)]
-enum Field {
+pub(crate) enum Field {
     Data,
     Event,
     Id,
@@ -245,7 +308,7 @@ enum Field {
 impl Field {
     /// Matches a field name by length first, then content, without a call to `memcmp`.
     #[inline]
-    fn parse(name: &[u8]) -> Option<Self> {
+    pub(crate) fn parse(name: &[u8]) -> Option<Self> {
         match *name {
             [b'd', b'a', b't', b'a'] => Some(Self::Data),
             [b'e', b'v', b'e', b'n', b't'] => Some(Self::Event),
@@ -263,7 +326,7 @@ const LONGEST_FIELD_NAME: usize = 5;
 /// and one optional space). Returns `None` for a line whose name is longer than any field the
 /// standard defines: such a field is ignored, so the rest of the line need not be searched.
 #[inline]
-fn split_field(line: &[u8]) -> Option<(&[u8], usize)> {
+pub(crate) fn split_field(line: &[u8]) -> Option<(&[u8], usize)> {
     let head = &line[..line.len().min(LONGEST_FIELD_NAME + 1)];
     match head.iter().position(|&b| b == b':') {
         Some(colon) => {
@@ -296,10 +359,18 @@ fn parse_retry(value: &[u8]) -> Option<u64> {
 #[inline(always)]
 fn short_text(value: &[u8]) -> SmolStr {
     match std::str::from_utf8(value) {
-        // `new_inline` is a plain inlined copy; `new` goes through a general path.
-        Ok(text) if text.len() <= SmolStr::INLINE_CAP => SmolStr::new_inline(text),
-        Ok(text) => SmolStr::new(text),
+        Ok(text) => short_str(text),
         Err(_) => SmolStr::new(String::from_utf8_lossy(value)),
+    }
+}
+
+/// `new_inline` is a plain inlined copy; `new` goes through a general path.
+#[inline(always)]
+fn short_str(text: &str) -> SmolStr {
+    if text.len() <= SmolStr::INLINE_CAP {
+        SmolStr::new_inline(text)
+    } else {
+        SmolStr::new(text)
     }
 }
 

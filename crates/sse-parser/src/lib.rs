@@ -10,6 +10,8 @@
 //!
 //! # Layout
 //! - [`decoder`]: [`Decoder`], the field rules and event dispatch.
+//! - `fast`: the common event (`id`, `event`, one `data` line, LF endings, all in one chunk) in
+//!   one pass; anything else goes the general way.
 //! - `line`: line splitting (CR, LF, CRLF across chunk edges), BOM stripping, the size budget.
 //! - [`event`]: [`Frame`] and [`Event`], what the decoder hands out.
 //! - [`error`]: [`DecodeError`], an event dropped for exceeding the maximum size.
@@ -18,6 +20,7 @@
 pub mod decoder;
 pub mod error;
 pub mod event;
+mod fast;
 pub mod fuzz;
 mod line;
 

@@ -119,6 +119,20 @@ impl LineSplitter {
         }
     }
 
+    /// The current chunk and the offset of the next line, when that line starts in the chunk
+    /// with nothing carried over (no partial line, no pending CR, no overflow).
+    #[inline]
+    pub(crate) fn at_clean_line_start(&self) -> Option<(&Bytes, usize)> {
+        let clean = self.partial.is_empty() && !self.skip_lf && !self.discarding;
+        clean.then_some((&self.chunk, self.pos))
+    }
+
+    /// Marks the chunk consumed up to `pos`, which must follow a LF.
+    #[inline]
+    pub(crate) fn consume_to(&mut self, pos: usize) {
+        self.pos = pos;
+    }
+
     /// Forgets everything buffered: the next input starts a new connection.
     pub(crate) fn reset(&mut self) {
         *self = Self::default();
@@ -178,7 +192,7 @@ impl LineSplitter {
 /// eight bytes at a time in a register beats the setup of a vectorised search, which takes over
 /// after the first 16 bytes.
 #[inline]
-fn find_line_end(bytes: &[u8]) -> Option<usize> {
+pub(crate) fn find_line_end(bytes: &[u8]) -> Option<usize> {
     let mut offset = 0;
     while let Some(word) = bytes
         .get(offset..offset + 8)
