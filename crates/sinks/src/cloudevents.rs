@@ -1,0 +1,1 @@
+//! AIO message headers (placeholder, being written).

@@ -1,0 +1,1 @@
+//! MQTT v5 publisher (placeholder, being written).
