@@ -9,7 +9,16 @@
 //!   how errors become exit statuses (1 for failures, 2 for usage errors).
 //! - [`commands`]: one module per subcommand, each with its clap `Args` and its `run`:
 //!   - [`commands::tap`]: print a stream (URL, file or stdin) as JSON lines.
+//!   - [`commands::validate`]: check a registry; every problem as `FILE: RESOURCE: path: msg`.
+//!   - [`commands::device`]: `device create|endpoint add|list|show|delete`.
+//!   - [`commands::asset`]: `asset create|dataset add|event-group add|event add|list|show|delete`.
+//!   - [`commands::secret`]: `secret set NAME --from-file F`.
+//!   - [`commands::trust`]: `trust add LIST CERT.pem`.
+//!   - [`commands::registry_args`]: `--registry/--secrets/--trust`, shared by the five above;
+//!     opening the registry and reporting writes.
+//!   - [`commands::resource`]: `list`, `show`, `delete`, shared by `device` and `asset`.
 //! - [`output`]: the JSON-lines printer of `tap`: line shapes, flushing, broken pipes.
+//! - [`table`]: the plain-text table of the `list` commands.
 //! - [`values`]: parsers for option values (durations, byte sizes, headers).
 //! - [`shutdown`]: Ctrl-C / SIGTERM as a graceful stop; a second signal exits at once.
 //!
@@ -21,6 +30,7 @@
 mod commands;
 mod output;
 mod shutdown;
+mod table;
 mod values;
 
 use std::io::IsTerminal;
@@ -63,6 +73,39 @@ enum Command {
                       standard input (for example a capture made with `curl -N`)."
     )]
     Tap(commands::tap::TapArgs),
+
+    /// Check the registry: every problem, one per line; exit 1 if any is an error
+    #[command(
+        long_about = "Read every definition, secret and trust list of the registry from \
+                      scratch and print every problem as `FILE: RESOURCE: field.path: what \
+                      is wrong`, then a one-line summary. Exit 0 when there is no error \
+                      (warnings alone never fail), 1 otherwise."
+    )]
+    Validate(commands::validate::ValidateArgs),
+
+    /// Create, change, list, show and delete devices and their endpoints
+    #[command(
+        long_about = "Create, change, list, show and delete devices (Azure Device Registry \
+                      `Device` resources) and their SSE inbound endpoints. Every change is \
+                      validated with the whole registry and refused, with `validate`'s \
+                      message, when it would add an error."
+    )]
+    Device(commands::device::DeviceArgs),
+
+    /// Create, change, list, show and delete assets, datasets, event groups and events
+    #[command(
+        long_about = "Create, change, list, show and delete assets (Azure Device Registry \
+                      `Asset` resources) with their datasets, event groups and events. Every \
+                      change is validated with the whole registry and refused, with \
+                      `validate`'s message, when it would add an error."
+    )]
+    Asset(commands::asset::AssetArgs),
+
+    /// Store a secret (a user name, password, certificate or key) for endpoints to name
+    Secret(commands::secret::SecretArgs),
+
+    /// Add CA certificates to a trust list for endpoints to name
+    Trust(commands::trust::TrustArgs),
 }
 
 fn main() -> ExitCode {
@@ -91,9 +134,15 @@ fn main() -> ExitCode {
 
 /// Runs one command inside the runtime.
 async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
-    let shutdown = Shutdown::install();
     match command {
-        Command::Tap(args) => commands::tap::run(args, shutdown).await,
+        // Only `tap` runs until stopped; the others keep the default Ctrl-C behaviour.
+        Command::Tap(args) => commands::tap::run(args, Shutdown::install()).await,
+        // The registry commands do a few small file operations each and finish at once.
+        Command::Validate(args) => commands::validate::run(args),
+        Command::Device(args) => commands::device::run(args),
+        Command::Asset(args) => commands::asset::run(args),
+        Command::Secret(args) => commands::secret::run(args),
+        Command::Trust(args) => commands::trust::run(args),
     }
 }
 
@@ -105,12 +154,15 @@ fn report(error: &anyhow::Error) -> ExitCode {
 
 /// Reports a usage error the way clap reports its own (usage line, exit status 2).
 fn usage_exit(usage: &UsageError) -> ! {
-    let mut cli = Cli::command();
-    let command = cli.find_subcommand_mut(usage.command).map(|sub| {
-        sub.clone()
-            .bin_name(format!("sse-connector {}", usage.command))
-    });
-    let mut command = command.unwrap_or(cli);
+    let cli = Cli::command();
+    let mut command = Some(cli.clone());
+    for name in usage.command.split(' ') {
+        command = command.and_then(|c| c.find_subcommand(name).cloned());
+    }
+    let mut command = match command {
+        Some(sub) => sub.bin_name(format!("sse-connector {}", usage.command)),
+        None => cli,
+    };
     command
         .error(clap::error::ErrorKind::ValueValidation, &usage.message)
         .exit()
