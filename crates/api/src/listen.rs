@@ -1,0 +1,127 @@
+//! Where the HTTP listener listens, and whether it needs a token.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use crate::error::ApiError;
+
+/// The default listen address: loopback only.
+pub const DEFAULT_HTTP_ADDR: &str = "127.0.0.1:8080";
+
+/// The `--http` setting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HttpListen {
+    /// No listener.
+    Off,
+    /// Listen on this address.
+    On(SocketAddr),
+}
+
+impl FromStr for HttpListen {
+    type Err = ApiError;
+
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        if value.eq_ignore_ascii_case("off") {
+            return Ok(Self::Off);
+        }
+        value
+            .parse()
+            .map(Self::On)
+            .map_err(|_| ApiError::InvalidAddress {
+                value: value.to_owned(),
+            })
+    }
+}
+
+impl fmt::Display for HttpListen {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Off => f.write_str("off"),
+            Self::On(addr) => addr.fmt(f),
+        }
+    }
+}
+
+/// A bearer token for the API. Its `Debug` never shows the value.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Token(Arc<str>);
+
+impl fmt::Debug for Token {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Token(<redacted>)")
+    }
+}
+
+impl Token {
+    /// Reads a token from a file (surrounding white space removed).
+    ///
+    /// # Errors
+    /// [`ApiError::Token`] when the file cannot be read or holds no token.
+    pub fn from_file(path: &Path) -> Result<Self, ApiError> {
+        let error = |reason: String| ApiError::Token {
+            path: path.display().to_string(),
+            reason,
+        };
+        let text = std::fs::read_to_string(path).map_err(|e| error(e.to_string()))?;
+        let token = text.trim();
+        if token.is_empty() {
+            return Err(error("the file is empty".to_owned()));
+        }
+        Ok(Self(token.into()))
+    }
+
+    /// Whether `candidate` is this token, compared in constant time.
+    pub fn matches(&self, candidate: &str) -> bool {
+        let (a, b) = (self.0.as_bytes(), candidate.as_bytes());
+        a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    }
+}
+
+/// Checks that a listener beyond loopback has a token.
+///
+/// # Errors
+/// [`ApiError::TokenRequired`] for a non-loopback address without a token.
+pub fn check_exposure(addr: SocketAddr, token: Option<&Token>) -> Result<(), ApiError> {
+    if addr.ip().is_loopback() || token.is_some() {
+        Ok(())
+    } else {
+        Err(ApiError::TokenRequired { addr })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_addresses_and_off() {
+        assert_eq!("off".parse::<HttpListen>().ok(), Some(HttpListen::Off));
+        assert_eq!(
+            "127.0.0.1:9000".parse::<HttpListen>().ok(),
+            Some(HttpListen::On(([127, 0, 0, 1], 9000).into()))
+        );
+        assert!("localhost".parse::<HttpListen>().is_err());
+    }
+
+    #[test]
+    fn beyond_loopback_needs_a_token() {
+        let token = Token("t".into());
+        let public: SocketAddr = ([0, 0, 0, 0], 8080).into();
+        assert!(check_exposure(public, None).is_err());
+        assert!(check_exposure(public, Some(&token)).is_ok());
+        assert!(check_exposure(([127, 0, 0, 1], 8080).into(), None).is_ok());
+        assert!(check_exposure("[::1]:8080".parse().expect("address"), None).is_ok());
+    }
+
+    #[test]
+    fn token_comparison_and_redaction() {
+        let token = Token("secret-value".into());
+        assert!(token.matches("secret-value"));
+        assert!(!token.matches("secret-valuE"));
+        assert!(!token.matches("secret"));
+        assert!(!format!("{token:?}").contains("secret"));
+    }
+}
