@@ -9,7 +9,7 @@
 //! - [`server`]: the router and [`serve`]: `GET /healthz` (the process is alive) and
 //!   `GET /readyz` (the broker is connected and the registry is loaded), with bearer-token
 //!   authentication on everything but the probes when a token is set.
-//! - [`error`]: [`ApiError`].
+//! - [`error`]: the [`ApiError`] type.
 
 pub mod error;
 pub mod listen;
