@@ -45,8 +45,8 @@ use crate::shutdown::Shutdown;
 /// What is logged when `RUST_LOG` is not set: our own progress at `info`, everything else
 /// from `warn`. The client's own per-stream lines are left out because `tap` reports the
 /// same reconnects and failures in one line each.
-const DEFAULT_LOG_FILTER: &str =
-    "warn,sse_connector=info,sse_client=info,sse_parser=info,sse_client::stream=error";
+const DEFAULT_LOG_FILTER: &str = "warn,sse_connector=info,sse_client=info,sse_parser=info,sse_client::stream=error,\
+     supervisor=info,sinks=info,broker=info,api=info,registry=info";
 
 /// Streams Server-Sent Events from HTTP(S) devices into MQTT v5, using the Azure IoT
 /// Operations data model.
@@ -82,6 +82,17 @@ enum Command {
                       (warnings alone never fail), 1 otherwise."
     )]
     Validate(commands::validate::ValidateArgs),
+
+    /// Run the connector: stream every dataset and event of the registry to the broker
+    #[command(
+        long_about = "Run the connector: open the SSE streams of every dataset and event in the \
+                      registry and deliver each event to its destination (MQTT v5, AIO's \
+                      message format), at least once for QoS 1. With no broker configured it \
+                      starts an embedded MQTT broker on 127.0.0.1:1883. Registry changes are \
+                      applied live; only what changed restarts. SIGINT/SIGTERM stop it after \
+                      in-flight messages are acknowledged and checkpoints saved."
+    )]
+    Run(commands::run::RunArgs),
 
     /// Create, change, list, show and delete devices and their endpoints
     #[command(
@@ -137,6 +148,7 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
     match command {
         // Only `tap` runs until stopped; the others keep the default Ctrl-C behaviour.
         Command::Tap(args) => commands::tap::run(args, Shutdown::install()).await,
+        Command::Run(args) => commands::run::run(args, Shutdown::install()).await,
         // The registry commands do a few small file operations each and finish at once.
         Command::Validate(args) => commands::validate::run(args),
         Command::Device(args) => commands::device::run(args),

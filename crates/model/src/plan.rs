@@ -162,6 +162,13 @@ pub struct Operation {
     pub data_points: Vec<DataPointRule>,
     /// Where it sends.
     pub sink: Sink,
+    /// The operation's own `dataSource` as written (trimmed; empty when absent): the dataset's
+    /// path, or the event's SSE event type or path (never its group's). It names the data in
+    /// the CloudEvents `source` of every message.
+    pub data_source: String,
+    /// The operation's own `typeRef`, when set and not empty: appended to the CloudEvents
+    /// `type` (`DataSet/<typeRef>`, `Event/<typeRef>`).
+    pub type_ref: Option<String>,
 }
 
 /// Every data operation, by id.

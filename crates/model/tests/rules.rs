@@ -22,7 +22,7 @@ fn dataset_resolves_url_destination_and_defaults() {
                     json!({
                         "defaultDatasetsDestinations": mqtt("default/topic"),
                         "datasets": [
-                            {"name": "own", "dataSource": "/api/weather",
+                            {"name": "own", "dataSource": "/api/weather", "typeRef": "weather",
                              "destinations": [{"target": "Mqtt", "configuration":
                                 {"topic": "t/own", "qos": "Qos0", "retain": "Keep", "ttl": 3600}}]},
                             {"name": "defaulted", "dataSource": "api/other",
@@ -58,7 +58,12 @@ fn dataset_resolves_url_destination_and_defaults() {
         }
     );
     assert_eq!(own.matching, Match::All);
+    assert_eq!(own.data_source, "/api/weather");
+    assert_eq!(own.type_ref.as_deref(), Some("weather"));
     let defaulted = op("defaulted");
+    assert_eq!(defaulted.data_source, "api/other");
+    assert_eq!(defaulted.type_ref, None);
+    assert_eq!(op("latest").data_source, "", "absent dataSource");
     assert_eq!(
         defaulted.stream.url.as_str(),
         "https://dev.example:8443/base/api/other"
@@ -102,8 +107,9 @@ fn event_destinations_fall_back_event_then_group_then_asset() {
                         "eventGroups": [
                             {"name": "g1", "dataSource": "/events", "defaultDestinations": mqtt("group/default"),
                              "events": [
-                                {"name": "own", "dataSource": "alarm", "destinations": mqtt("event/own")},
-                                {"name": "group", "dataSource": "warning"},
+                                {"name": "own", "dataSource": "alarm", "destinations": mqtt("event/own"),
+                                 "typeRef": "alarmType"},
+                                {"name": "group", "dataSource": " warning ", "typeRef": "  "},
                                 {"name": "path", "dataSource": "/events/temperaturethreshold"}
                              ]},
                             {"name": "g2", "events": [{"name": "asset", "dataSource": "message"}]}
@@ -134,6 +140,12 @@ fn event_destinations_fall_back_event_then_group_then_asset() {
     );
     assert!(op("g1", "own").matching.accepts("alarm"));
     assert!(!op("g1", "own").matching.accepts("warning"));
+    // The event's own data source and type ref, never the group's.
+    assert_eq!(op("g1", "own").data_source, "alarm");
+    assert_eq!(op("g1", "own").type_ref.as_deref(), Some("alarmType"));
+    assert_eq!(op("g1", "group").data_source, "warning");
+    assert_eq!(op("g1", "group").type_ref, None, "blank typeRef");
+    assert_eq!(op("g1", "path").data_source, "/events/temperaturethreshold");
     // A data source starting with `/` is a stream of its own, every event taken.
     assert_eq!(
         op("g1", "path").stream.url.as_str(),

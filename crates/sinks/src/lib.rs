@@ -13,7 +13,7 @@
 //! - [`hlc`]: the hybrid logical clock behind `__ts`.
 //! - [`mqtt`]: the MQTT v5 publisher: one task owns the connection; acknowledgements are
 //!   matched to publishes; reconnection with backoff; unacknowledged messages are sent again.
-//! - [`error`]: [`PublishError`].
+//! - [`error`]: [`PublishError`], and [`MqttError`] for publisher setup.
 
 pub mod cloudevents;
 pub mod error;
@@ -22,6 +22,7 @@ pub mod message;
 pub mod mqtt;
 pub mod publisher;
 
-pub use error::PublishError;
+pub use error::{MqttError, MqttErrorKind, PublishError};
 pub use message::{Message, Qos};
+pub use mqtt::{ConnectionStatus, MqttConfig, MqttPublisher};
 pub use publisher::{Delivery, Publisher};

@@ -10,9 +10,15 @@
 //!   configurations built from it.
 //! - [`sse_server`]: an HTTP / HTTPS server on `127.0.0.1:0` that records every request and
 //!   answers each with the next scripted [`sse_server::Response`].
+//! - [`mosquitto`]: a real mosquitto broker on a free loopback port, restartable on that port.
+//! - [`mqtt_subscriber`]: an MQTT v5 subscriber that records messages with their properties.
 
 pub mod certs;
+pub mod mosquitto;
+pub mod mqtt_subscriber;
 pub mod sse_server;
 
 pub use certs::{ClientAuth, PemFiles, TestPki};
+pub use mosquitto::Mosquitto;
+pub use mqtt_subscriber::{MqttSubscriber, ReceivedMessage};
 pub use sse_server::{RecordedRequest, Response, SseServer};

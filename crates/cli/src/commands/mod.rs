@@ -14,6 +14,7 @@ pub mod asset;
 pub mod device;
 pub mod registry_args;
 pub mod resource;
+pub mod run;
 pub mod secret;
 pub mod tap;
 pub mod trust;

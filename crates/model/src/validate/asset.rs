@@ -216,7 +216,7 @@ pub fn check_asset(
             dataset: ds.name.clone(),
         };
         let source = ds.data_source.as_deref().unwrap_or_default();
-        if let Some(op) = ctx.operation(
+        if let Some(mut op) = ctx.operation(
             id,
             source,
             &p.key("dataSource"),
@@ -227,6 +227,8 @@ pub fn check_asset(
             &p,
             report,
         ) {
+            op.data_source = source.trim().to_owned();
+            op.type_ref = non_empty(ds.type_ref.as_deref());
             ops.push(op);
         }
     }
@@ -310,7 +312,7 @@ pub fn check_asset(
                 group: g.name.clone(),
                 event: ev.name.clone(),
             };
-            if let Some(op) = ctx.operation(
+            if let Some(mut op) = ctx.operation(
                 id,
                 source,
                 &source_path,
@@ -321,6 +323,8 @@ pub fn check_asset(
                 &p,
                 report,
             ) {
+                op.data_source = ds.to_owned();
+                op.type_ref = non_empty(ev.type_ref.as_deref());
                 ops.push(op);
             }
         }
@@ -375,6 +379,14 @@ fn check_kept_parts(asset: &Asset, at: &FieldPath, report: &mut Report<'_>) {
             );
         }
     }
+}
+
+/// A `typeRef` that says something: trimmed, `None` when absent or blank.
+fn non_empty(value: Option<&str>) -> Option<String> {
+    value
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .map(str::to_owned)
 }
 
 /// `{"eventTypes": ["a", "b"]}` narrows a dataset to those SSE event types.
@@ -462,6 +474,8 @@ impl Context<'_> {
             matching,
             data_points,
             sink: sink?,
+            data_source: String::new(),
+            type_ref: None,
         })
     }
 }

@@ -1,0 +1,227 @@
+//! `sse-connector run`: the connector itself. Turns the registry into live streams and
+//! delivers every event to its destination until stopped.
+//!
+//! Wiring, in order: settings → broker (embedded or external) → MQTT publisher → registry and
+//! its first plan → supervisor → registry watcher → HTTP listener. On SIGINT or SIGTERM it
+//! stops reading, waits for the broker to acknowledge what is in flight, saves the
+//! checkpoints, and exits 0.
+
+pub mod embedded;
+pub mod settings;
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use api::{Readiness, Token};
+use clap::Args;
+use registry::{Registry, Reload};
+use sinks::mqtt::{MqttConfig, MqttPublisher};
+use supervisor::{Supervisor, SupervisorConfig};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::commands::registry_args::RegistryArgs;
+use crate::shutdown::Shutdown;
+use embedded::EmbeddedBroker;
+use settings::{BrokerChoice, RuntimeArgs, RuntimeSettings};
+
+/// How long registry changes must settle before a reload.
+const RELOAD_DEBOUNCE: Duration = Duration::from_millis(500);
+
+/// How long a stop waits for in-flight messages to be acknowledged.
+const STOP_GRACE: Duration = Duration::from_secs(10);
+
+/// Arguments of `run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    registry: RegistryArgs,
+
+    #[command(flatten)]
+    runtime: RuntimeArgs,
+}
+
+/// The broker and publisher the connector runs on.
+pub struct Plumbing {
+    /// The embedded broker, when it is used.
+    pub embedded: Option<EmbeddedBroker>,
+    /// The publisher.
+    pub publisher: MqttPublisher,
+    /// Where the broker listens, for people (`mqtt://127.0.0.1:1883`).
+    pub broker_url: String,
+}
+
+/// Starts the broker (when embedded) and the publisher.
+///
+/// # Errors
+/// When the embedded broker cannot bind its address or the publisher's settings are invalid.
+pub async fn start_plumbing(settings: &RuntimeSettings) -> anyhow::Result<Plumbing> {
+    let (embedded, mut config) = match &settings.broker {
+        BrokerChoice::Embedded(addr) => {
+            let (broker, local) = embedded::start(*addr).await?;
+            tracing::info!(addr = %local, "embedded MQTT broker ready");
+            (
+                Some(broker),
+                MqttConfig::new(local.ip().to_string(), local.port()),
+            )
+        }
+        BrokerChoice::External(config) => (None, (**config).clone()),
+    };
+    config.client_id.clone_from(&settings.client_id);
+    config.session_expiry = settings.session_expiry;
+    config.keep_alive = settings.keep_alive;
+    let scheme = if config.tls.is_some() {
+        "mqtts"
+    } else {
+        "mqtt"
+    };
+    let broker_url = format!("{scheme}://{}:{}", config.host, config.port);
+    let publisher = MqttPublisher::start(config).context("cannot start the MQTT publisher")?;
+    Ok(Plumbing {
+        embedded,
+        publisher,
+        broker_url,
+    })
+}
+
+/// Runs the connector until a stop signal.
+///
+/// # Errors
+/// When the settings are invalid, the broker cannot start, or the registry cannot be read at
+/// all. Problems in definitions are reported and do not stop the connector.
+pub async fn run(args: RunArgs, shutdown: Shutdown) -> anyhow::Result<ExitCode> {
+    let settings = args.runtime.resolve()?;
+    std::fs::create_dir_all(&settings.state_dir).with_context(|| {
+        format!(
+            "cannot create the state directory {}",
+            settings.state_dir.display()
+        )
+    })?;
+    let plumbing = start_plumbing(&settings).await?;
+    tracing::info!(broker = %plumbing.broker_url, "publishing");
+
+    let registry = Registry::open(args.registry.paths()).with_context(|| {
+        format!(
+            "cannot read the registry {}",
+            args.registry.paths().definitions.display()
+        )
+    })?;
+    let snapshot = registry.snapshot();
+    report_problems(&snapshot.problems);
+    tracing::info!("{}", snapshot.summary());
+
+    let mut supervisor = Supervisor::new(
+        SupervisorConfig::new(&settings.state_dir, &settings.client_id),
+        plumbing.publisher.clone(),
+    );
+    log_applied(&supervisor.apply(&snapshot.plan));
+
+    let (reloads, mut reloaded) = mpsc::unbounded_channel();
+    let _watch = registry
+        .watch(RELOAD_DEBOUNCE, move |outcome| {
+            let _ = reloads.send(outcome);
+        })
+        .context("cannot watch the registry")?;
+
+    let stop_http = CancellationToken::new();
+    let http = start_http(&settings, plumbing.publisher.clone(), stop_http.clone()).await?;
+
+    let signal = loop {
+        tokio::select! {
+            signal = shutdown.requested() => break signal,
+            Some(outcome) = reloaded.recv() => apply_reload(&mut supervisor, outcome),
+        }
+    };
+    tracing::info!(?signal, "stopping: waiting for in-flight messages");
+    let drained = supervisor.shutdown_within(STOP_GRACE).await;
+    if !drained {
+        tracing::warn!(
+            "some messages were not acknowledged in time; their events will be read again at the next start"
+        );
+    }
+    let unacknowledged = plumbing.publisher.close().await;
+    if unacknowledged > 0 {
+        tracing::warn!(unacknowledged, "messages left unacknowledged at stop");
+    }
+    stop_http.cancel();
+    if let Some(task) = http {
+        let _ = task.await;
+    }
+    if let Some(broker) = plumbing.embedded {
+        broker.shutdown().await;
+    }
+    tracing::info!("stopped");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Applies a registry reload to the running supervisor.
+fn apply_reload<P: sinks::Publisher>(
+    supervisor: &mut Supervisor<P>,
+    outcome: Result<Reload, registry::Error>,
+) {
+    match outcome {
+        Ok(reload) => {
+            report_problems(&reload.snapshot.problems);
+            if reload.diff.is_empty() {
+                tracing::debug!("registry reloaded: no change to the plan");
+                return;
+            }
+            tracing::info!("registry changed: {}", reload.snapshot.summary());
+            log_applied(&supervisor.apply(&reload.snapshot.plan));
+        }
+        Err(error) => tracing::warn!(%error, "registry reload failed; the running plan stays"),
+    }
+}
+
+fn report_problems(problems: &[model::Problem]) {
+    for problem in problems {
+        if problem.is_error() {
+            tracing::error!("{problem}");
+        } else {
+            tracing::warn!("{problem}");
+        }
+    }
+}
+
+fn log_applied(applied: &supervisor::Applied) {
+    for url in &applied.started {
+        tracing::info!(%url, "stream started");
+    }
+    for url in &applied.updated {
+        tracing::info!(%url, "stream updated");
+    }
+    for url in &applied.stopped {
+        tracing::info!(%url, "stream stopped");
+    }
+    for id in &applied.unsupported {
+        tracing::warn!(operation = %id, "destination not supported yet; operation skipped");
+    }
+}
+
+/// Ready when the broker connection is up.
+struct BrokerReadiness(MqttPublisher);
+
+impl Readiness for BrokerReadiness {
+    fn not_ready(&self) -> Option<String> {
+        (!self.0.is_connected()).then(|| "not connected to the MQTT broker".to_owned())
+    }
+}
+
+async fn start_http(
+    settings: &RuntimeSettings,
+    publisher: MqttPublisher,
+    stop: CancellationToken,
+) -> anyhow::Result<Option<tokio::task::JoinHandle<()>>> {
+    let api::HttpListen::On(addr) = settings.http else {
+        return Ok(None);
+    };
+    let token = settings
+        .http_token_file
+        .as_deref()
+        .map(Token::from_file)
+        .transpose()?;
+    let (_, task) = api::serve(addr, token, Arc::new(BrokerReadiness(publisher)), stop).await?;
+    Ok(Some(task))
+}

@@ -1,0 +1,53 @@
+//! The connector runtime: turns a [`Plan`](model::Plan) into live SSE streams whose events are
+//! delivered, at least once, to their destinations.
+//!
+//! Place in the pipeline: `registry` → `model` (plan) → **supervisor** (streams, routing,
+//! checkpoints) → `sinks` (MQTT). It depends on `sse-client` for the connections and on a
+//! [`sinks::Publisher`] for delivery.
+//!
+//! ```text
+//! Supervisor::apply(plan) ──► one task per stream (distinct URL + credentials + trust)
+//!    stream_task: SSE events ──► router ──► projection? ──► forward (Message) ──► Publisher
+//!                     ▲                                                          │
+//!                     └── stop reading at N in flight      deliveries ──► checkpoint (file)
+//! ```
+//!
+//! Use: [`Supervisor::new`] with a [`SupervisorConfig`] and a publisher, then
+//! [`Supervisor::apply`] each plan (the first one and every change), and
+//! [`Supervisor::shutdown`] at the end. [`Supervisor::streams`] shows each stream's
+//! [`StreamState`] and [`StreamStats`].
+//!
+//! # Delivery
+//! A stream's checkpoint (its last event id) moves past an event only when every message of
+//! that event, for every operation, and of every event before it, was delivered (for QoS 1:
+//! acknowledged by the broker). It is saved under `STATE_DIR/checkpoints/` and sent as
+//! `Last-Event-ID` when the stream starts again. A failed delivery stalls the checkpoint (the
+//! event is read again at the next start); nothing is skipped. QoS 0 messages count as
+//! delivered once written: at most once for those.
+//!
+//! # Layout
+//! - [`supervisor`](mod@supervisor): [`Supervisor`], [`SupervisorConfig`]; plan changes.
+//! - `stream_task.rs`: the task of one stream: connect, read, route, publish, track.
+//! - `client.rs`: secrets read at connect time; SSE clients shared by credentials.
+//! - `router.rs`: which operations take an event.
+//! - `projection.rs`: data points (JSON Pointer projection) and its decisions.
+//! - `forward.rs`: event + operation → MQTT [`sinks::Message`].
+//! - [`checkpoint`]: the pure [`Tracker`] and the [`CheckpointStore`] files.
+//! - [`state`]: [`StreamState`] and [`StreamStats`].
+//! - [`error`](mod@error): [`Error`].
+#![forbid(unsafe_code)]
+
+pub mod checkpoint;
+mod client;
+pub mod error;
+mod forward;
+mod projection;
+mod router;
+pub mod state;
+mod stream_task;
+pub mod supervisor;
+
+pub use checkpoint::{CheckpointStore, Tracker};
+pub use error::Error;
+pub use state::{StatsSnapshot, StreamState, StreamStats};
+pub use supervisor::{Applied, StreamHandle, Supervisor, SupervisorConfig};

@@ -1,0 +1,182 @@
+//! What a stream is doing, for status and health: one [`StreamState`] per stream on a
+//! `watch` channel (only transitions are sent), and [`StreamStats`] counters.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+/// The state of one stream (one SSE connection).
+///
+/// ```text
+/// Connecting ──► Connected ──► Backoff ──► Connecting …
+///     │              │
+///     └──────────────┴──► Failed (not retryable) | Closed (HTTP 204)
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StreamState {
+    /// Reading secrets, building the client, or waiting for the response.
+    Connecting,
+    /// The response is `200 text/event-stream`; events are read.
+    Connected,
+    /// The connection failed or ended; the stream reconnects after `delay`.
+    Backoff {
+        /// Why (the error message: names the URL, never a secret).
+        reason: String,
+        /// Stable reason code of the failure.
+        code: &'static str,
+        /// Attempt number, 1-based.
+        attempt: u32,
+        /// Wait before the next attempt.
+        delay: Duration,
+    },
+    /// A failure retrying cannot fix (401, 404, TLS, a missing secret…): the stream stays
+    /// stopped until its definition, a secret or a trust list changes.
+    Failed {
+        /// Why (names the URL, never a secret).
+        reason: String,
+        /// Stable reason code.
+        code: &'static str,
+    },
+    /// The server answered 204: it asked the connector to stop reading.
+    Closed {
+        /// The server's answer, as a message.
+        reason: String,
+    },
+}
+
+impl StreamState {
+    /// Whether the stream has stopped for good (failed or closed).
+    pub fn is_terminal(&self) -> bool {
+        matches!(self, Self::Failed { .. } | Self::Closed { .. })
+    }
+
+    /// AIO's health reason code for this state, when it is not healthy:
+    /// `SseConnectorStreamError` for backoff and failure, `SseConnectorStreamClosed` for 204.
+    pub fn health_code(&self) -> Option<&'static str> {
+        match self {
+            Self::Connecting | Self::Connected => None,
+            Self::Backoff { .. } | Self::Failed { .. } => Some("SseConnectorStreamError"),
+            Self::Closed { .. } => Some("SseConnectorStreamClosed"),
+        }
+    }
+}
+
+/// Counters of one stream, updated by its task, read by anyone (relaxed atomics).
+#[derive(Debug, Default)]
+pub struct StreamStats {
+    events: AtomicU64,
+    unmatched: AtomicU64,
+    unsupported: AtomicU64,
+    delivered: AtomicU64,
+    delivery_failures: AtomicU64,
+    not_json: AtomicU64,
+    missing_data_points: AtomicU64,
+    too_large: AtomicU64,
+    reconnects: AtomicU64,
+    checkpoint_failures: AtomicU64,
+}
+
+/// A copy of a stream's counters at one moment.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StatsSnapshot {
+    /// Events read from the stream.
+    pub events: u64,
+    /// Events no operation takes (an event group's stream with no matching event): dropped.
+    pub unmatched: u64,
+    /// Events taken only by operations whose sink is not supported yet: dropped.
+    pub unsupported: u64,
+    /// Messages the sink acknowledged.
+    pub delivered: u64,
+    /// Messages the sink failed to deliver (the checkpoint stops before them).
+    pub delivery_failures: u64,
+    /// Events not forwarded to a dataset with data points because their data is not JSON.
+    pub not_json: u64,
+    /// Data points whose pointer found nothing in an event (left out of the payload).
+    pub missing_data_points: u64,
+    /// Events dropped by the client for exceeding the maximum event size.
+    pub too_large: u64,
+    /// Reconnections (retryable failures).
+    pub reconnects: u64,
+    /// Checkpoint files that could not be written (tried again at the next flush).
+    pub checkpoint_failures: u64,
+}
+
+/// Which counter to add to.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Count {
+    Events,
+    Unmatched,
+    Unsupported,
+    Delivered,
+    DeliveryFailures,
+    NotJson,
+    MissingDataPoints,
+    TooLarge,
+    Reconnects,
+    CheckpointFailures,
+}
+
+impl StreamStats {
+    pub(crate) fn add(&self, count: Count, n: u64) {
+        let counter = match count {
+            Count::Events => &self.events,
+            Count::Unmatched => &self.unmatched,
+            Count::Unsupported => &self.unsupported,
+            Count::Delivered => &self.delivered,
+            Count::DeliveryFailures => &self.delivery_failures,
+            Count::NotJson => &self.not_json,
+            Count::MissingDataPoints => &self.missing_data_points,
+            Count::TooLarge => &self.too_large,
+            Count::Reconnects => &self.reconnects,
+            Count::CheckpointFailures => &self.checkpoint_failures,
+        };
+        counter.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// The counters now.
+    pub fn snapshot(&self) -> StatsSnapshot {
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        StatsSnapshot {
+            events: get(&self.events),
+            unmatched: get(&self.unmatched),
+            unsupported: get(&self.unsupported),
+            delivered: get(&self.delivered),
+            delivery_failures: get(&self.delivery_failures),
+            not_json: get(&self.not_json),
+            missing_data_points: get(&self.missing_data_points),
+            too_large: get(&self.too_large),
+            reconnects: get(&self.reconnects),
+            checkpoint_failures: get(&self.checkpoint_failures),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn health_codes() {
+        assert_eq!(StreamState::Connected.health_code(), None);
+        let failed = StreamState::Failed {
+            reason: "401".into(),
+            code: "unauthorized",
+        };
+        assert_eq!(failed.health_code(), Some("SseConnectorStreamError"));
+        assert!(failed.is_terminal());
+        let closed = StreamState::Closed {
+            reason: "204".into(),
+        };
+        assert_eq!(closed.health_code(), Some("SseConnectorStreamClosed"));
+        assert!(!StreamState::Connecting.is_terminal());
+    }
+
+    #[test]
+    fn counters_add_up() {
+        let stats = StreamStats::default();
+        stats.add(Count::Events, 2);
+        stats.add(Count::Delivered, 1);
+        stats.add(Count::Events, 1);
+        let s = stats.snapshot();
+        assert_eq!((s.events, s.delivered, s.unmatched), (3, 1, 0));
+    }
+}

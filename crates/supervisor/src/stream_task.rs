@@ -1,0 +1,396 @@
+//! The task of one stream: one SSE connection, its events routed to the operations reading
+//! it, their deliveries tracked for the checkpoint.
+//!
+//! ```text
+//! wait for the previous task of this URL ─► load checkpoint ─► build client (secrets)
+//!   ─► loop: read an event (only while fewer than N are in flight)
+//!            route → build messages → publish (waits when the publisher is full)
+//!            deliveries resolve → tracker → checkpoint (saved at most every interval)
+//!   ─► stop: close the connection, wait for in-flight deliveries, save the checkpoint
+//! ```
+//!
+//! Backpressure: when N events are in flight, or `publish` waits, the task does not poll the
+//! stream, so the socket is not read and TCP flow control slows the server down.
+
+use std::collections::BTreeSet;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use futures_util::StreamExt as _;
+use futures_util::stream::FuturesUnordered;
+use model::plan::{OperationId, StreamSpec};
+use sinks::cloudevents::{self, CONTENT_TYPE_JSON};
+use sinks::hlc::HybridLogicalClock;
+use sinks::{Delivery, Message, PublishError, Publisher};
+use sse_client::{Event, EventStream, StreamConfig, StreamItem};
+use tokio::sync::watch;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use crate::checkpoint::{CheckpointStore, Seq, Tracker};
+use crate::client::ClientCache;
+use crate::error::Error;
+use crate::forward;
+use crate::projection;
+use crate::router::Router;
+use crate::state::{Count, StreamState, StreamStats};
+use crate::supervisor::SupervisorConfig;
+
+/// Everything a stream task needs; built by the supervisor.
+pub(crate) struct StreamTask<P> {
+    pub spec: StreamSpec,
+    pub router: watch::Receiver<Arc<Router>>,
+    pub publisher: P,
+    pub clock: Arc<HybridLogicalClock>,
+    pub store: CheckpointStore,
+    pub clients: ClientCache,
+    pub config: Arc<SupervisorConfig>,
+    pub state: watch::Sender<StreamState>,
+    pub stats: Arc<StreamStats>,
+    /// Stop reading, finish the deliveries in flight, save the checkpoint.
+    pub stop: CancellationToken,
+    /// Stop waiting for deliveries (shutdown grace period over); save what is committed.
+    pub abort: CancellationToken,
+    /// Done tokens of the tasks of the same URL being stopped: their checkpoint is saved
+    /// when they are cancelled, so this task starts from it.
+    pub after: Vec<CancellationToken>,
+}
+
+impl<P: Publisher> StreamTask<P> {
+    /// Runs the stream until it is stopped, fails or is closed, and its deliveries are done.
+    pub async fn run(self) {
+        for previous in &self.after {
+            tokio::select! {
+                () = previous.cancelled() => {}
+                () = self.abort.cancelled() => return,
+            }
+        }
+        if self.stop.is_cancelled() {
+            return;
+        }
+        let url = self.spec.url.clone();
+        let checkpoint = self.load_checkpoint().await;
+        let stream = match self.open(checkpoint.as_deref()).await {
+            Ok(stream) => stream,
+            Err(error) => {
+                tracing::warn!(%url, %error, reason = error.reason_code(), "stream cannot start");
+                self.set_state(StreamState::Failed {
+                    reason: error.to_string(),
+                    code: error.reason_code(),
+                });
+                return;
+            }
+        };
+        let router = self.router.borrow().clone();
+        let mut reader = Reader {
+            task: self,
+            stream: Some(stream),
+            router,
+            tracker: Tracker::new(checkpoint.as_deref()),
+            deliveries: FuturesUnordered::new(),
+            flush_at: None,
+            warned_not_json: BTreeSet::new(),
+            aborted: false,
+        };
+        reader.run().await;
+    }
+
+    async fn load_checkpoint(&self) -> Option<String> {
+        let store = self.store.clone();
+        let url = self.spec.url.clone();
+        let loaded = tokio::task::spawn_blocking(move || store.load(&url))
+            .await
+            .map_err(Error::from)
+            .and_then(|r| r);
+        match loaded {
+            Ok(checkpoint) => checkpoint,
+            Err(error) => {
+                tracing::warn!(url = %self.spec.url, %error, "checkpoint ignored; reading from the live position");
+                None
+            }
+        }
+    }
+
+    async fn open(&self, checkpoint: Option<&str>) -> Result<EventStream, Error> {
+        self.set_state(StreamState::Connecting);
+        let client = self
+            .clients
+            .get(&self.spec, self.config.connect_timeout)
+            .await?;
+        let mut config = StreamConfig::new(self.spec.url.as_str())?
+            .with_last_event_id(checkpoint.unwrap_or_default());
+        if let Some(idle) = self.config.idle_timeout {
+            config = config.with_idle_timeout(idle)?;
+        }
+        if let Some(retry) = self.config.retry {
+            config = config.with_retry_policy(retry);
+        }
+        Ok(client.stream(config))
+    }
+
+    /// Sends the state when it changed (only transitions are reported).
+    fn set_state(&self, new: StreamState) {
+        self.state.send_if_modified(|current| {
+            if *current == new {
+                false
+            } else {
+                *current = new;
+                true
+            }
+        });
+    }
+}
+
+/// One delivery, tagged with the event it belongs to.
+struct Tagged {
+    seq: Seq,
+    delivery: Delivery,
+}
+
+impl Future for Tagged {
+    type Output = (Seq, Result<(), PublishError>);
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        Pin::new(&mut this.delivery)
+            .poll(cx)
+            .map(|result| (this.seq, result))
+    }
+}
+
+/// What woke the loop.
+enum Step {
+    Abort,
+    Stop,
+    Resolved(Seq, Result<(), PublishError>),
+    Flush,
+    Item(Option<StreamItem>),
+}
+
+/// The running part of a stream task.
+struct Reader<P> {
+    task: StreamTask<P>,
+    /// `None` once reading stopped (stop, failure, 204).
+    stream: Option<EventStream>,
+    router: Arc<Router>,
+    tracker: Tracker,
+    deliveries: FuturesUnordered<Tagged>,
+    /// When to save the checkpoint next (armed when it moves; idle streams have no timer).
+    flush_at: Option<Instant>,
+    warned_not_json: BTreeSet<OperationId>,
+    aborted: bool,
+}
+
+impl<P: Publisher> Reader<P> {
+    async fn run(&mut self) {
+        let limit = self.task.config.max_in_flight.get();
+        while !self.aborted && (self.stream.is_some() || !self.deliveries.is_empty()) {
+            let can_read = self.stream.is_some() && self.tracker.in_flight() < limit;
+            let flush_at = self.flush_at;
+            let step = tokio::select! {
+                biased;
+                () = self.task.abort.cancelled() => Step::Abort,
+                () = self.task.stop.cancelled(), if self.stream.is_some() => Step::Stop,
+                Some((seq, result)) = self.deliveries.next(), if !self.deliveries.is_empty() => {
+                    Step::Resolved(seq, result)
+                }
+                () = sleep_until(flush_at), if flush_at.is_some() => Step::Flush,
+                item = next_item(&mut self.stream), if can_read => Step::Item(item),
+            };
+            match step {
+                Step::Abort => self.aborted = true,
+                Step::Stop => self.stream = None,
+                Step::Resolved(seq, result) => self.resolved(seq, result),
+                Step::Flush => {
+                    self.flush_at = None;
+                    self.flush().await;
+                }
+                Step::Item(None) => self.stream = None,
+                Step::Item(Some(item)) => self.item(item).await,
+            }
+            if self.flush_at.is_none() && self.tracker.is_dirty() {
+                self.flush_at = Some(Instant::now() + self.task.config.checkpoint_interval);
+            }
+        }
+        self.flush().await;
+        tracing::debug!(url = %self.task.spec.url, checkpoint = ?self.tracker.checkpoint(), "stream task ended");
+    }
+
+    fn resolved(&mut self, seq: Seq, result: Result<(), PublishError>) {
+        match result {
+            Ok(()) => {
+                self.task.stats.add(Count::Delivered, 1);
+                self.tracker.resolve(seq, true);
+            }
+            Err(error) => self.failed_delivery(seq, &error),
+        }
+    }
+
+    fn failed_delivery(&mut self, seq: Seq, error: &PublishError) {
+        self.task.stats.add(Count::DeliveryFailures, 1);
+        if self.tracker.resolve(seq, false) {
+            tracing::error!(
+                url = %self.task.spec.url,
+                %error,
+                checkpoint = ?self.tracker.checkpoint(),
+                "delivery failed: the checkpoint stays before this event until the stream starts again"
+            );
+        } else {
+            tracing::debug!(url = %self.task.spec.url, %error, "delivery failed");
+        }
+    }
+
+    async fn item(&mut self, item: StreamItem) {
+        let url = &self.task.spec.url;
+        match item {
+            StreamItem::Connected { .. } => self.task.set_state(StreamState::Connected),
+            StreamItem::Event(event) => self.event(event).await,
+            StreamItem::Comment(_) => {}
+            StreamItem::Reconnecting {
+                attempt,
+                delay,
+                error,
+            } => {
+                self.task.stats.add(Count::Reconnects, 1);
+                self.task.set_state(StreamState::Backoff {
+                    reason: error.to_string(),
+                    code: error.reason_code(),
+                    attempt,
+                    delay,
+                });
+            }
+            StreamItem::EventDropped(error) => {
+                self.task.stats.add(Count::TooLarge, 1);
+                tracing::warn!(%url, %error, "event dropped");
+            }
+            StreamItem::Failed(error) => {
+                tracing::error!(%url, %error, reason = error.reason_code(), "stream failed; it stays stopped until its definition, a secret or a trust list changes");
+                self.task.set_state(StreamState::Failed {
+                    reason: error.to_string(),
+                    code: error.reason_code(),
+                });
+                self.stream = None;
+            }
+            StreamItem::Closed(error) => {
+                tracing::warn!(%url, %error, "stream closed by the server (204)");
+                self.task.set_state(StreamState::Closed {
+                    reason: error.to_string(),
+                });
+                self.stream = None;
+            }
+        }
+    }
+
+    /// Routes one event, publishes its messages and tracks their deliveries.
+    async fn event(&mut self, event: Event) {
+        let stats = &self.task.stats;
+        stats.add(Count::Events, 1);
+        if self.task.router.has_changed().unwrap_or(false) {
+            self.router = self.task.router.borrow_and_update().clone();
+        }
+        let router = self.router.clone();
+        let clock = &self.task.clock;
+        let data: Bytes = event.data.clone().into_bytes();
+        let mut raw_type: Option<&'static str> = None;
+        let mut parsed: Option<Option<serde_json::Value>> = None;
+        let mut messages: Vec<Message> = Vec::new();
+        let mut routed = false;
+        for target in router.route(&event.event_type) {
+            routed = true;
+            if target.data_points.is_empty() {
+                let content_type =
+                    *raw_type.get_or_insert_with(|| cloudevents::content_type(&data));
+                messages.push(forward::message(
+                    &target.mqtt,
+                    &target.headers,
+                    &event,
+                    data.clone(),
+                    content_type,
+                    clock,
+                ));
+                continue;
+            }
+            match parsed.get_or_insert_with(|| projection::parse(&event.data)) {
+                Some(value) => {
+                    let projected = projection::project(value, &target.data_points);
+                    stats.add(Count::MissingDataPoints, projected.missing as u64);
+                    messages.push(forward::message(
+                        &target.mqtt,
+                        &target.headers,
+                        &event,
+                        projected.payload,
+                        CONTENT_TYPE_JSON,
+                        clock,
+                    ));
+                }
+                None => {
+                    stats.add(Count::NotJson, 1);
+                    if self.warned_not_json.insert(target.id.clone()) {
+                        tracing::warn!(operation = %target.id, url = %self.task.spec.url, "event data is not JSON: not forwarded to this dataset with data points (counted; warned once)");
+                    }
+                }
+            }
+        }
+        if !routed {
+            if router.wanted_by_unsupported(&event.event_type) {
+                stats.add(Count::Unsupported, 1);
+            } else {
+                stats.add(Count::Unmatched, 1);
+            }
+        }
+        let seq = self.tracker.push(&event.last_event_id, messages.len());
+        for message in messages {
+            let published = tokio::select! {
+                biased;
+                () = self.task.abort.cancelled() => None,
+                result = self.task.publisher.publish(message) => Some(result),
+            };
+            match published {
+                // The remaining deliveries never resolve: the checkpoint stays before this event.
+                None => {
+                    self.aborted = true;
+                    return;
+                }
+                Some(Ok(delivery)) => self.deliveries.push(Tagged { seq, delivery }),
+                Some(Err(error)) => self.failed_delivery(seq, &error),
+            }
+        }
+    }
+
+    /// Saves the checkpoint if it moved; on failure, tries again at the next flush.
+    async fn flush(&mut self) {
+        let Some(checkpoint) = self.tracker.take_dirty() else {
+            return;
+        };
+        let store = self.task.store.clone();
+        let url = self.task.spec.url.clone();
+        let saved = tokio::task::spawn_blocking(move || store.save(&url, &checkpoint))
+            .await
+            .map_err(Error::from)
+            .and_then(|r| r);
+        if let Err(error) = saved {
+            self.task.stats.add(Count::CheckpointFailures, 1);
+            tracing::warn!(url = %self.task.spec.url, %error, "checkpoint not saved; trying again");
+            self.tracker.mark_dirty();
+        }
+    }
+}
+
+/// The next item of the stream (pending for ever when reading has stopped).
+async fn next_item(stream: &mut Option<EventStream>) -> Option<StreamItem> {
+    match stream {
+        Some(stream) => stream.next().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Sleeps until `at` (pending for ever when `None`).
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
