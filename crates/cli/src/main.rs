@@ -94,6 +94,16 @@ enum Command {
     )]
     Run(commands::run::RunArgs),
 
+    /// Try it all with nothing to set up: a simulated device, the embedded broker, the
+    /// connector, and a live view of the messages
+    #[command(
+        long_about = "Start the embedded MQTT broker, a simulated SSE device, a registry with \
+                      a device and an asset for it, and the connector, and show every message \
+                      that reaches the broker. Edit the registry while it runs to see the \
+                      connector apply the change. Ctrl-C (or --duration) stops it."
+    )]
+    Demo(commands::demo::DemoArgs),
+
     /// Create, change, list, show and delete devices and their endpoints
     #[command(
         long_about = "Create, change, list, show and delete devices (Azure Device Registry \
@@ -149,6 +159,7 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
         // Only `tap` runs until stopped; the others keep the default Ctrl-C behaviour.
         Command::Tap(args) => commands::tap::run(args, Shutdown::install()).await,
         Command::Run(args) => commands::run::run(args, Shutdown::install()).await,
+        Command::Demo(args) => commands::demo::run(args, Shutdown::install()).await,
         // The registry commands do a few small file operations each and finish at once.
         Command::Validate(args) => commands::validate::run(args),
         Command::Device(args) => commands::device::run(args),

@@ -11,6 +11,7 @@
 use std::fmt;
 
 pub mod asset;
+pub mod demo;
 pub mod device;
 pub mod registry_args;
 pub mod resource;

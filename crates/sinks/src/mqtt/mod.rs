@@ -25,6 +25,7 @@
 pub mod config;
 mod connection;
 mod inflight;
+pub mod subscriber;
 mod tls;
 
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
@@ -39,6 +40,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::{CancellationToken, DropGuard};
 
 pub use config::{Backoff, MqttConfig, TlsSettings};
+pub use subscriber::{MqttSubscriber, Received};
 
 use crate::error::{MqttError, MqttErrorKind, PublishError};
 use crate::message::{Message, Qos};

@@ -9,6 +9,7 @@
 pub mod embedded;
 pub mod settings;
 
+use std::future::Future;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,7 +17,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use api::{Readiness, Token};
 use clap::Args;
-use registry::{Registry, Reload};
+use registry::{Registry, RegistryPaths, Reload};
 use sinks::mqtt::{MqttConfig, MqttPublisher};
 use supervisor::{Supervisor, SupervisorConfig};
 use tokio::sync::mpsc;
@@ -51,6 +52,8 @@ pub struct Plumbing {
     pub publisher: MqttPublisher,
     /// Where the broker listens, for people (`mqtt://127.0.0.1:1883`).
     pub broker_url: String,
+    /// The connection settings the publisher uses (for a viewer to connect alike).
+    pub mqtt: MqttConfig,
 }
 
 /// Starts the broker (when embedded) and the publisher.
@@ -78,11 +81,13 @@ pub async fn start_plumbing(settings: &RuntimeSettings) -> anyhow::Result<Plumbi
         "mqtt"
     };
     let broker_url = format!("{scheme}://{}:{}", config.host, config.port);
-    let publisher = MqttPublisher::start(config).context("cannot start the MQTT publisher")?;
+    let publisher =
+        MqttPublisher::start(config.clone()).context("cannot start the MQTT publisher")?;
     Ok(Plumbing {
         embedded,
         publisher,
         broker_url,
+        mqtt: config,
     })
 }
 
@@ -93,21 +98,36 @@ pub async fn start_plumbing(settings: &RuntimeSettings) -> anyhow::Result<Plumbi
 /// all. Problems in definitions are reported and do not stop the connector.
 pub async fn run(args: RunArgs, shutdown: Shutdown) -> anyhow::Result<ExitCode> {
     let settings = args.runtime.resolve()?;
+    let plumbing = start_plumbing(&settings).await?;
+    let signal = async move {
+        let signal = shutdown.requested().await;
+        tracing::info!(?signal, "stopping: waiting for in-flight messages");
+    };
+    serve(&settings, &args.registry.paths(), plumbing, signal).await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Runs the connector on started plumbing until `stop` completes, then stops cleanly: stops
+/// reading, waits for in-flight messages to be acknowledged, saves the checkpoints, closes
+/// the publisher and the embedded broker.
+///
+/// # Errors
+/// When the state directory or the registry cannot be used, or the HTTP listener cannot start.
+pub async fn serve(
+    settings: &RuntimeSettings,
+    paths: &RegistryPaths,
+    plumbing: Plumbing,
+    stop: impl Future<Output = ()>,
+) -> anyhow::Result<()> {
     std::fs::create_dir_all(&settings.state_dir).with_context(|| {
         format!(
             "cannot create the state directory {}",
             settings.state_dir.display()
         )
     })?;
-    let plumbing = start_plumbing(&settings).await?;
     tracing::info!(broker = %plumbing.broker_url, "publishing");
-
-    let registry = Registry::open(args.registry.paths()).with_context(|| {
-        format!(
-            "cannot read the registry {}",
-            args.registry.paths().definitions.display()
-        )
-    })?;
+    let registry = Registry::open(paths.clone())
+        .with_context(|| format!("cannot read the registry {}", paths.definitions.display()))?;
     let snapshot = registry.snapshot();
     report_problems(&snapshot.problems);
     tracing::info!("{}", snapshot.summary());
@@ -126,15 +146,15 @@ pub async fn run(args: RunArgs, shutdown: Shutdown) -> anyhow::Result<ExitCode> 
         .context("cannot watch the registry")?;
 
     let stop_http = CancellationToken::new();
-    let http = start_http(&settings, plumbing.publisher.clone(), stop_http.clone()).await?;
+    let http = start_http(settings, plumbing.publisher.clone(), stop_http.clone()).await?;
 
-    let signal = loop {
+    tokio::pin!(stop);
+    loop {
         tokio::select! {
-            signal = shutdown.requested() => break signal,
+            () = &mut stop => break,
             Some(outcome) = reloaded.recv() => apply_reload(&mut supervisor, outcome),
         }
-    };
-    tracing::info!(?signal, "stopping: waiting for in-flight messages");
+    }
     let drained = supervisor.shutdown_within(STOP_GRACE).await;
     if !drained {
         tracing::warn!(
@@ -153,7 +173,7 @@ pub async fn run(args: RunArgs, shutdown: Shutdown) -> anyhow::Result<ExitCode> 
         broker.shutdown().await;
     }
     tracing::info!("stopped");
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }
 
 /// Applies a registry reload to the running supervisor.

@@ -98,10 +98,17 @@ async fn serve(socket: TcpStream, cancel: CancellationToken) {
 }
 
 /// Reads the request head: the route and the `Last-Event-ID` to resume after.
-async fn read_request(reader: &mut BufReader<tokio::net::tcp::OwnedReadHalf>) -> Option<(Route, u64)> {
+async fn read_request(
+    reader: &mut BufReader<tokio::net::tcp::OwnedReadHalf>,
+) -> Option<(Route, u64)> {
     let mut line = String::new();
     reader.read_line(&mut line).await.ok()?;
-    let path = line.split_whitespace().nth(1)?.split('?').next()?.to_owned();
+    let path = line
+        .split_whitespace()
+        .nth(1)?
+        .split('?')
+        .next()?
+        .to_owned();
     let mut last_id = 0;
     loop {
         line.clear();
@@ -138,7 +145,9 @@ fn event(route: Route, id: u64) -> String {
         ),
         Route::Events => {
             let state = if id % 2 == 0 { "open" } else { "closed" };
-            format!(": heartbeat\nid: {id}\nevent: door\ndata: {{\"door\":\"dock-2\",\"state\":\"{state}\",\"seq\":{id}}}\n\n")
+            format!(
+                ": heartbeat\nid: {id}\nevent: door\ndata: {{\"door\":\"dock-2\",\"state\":\"{state}\",\"seq\":{id}}}\n\n"
+            )
         }
     }
 }

@@ -1,0 +1,170 @@
+//! `sse-connector demo`: the whole product on one machine, with nothing to set up.
+//!
+//! It starts the embedded MQTT broker, a simulated SSE device ([`device`]), writes a registry
+//! with a device and an asset for it ([`demo_registry`]), runs the connector on them exactly as
+//! `run` does, and shows every message that reaches the broker ([`view`]). The registry is a
+//! real one: edit its files while the demo runs and watch the connector apply the change.
+
+pub mod demo_registry;
+pub mod device;
+pub mod view;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use ::registry::RegistryPaths;
+use anyhow::Context as _;
+use clap::Args;
+use sinks::mqtt::MqttSubscriber;
+use tokio_util::sync::CancellationToken;
+
+use crate::commands::run::settings::{BrokerChoice, DEFAULT_EMBEDDED_BROKER, RuntimeSettings};
+use crate::commands::run::{serve, start_plumbing};
+use crate::shutdown::Shutdown;
+use crate::values;
+use device::SimulatedDevice;
+use view::View;
+
+/// Arguments of `demo`.
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Stop after this long (e.g. 30s) instead of waiting for Ctrl-C
+    #[arg(long, value_name = "DURATION", value_parser = values::duration)]
+    duration: Option<Duration>,
+
+    /// Address of the embedded broker; when the default is busy, a free port is used
+    /// [default: 127.0.0.1:1883]
+    #[arg(long, value_name = "ADDR")]
+    broker_addr: Option<SocketAddr>,
+
+    /// Directory for the demo's registry and state, kept after the demo [default: a temporary
+    /// directory, removed at the end]
+    #[arg(long, value_name = "DIR")]
+    dir: Option<PathBuf>,
+
+    /// HTTP listener address, or `off`
+    #[arg(long, value_name = "ADDR|off", default_value = "off")]
+    http: api::HttpListen,
+}
+
+/// Runs the demo until Ctrl-C or `--duration`.
+///
+/// # Errors
+/// When the broker, the device or the connector cannot start.
+pub async fn run(args: DemoArgs, shutdown: Shutdown) -> anyhow::Result<ExitCode> {
+    let stop_device = CancellationToken::new();
+    let _stop_device_on_exit = stop_device.clone().drop_guard();
+    let device = SimulatedDevice::start(SocketAddr::from(([127, 0, 0, 1], 0)), stop_device)
+        .await
+        .context("cannot start the simulated device")?;
+
+    let temporary;
+    let dir = match &args.dir {
+        Some(dir) => dir.clone(),
+        None => {
+            temporary = tempfile::Builder::new()
+                .prefix("sse-connector-demo-")
+                .tempdir()
+                .context("cannot create a temporary directory")?;
+            temporary.path().to_path_buf()
+        }
+    };
+    let registry_dir = dir.join("registry");
+    demo_registry::write(&registry_dir, &device.address()).with_context(|| {
+        format!(
+            "cannot write the demo registry in {}",
+            registry_dir.display()
+        )
+    })?;
+
+    let settings = RuntimeSettings {
+        broker: BrokerChoice::Embedded(broker_addr(args.broker_addr)),
+        client_id: "sse-connector-demo".to_owned(),
+        session_expiry: Duration::from_secs(3600),
+        keep_alive: Duration::from_secs(30),
+        state_dir: dir.join("state"),
+        http: args.http,
+        http_token_file: None,
+    };
+    let plumbing = start_plumbing(&settings).await?;
+    let mut subscription = MqttSubscriber::start(&plumbing.mqtt, "demo/#")
+        .context("cannot subscribe to the demo topics")?;
+    banner(&device, &registry_dir, &plumbing.broker_url);
+
+    let stop = CancellationToken::new();
+    let viewer = tokio::spawn({
+        let stop = stop.clone();
+        async move {
+            let mut view = View::new();
+            loop {
+                tokio::select! {
+                    () = stop.cancelled() => break,
+                    received = subscription.recv() => match received {
+                        Some(message) => {
+                            if view.show(&message).is_err() {
+                                break;
+                            }
+                        }
+                        None => break,
+                    },
+                }
+            }
+            view.shown()
+        }
+    });
+    let until = async {
+        match args.duration {
+            Some(duration) => {
+                tokio::select! {
+                    _ = shutdown.requested() => {}
+                    () = tokio::time::sleep(duration) => {}
+                }
+            }
+            None => {
+                shutdown.requested().await;
+            }
+        }
+    };
+    serve(
+        &settings,
+        &RegistryPaths::new(&registry_dir),
+        plumbing,
+        until,
+    )
+    .await?;
+    stop.cancel();
+    let shown = viewer.await.unwrap_or(0);
+    eprintln!("demo stopped: {shown} messages reached the broker and were shown");
+    if args.dir.is_some() {
+        eprintln!("the demo registry and state are kept in {}", dir.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The broker address: the one asked for, else the default when it is free, else any free
+/// loopback port (so the demo runs beside another broker).
+fn broker_addr(asked: Option<SocketAddr>) -> SocketAddr {
+    if let Some(addr) = asked {
+        return addr;
+    }
+    match std::net::TcpListener::bind(DEFAULT_EMBEDDED_BROKER) {
+        Ok(_) => DEFAULT_EMBEDDED_BROKER,
+        Err(_) => SocketAddr::from(([127, 0, 0, 1], 0)),
+    }
+}
+
+fn banner(device: &SimulatedDevice, registry: &std::path::Path, broker: &str) {
+    let port = broker.rsplit(':').next().unwrap_or("1883");
+    eprintln!(
+        "sse-connector demo\n  \
+         device    {} (simulated: /api/readings, /events)\n  \
+         registry  {}\n  \
+         broker    {broker} (embedded)\n\n  \
+         Watch with any MQTT client:  mosquitto_sub -V mqttv5 -p {port} -t 'demo/#' -F '%t %p %P'\n  \
+         Edit the registry while it runs; Ctrl-C to stop.\n",
+        device.address(),
+        registry.display(),
+    );
+}
