@@ -10,15 +10,22 @@
 //!   configurations built from it.
 //! - [`sse_server`]: an HTTP / HTTPS server on `127.0.0.1:0` that records every request and
 //!   answers each with the next scripted [`sse_server::Response`].
+//! - [`gate`]: holds a scripted server back until the test opens it.
 //! - [`mosquitto`]: a real mosquitto broker on a free loopback port, restartable on that port.
 //! - [`mqtt_subscriber`]: an MQTT v5 subscriber that records messages with their properties.
+//! - [`resumable_source`]: an SSE server with a numbered sequence of events that resumes after
+//!   the `Last-Event-ID` of each request and can drop every connection after a few events.
 
 pub mod certs;
+pub mod gate;
 pub mod mosquitto;
 pub mod mqtt_subscriber;
+pub mod resumable_source;
 pub mod sse_server;
 
 pub use certs::{ClientAuth, PemFiles, TestPki};
+pub use gate::Gate;
 pub use mosquitto::Mosquitto;
 pub use mqtt_subscriber::{MqttSubscriber, ReceivedMessage};
+pub use resumable_source::{ResumableSource, SourceConfig};
 pub use sse_server::{RecordedRequest, Response, SseServer};

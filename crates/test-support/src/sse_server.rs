@@ -31,11 +31,14 @@ use tokio::time::Instant;
 use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 
+use crate::gate::Gate;
+
 /// One step of a scripted body.
 #[derive(Debug, Clone)]
 enum Step {
     Data(Bytes),
     Delay(Duration),
+    Wait(Gate),
 }
 
 /// What happens after the scripted body steps.
@@ -97,6 +100,12 @@ impl Response {
     /// Pauses before the next chunk or the ending.
     pub fn delay(mut self, delay: Duration) -> Self {
         self.steps.push(Step::Delay(delay));
+        self
+    }
+
+    /// Waits until `gate` is open before the next chunk or the ending.
+    pub fn wait_for(mut self, gate: &Gate) -> Self {
+        self.steps.push(Step::Wait(gate.clone()));
         self
     }
 
@@ -345,6 +354,11 @@ fn answer(
                     }
                 }
                 Step::Delay(delay) => tokio::time::sleep(delay).await,
+                Step::Wait(gate) => tokio::select! {
+                    () = gate.passed() => {}
+                    () = shutdown.cancelled() => return,
+                    () = tx.closed() => return,
+                },
             }
         }
         match ending {

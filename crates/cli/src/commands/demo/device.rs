@@ -115,10 +115,10 @@ async fn read_request(
         if reader.read_line(&mut line).await.ok()? == 0 || line.trim().is_empty() {
             break;
         }
-        if let Some((name, value)) = line.split_once(':') {
-            if name.trim().eq_ignore_ascii_case("last-event-id") {
-                last_id = value.trim().parse().unwrap_or(0);
-            }
+        if let Some((name, value)) = line.split_once(':')
+            && name.trim().eq_ignore_ascii_case("last-event-id")
+        {
+            last_id = value.trim().parse().unwrap_or(0);
         }
     }
     let route = match path.as_str() {
@@ -140,11 +140,15 @@ fn event(route: Route, id: u64) -> String {
                  \"humidity\":{humidity},\"seq\":{id}}}\n\n"
             )
         }
-        Route::Events if id % 3 == 0 => format!(
+        Route::Events if id.is_multiple_of(3) => format!(
             "id: {id}\nevent: alarm\ndata: {{\"source\":\"press-07\",\"level\":\"high\",\"seq\":{id}}}\n\n"
         ),
         Route::Events => {
-            let state = if id % 2 == 0 { "open" } else { "closed" };
+            let state = if id.is_multiple_of(2) {
+                "open"
+            } else {
+                "closed"
+            };
             format!(
                 ": heartbeat\nid: {id}\nevent: door\ndata: {{\"door\":\"dock-2\",\"state\":\"{state}\",\"seq\":{id}}}\n\n"
             )
