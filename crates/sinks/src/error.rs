@@ -25,6 +25,34 @@ pub enum PublishError {
         /// What is wrong with it.
         reason: String,
     },
+    /// A `Storage` path that is not a plain relative path below the storage root (`..`, an
+    /// absolute path, a symbolic link leading out of the root). Validation refuses these
+    /// already; the file sink refuses them again at runtime.
+    #[error("the storage path {path:?} is refused: {reason}")]
+    StoragePath {
+        /// The path as configured.
+        path: String,
+        /// Why it is refused.
+        reason: String,
+    },
+    /// A `Storage` file could not be opened, written, rotated or flushed to disk. Its line is
+    /// not counted as delivered (it may or may not be in the file: at least once).
+    #[error("cannot write the storage file {path:?}: {reason}")]
+    Storage {
+        /// The path as configured.
+        path: String,
+        /// The I/O failure.
+        reason: String,
+    },
+    /// A key-value store (AIO's state store) did not confirm a SET: an error reply, a timeout,
+    /// a lost request.
+    #[error("the state store did not set {key:?}: {reason}")]
+    KeyValue {
+        /// The key.
+        key: String,
+        /// The store's reply or the failure.
+        reason: String,
+    },
 }
 
 impl PublishError {
@@ -39,6 +67,9 @@ impl PublishError {
             Self::Closed => "publisher_closed",
             Self::Refused { .. } => "broker_refused",
             Self::Invalid { .. } => "invalid_message",
+            Self::StoragePath { .. } => "storage_path_refused",
+            Self::Storage { .. } => "storage_io",
+            Self::KeyValue { .. } => "state_store_failed",
         }
     }
 }

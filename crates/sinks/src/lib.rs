@@ -13,16 +13,22 @@
 //! - [`hlc`]: the hybrid logical clock behind `__ts`.
 //! - [`mqtt`]: the MQTT v5 publisher: one task owns the connection; acknowledgements are
 //!   matched to publishes; reconnection with backoff; unacknowledged messages are sent again.
+//! - [`key_value`]: the [`KeyValueStore`] trait of `BrokerStateStore` destinations.
+//! - [`file`]: the `Storage` destination: [`FileSinks`], JSON lines, rotation, fsync.
 //! - [`error`]: [`PublishError`], and [`MqttError`] for publisher setup.
 
 pub mod cloudevents;
 pub mod error;
+pub mod file;
 pub mod hlc;
+pub mod key_value;
 pub mod message;
 pub mod mqtt;
 pub mod publisher;
 
 pub use error::{MqttError, MqttErrorKind, PublishError};
+pub use file::{FileOptions, FileSinks};
+pub use key_value::{AnyKeyValueStore, KeyValueStore};
 pub use message::{Message, Qos};
 pub use mqtt::{ConnectionStatus, MqttConfig, MqttPublisher};
 pub use publisher::{Delivery, Publisher};

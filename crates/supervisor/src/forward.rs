@@ -1,13 +1,122 @@
-//! From an event and an operation to the [`Message`] the publisher sends: topic, QoS, retain
-//! and expiry from the plan's [`Sink::Mqtt`], AIO's headers from [`sinks::cloudevents`], and
-//! the payload: the event data itself (zero-copy) or its projection.
+//! From an event and an operation to what its destination receives: an MQTT [`Message`]
+//! (topic, QoS, retain and expiry from the plan's [`Sink::Mqtt`], AIO's headers from
+//! [`sinks::cloudevents`]), a state store SET (the key and the payload), or a `Storage`
+//! [`Line`]. The payload is the event data itself (zero-copy) or its projection.
 
 use bytes::Bytes;
 use model::destination::{Qos as PlanQos, Retain, Sink};
-use sinks::cloudevents::{self, OperationHeaders};
+use model::plan::Operation;
+use sinks::cloudevents::{self, DataKind, OperationHeaders};
+use sinks::file::{Line, Record};
 use sinks::hlc::HybridLogicalClock;
 use sinks::{Message, Qos};
 use sse_client::Event;
+
+/// Where one operation delivers, resolved once from its [`Sink`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Destination {
+    /// Publish to MQTT.
+    Mqtt(MqttSettings),
+    /// SET the payload at `key` in the key-value store.
+    KeyValue {
+        /// The key.
+        key: String,
+    },
+    /// Append a line to the file at `path` below the storage root.
+    File {
+        /// The path, relative to the storage root.
+        path: String,
+        /// CloudEvents `type` of the lines.
+        event_type: String,
+    },
+}
+
+impl Destination {
+    /// The destination of `operation`.
+    pub fn of(operation: &Operation) -> Self {
+        match &operation.sink {
+            Sink::Mqtt {
+                topic,
+                qos,
+                retain,
+                ttl,
+            } => Self::Mqtt(MqttSettings::new(topic, *qos, *retain, *ttl)),
+            Sink::BrokerStateStore { key } => Self::KeyValue { key: key.clone() },
+            Sink::Storage { path } => Self::File {
+                path: path.clone(),
+                event_type: cloudevents::event_type(
+                    DataKind::from(&operation.id),
+                    operation.type_ref.as_deref(),
+                ),
+            },
+        }
+    }
+}
+
+/// What one destination of one event receives.
+#[derive(Debug)]
+pub enum Outgoing {
+    /// An MQTT message.
+    Mqtt(Message),
+    /// A SET.
+    KeyValue {
+        /// The key.
+        key: String,
+        /// The payload.
+        value: Bytes,
+    },
+    /// A line of a `Storage` file.
+    File {
+        /// The path, relative to the storage root.
+        path: String,
+        /// The line.
+        line: Line,
+    },
+}
+
+/// What `destination` receives of `event` with `payload`: a message with a new CloudEvents
+/// `id` and the next HLC timestamp, the SET of the payload, or a line with a new `id` and the
+/// `time` of the next HLC timestamp.
+pub fn outgoing(
+    destination: &Destination,
+    headers: &OperationHeaders,
+    event: &Event,
+    payload: Bytes,
+    content_type: &'static str,
+    clock: &HybridLogicalClock,
+) -> Outgoing {
+    match destination {
+        Destination::Mqtt(settings) => Outgoing::Mqtt(message(
+            settings,
+            headers,
+            event,
+            payload,
+            content_type,
+            clock,
+        )),
+        Destination::KeyValue { key } => Outgoing::KeyValue {
+            key: key.clone(),
+            value: payload,
+        },
+        Destination::File { path, event_type } => {
+            let time = cloudevents::time(clock.now().millis);
+            let id = cloudevents::uuid_v4();
+            let line = Line::new(&Record {
+                time: &time,
+                event_type,
+                id: &id,
+                subject: headers.subject(),
+                sse_event: &event.event_type,
+                sse_id: &event.last_event_id,
+                data: &payload,
+            });
+            Outgoing::File {
+                path: path.clone(),
+                line,
+            }
+        }
+    }
+}
 
 /// How an operation's messages are published: the MQTT part of its destination.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,25 +132,16 @@ pub struct MqttSettings {
 }
 
 impl MqttSettings {
-    /// The settings of an MQTT sink; `None` for the sinks not supported by this runtime yet
-    /// (`BrokerStateStore`, `Storage`).
-    pub fn from_sink(sink: &Sink) -> Option<Self> {
-        match sink {
-            Sink::Mqtt {
-                topic,
-                qos,
-                retain,
-                ttl,
-            } => Some(Self {
-                topic: topic.clone(),
-                qos: match qos {
-                    PlanQos::Qos0 => Qos::AtMostOnce,
-                    PlanQos::Qos1 => Qos::AtLeastOnce,
-                },
-                retain: *retain == Retain::Keep,
-                expiry_secs: ttl.unwrap_or(cloudevents::DEFAULT_EXPIRY_SECS),
-            }),
-            Sink::BrokerStateStore { .. } | Sink::Storage { .. } => None,
+    /// The settings of `Sink::Mqtt { topic, qos, retain, ttl }`.
+    fn new(topic: &str, qos: PlanQos, retain: Retain, ttl: Option<u32>) -> Self {
+        Self {
+            topic: topic.to_owned(),
+            qos: match qos {
+                PlanQos::Qos0 => Qos::AtMostOnce,
+                PlanQos::Qos1 => Qos::AtLeastOnce,
+            },
+            retain: retain == Retain::Keep,
+            expiry_secs: ttl.unwrap_or(cloudevents::DEFAULT_EXPIRY_SECS),
         }
     }
 }
@@ -77,7 +177,7 @@ pub fn message(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use model::plan::{AssetIdentity, DeviceIdentity, Match, Operation, OperationId, StreamSpec};
+    use model::plan::{AssetIdentity, DeviceIdentity, Match, OperationId, StreamSpec};
     use sse_client::{ByteString, SmolStr};
 
     fn mqtt(qos: PlanQos, retain: Retain, ttl: Option<u32>) -> Sink {
@@ -89,31 +189,8 @@ mod tests {
         }
     }
 
-    #[test]
-    fn settings_from_the_plan_with_aio_defaults() {
-        let s = MqttSettings::from_sink(&mqtt(PlanQos::Qos1, Retain::Never, None)).expect("mqtt");
-        assert_eq!(
-            s,
-            MqttSettings {
-                topic: "t/x".into(),
-                qos: Qos::AtLeastOnce,
-                retain: false,
-                expiry_secs: 10
-            }
-        );
-        let s =
-            MqttSettings::from_sink(&mqtt(PlanQos::Qos0, Retain::Keep, Some(3600))).expect("mqtt");
-        assert_eq!(
-            (s.qos, s.retain, s.expiry_secs),
-            (Qos::AtMostOnce, true, 3600)
-        );
-        assert!(MqttSettings::from_sink(&Sink::BrokerStateStore { key: "k".into() }).is_none());
-        assert!(MqttSettings::from_sink(&Sink::Storage { path: "p".into() }).is_none());
-    }
-
-    #[test]
-    fn message_carries_payload_and_headers() {
-        let op = Operation {
+    fn operation(sink: Sink) -> Operation {
+        Operation {
             id: OperationId::Dataset {
                 asset: "a".into(),
                 dataset: "d".into(),
@@ -138,18 +215,55 @@ mod tests {
             },
             matching: Match::All,
             data_points: Vec::new(),
-            sink: mqtt(PlanQos::Qos1, Retain::Never, Some(60)),
+            sink,
             data_source: "/s".into(),
             type_ref: None,
-        };
-        let settings = MqttSettings::from_sink(&op.sink).expect("mqtt");
-        let headers = OperationHeaders::new(&op, "client");
-        let event = Event {
+        }
+    }
+
+    fn settings(sink: &Sink) -> Option<MqttSettings> {
+        match Destination::of(&operation(sink.clone())) {
+            Destination::Mqtt(settings) => Some(settings),
+            _ => None,
+        }
+    }
+
+    fn event() -> Event {
+        Event {
             event_type: SmolStr::new("reading"),
             data: ByteString::from_static("{\"a\":1}"),
             last_event_id: SmolStr::new("7"),
             has_own_id: true,
-        };
+        }
+    }
+
+    #[test]
+    fn settings_from_the_plan_with_aio_defaults() {
+        let s = settings(&mqtt(PlanQos::Qos1, Retain::Never, None)).expect("mqtt");
+        assert_eq!(
+            s,
+            MqttSettings {
+                topic: "t/x".into(),
+                qos: Qos::AtLeastOnce,
+                retain: false,
+                expiry_secs: 10
+            }
+        );
+        let s = settings(&mqtt(PlanQos::Qos0, Retain::Keep, Some(3600))).expect("mqtt");
+        assert_eq!(
+            (s.qos, s.retain, s.expiry_secs),
+            (Qos::AtMostOnce, true, 3600)
+        );
+        assert!(settings(&Sink::BrokerStateStore { key: "k".into() }).is_none());
+        assert!(settings(&Sink::Storage { path: "p".into() }).is_none());
+    }
+
+    #[test]
+    fn message_carries_payload_and_headers() {
+        let op = operation(mqtt(PlanQos::Qos1, Retain::Never, Some(60)));
+        let settings = settings(&op.sink).expect("mqtt");
+        let headers = OperationHeaders::new(&op, "client");
+        let event = event();
         let clock = HybridLogicalClock::with_node_id("n");
         let payload = event.data.clone().into_bytes();
         let m = message(
@@ -178,5 +292,54 @@ mod tests {
         assert_eq!(get("type"), Some("DataSet"));
         assert_eq!(get("__srcId"), Some("client"));
         assert!(get("__ts").is_some_and(|ts| ts.ends_with(":n")));
+    }
+
+    #[test]
+    fn state_store_and_file_destinations() {
+        let clock = HybridLogicalClock::with_node_id("n");
+        let event = event();
+        let payload = event.data.clone().into_bytes();
+
+        let op = operation(Sink::BrokerStateStore {
+            key: "latest".into(),
+        });
+        let headers = OperationHeaders::new(&op, "client");
+        let out = outgoing(
+            &Destination::of(&op),
+            &headers,
+            &event,
+            payload.clone(),
+            "application/json",
+            &clock,
+        );
+        assert!(
+            matches!(&out, Outgoing::KeyValue { key, value } if key == "latest" && value == &payload),
+            "{out:?}"
+        );
+
+        let mut op = operation(Sink::Storage {
+            path: "f/a.jsonl".into(),
+        });
+        op.type_ref = Some("weather".into());
+        let headers = OperationHeaders::new(&op, "client");
+        let out = outgoing(
+            &Destination::of(&op),
+            &headers,
+            &event,
+            payload,
+            "application/json",
+            &clock,
+        );
+        let Outgoing::File { path, line } = out else {
+            panic!("a file line: {out:?}");
+        };
+        assert_eq!(path, "f/a.jsonl");
+        let v: serde_json::Value = serde_json::from_slice(line.as_bytes()).expect("JSON");
+        assert_eq!(v["type"], "DataSet/weather");
+        assert_eq!(v["subject"], "a/d");
+        assert_eq!(v["sse-id"], "7");
+        assert_eq!(v["data"]["a"], 1);
+        assert_eq!(v["id"].as_str().map(str::len), Some(36));
+        assert!(v["time"].as_str().is_some_and(|t| t.ends_with('Z')));
     }
 }

@@ -2,25 +2,29 @@
 //! delivered, at least once, to their destinations.
 //!
 //! Place in the pipeline: `registry` → `model` (plan) → **supervisor** (streams, routing,
-//! checkpoints) → `sinks` (MQTT). It depends on `sse-client` for the connections and on a
-//! [`sinks::Publisher`] for delivery.
+//! checkpoints) → `sinks` (MQTT, state store, files). It depends on `sse-client` for the
+//! connections, on a [`sinks::Publisher`] for MQTT, and optionally on a
+//! [`sinks::KeyValueStore`] (`BrokerStateStore`) and [`sinks::FileSinks`] (`Storage`).
 //!
 //! ```text
 //! Supervisor::apply(plan) ──► one task per stream (distinct URL + credentials + trust)
-//!    stream_task: SSE events ──► router ──► projection? ──► forward (Message) ──► Publisher
-//!                     ▲                                                          │
+//!    stream_task: SSE events ──► router ──► projection? ──► forward ──► Publisher (Message)
+//!                     ▲                                            ├──► KeyValueStore (SET)
+//!                     │                                            └──► FileSinks (line)
 //!                     └── stop reading at N in flight      deliveries ──► checkpoint (file)
 //! ```
 //!
-//! Use: [`Supervisor::new`] with a [`SupervisorConfig`] and a publisher, then
-//! [`Supervisor::apply`] each plan (the first one and every change), and
-//! [`Supervisor::shutdown`] at the end. [`Supervisor::streams`] shows each stream's
-//! [`StreamState`] and [`StreamStats`].
+//! Use: [`Supervisor::new`] with a [`SupervisorConfig`] and a publisher, optionally
+//! [`Supervisor::with_key_value`] and [`Supervisor::with_files`], then [`Supervisor::apply`]
+//! each plan (the first one and every change), and [`Supervisor::shutdown`] at the end.
+//! [`Supervisor::streams`] shows each stream's [`StreamState`] and [`StreamStats`].
+//! Operations whose destination was not given are reported as [`Unsupported`].
 //!
 //! # Delivery
 //! A stream's checkpoint (its last event id) moves past an event only when every message of
 //! that event, for every operation, and of every event before it, was delivered (for QoS 1:
-//! acknowledged by the broker). It is saved under `STATE_DIR/checkpoints/` and sent as
+//! acknowledged by the broker; for the state store: its OK reply; for a file: the line
+//! written and flushed to disk). It is saved under `STATE_DIR/checkpoints/` and sent as
 //! `Last-Event-ID` when the stream starts again. A failed delivery stalls the checkpoint (the
 //! event is read again at the next start); nothing is skipped. QoS 0 messages count as
 //! delivered once written: at most once for those.
@@ -31,7 +35,8 @@
 //! - `client.rs`: secrets read at connect time; SSE clients shared by credentials.
 //! - `router.rs`: which operations take an event.
 //! - `projection.rs`: data points (JSON Pointer projection) and its decisions.
-//! - `forward.rs`: event + operation → MQTT [`sinks::Message`].
+//! - `forward.rs`: event + operation → what its destination receives (message, SET, line).
+//! - `deliver.rs`: the destinations a supervisor has, and sending to them.
 //! - [`checkpoint`]: the pure [`Tracker`] and the [`CheckpointStore`] files.
 //! - [`state`]: [`StreamState`] and [`StreamStats`].
 //! - [`error`](mod@error): [`Error`].
@@ -39,6 +44,7 @@
 
 pub mod checkpoint;
 mod client;
+mod deliver;
 pub mod error;
 mod forward;
 mod projection;
@@ -50,4 +56,4 @@ pub mod supervisor;
 pub use checkpoint::{CheckpointStore, Tracker};
 pub use error::Error;
 pub use state::{StatsSnapshot, StreamState, StreamStats};
-pub use supervisor::{Applied, StreamHandle, Supervisor, SupervisorConfig};
+pub use supervisor::{Applied, StreamHandle, Supervisor, SupervisorConfig, Unsupported};

@@ -5,14 +5,15 @@
 //! `datasetConfiguration`; an event takes the events whose type is its `dataSource`, or every
 //! event of its own path stream. Events no operation takes are counted and dropped.
 //!
-//! Operations whose sink is not MQTT (`BrokerStateStore`, `Storage`) are not run yet: they are
-//! kept aside (the supervisor logs each once) so that their events are counted as
-//! `unsupported`, not as unmatched.
+//! Operations whose destination this runtime does not have (a `BrokerStateStore` without a
+//! state store, a `Storage` without a storage root) are kept aside (the supervisor logs each
+//! once) so that their events are counted as `unsupported`, not as unmatched.
 
+use model::destination::Sink;
 use model::plan::{DataPointRule, Match, Operation, OperationId};
 use sinks::cloudevents::OperationHeaders;
 
-use crate::forward::MqttSettings;
+use crate::forward::Destination;
 
 /// One operation, ready to publish.
 #[derive(Debug, Clone)]
@@ -25,8 +26,8 @@ pub(crate) struct Target {
     pub data_points: Vec<DataPointRule>,
     /// Its headers (computed once).
     pub headers: OperationHeaders,
-    /// Where it publishes.
-    pub mqtt: MqttSettings,
+    /// Where it delivers.
+    pub destination: Destination,
 }
 
 /// The operations of one stream.
@@ -37,19 +38,25 @@ pub(crate) struct Router {
 }
 
 impl Router {
-    /// The router of `operations`, whose messages carry `client_id` as `__srcId`.
-    pub fn new<'a>(operations: impl IntoIterator<Item = &'a Operation>, client_id: &str) -> Self {
+    /// The router of `operations`, whose messages carry `client_id` as `__srcId`; those whose
+    /// sink is not `supported` are kept aside.
+    pub fn new<'a>(
+        operations: impl IntoIterator<Item = &'a Operation>,
+        client_id: &str,
+        supported: impl Fn(&Sink) -> bool,
+    ) -> Self {
         let mut router = Self::default();
         for op in operations {
-            match MqttSettings::from_sink(&op.sink) {
-                Some(mqtt) => router.targets.push(Target {
+            if supported(&op.sink) {
+                router.targets.push(Target {
                     id: op.id.clone(),
                     matching: op.matching.clone(),
                     data_points: op.data_points.clone(),
                     headers: OperationHeaders::new(op, client_id),
-                    mqtt,
-                }),
-                None => router.unsupported.push(op.matching.clone()),
+                    destination: Destination::of(op),
+                });
+            } else {
+                router.unsupported.push(op.matching.clone());
             }
         }
         router
@@ -67,7 +74,7 @@ impl Router {
         self.unsupported.iter().any(|m| m.accepts(event_type))
     }
 
-    /// Number of operations that publish.
+    /// Number of operations that deliver.
     #[cfg(test)]
     pub fn len(&self) -> usize {
         self.targets.len()
@@ -78,7 +85,7 @@ impl Router {
 mod tests {
     use std::collections::BTreeSet;
 
-    use model::destination::{Qos, Retain, Sink};
+    use model::destination::{Qos, Retain};
     use model::plan::{AssetIdentity, DeviceIdentity, StreamSpec};
 
     use super::*;
@@ -157,10 +164,17 @@ mod tests {
             op(event("alarm"), types(&["alarm"]), topic("t/alarm")),
             op(event("msg"), types(&["message"]), topic("t/msg")),
         ];
-        let router = Router::new(&ops, "c");
+        let router = Router::new(&ops, "c", |_| true);
         assert_eq!(router.len(), 4);
-        let topics =
-            |ty: &str| -> Vec<String> { router.route(ty).map(|t| t.mqtt.topic.clone()).collect() };
+        let topics = |ty: &str| -> Vec<String> {
+            router
+                .route(ty)
+                .map(|t| match &t.destination {
+                    Destination::Mqtt(mqtt) => mqtt.topic.clone(),
+                    other => panic!("{other:?}"),
+                })
+                .collect()
+        };
         assert_eq!(topics("reading"), ["t/all", "t/r"]);
         assert_eq!(topics("alarm"), ["t/all", "t/alarm"]);
         assert_eq!(topics("message"), ["t/all", "t/msg"]);
@@ -182,13 +196,25 @@ mod tests {
                 Sink::Storage { path: "x".into() },
             ),
         ];
-        let router = Router::new(&ops, "c");
+        let router = Router::new(&ops, "c", |sink| matches!(sink, Sink::Mqtt { .. }));
         assert_eq!(router.len(), 1);
         assert_eq!(router.route("reading").count(), 0);
         assert!(router.wanted_by_unsupported("reading"));
         assert!(router.wanted_by_unsupported("log"));
         assert!(!router.wanted_by_unsupported("heartbeat"));
         assert_eq!(router.route("heartbeat").count(), 0);
+
+        let router = Router::new(&ops, "c", |_| true);
+        assert_eq!(router.len(), 3, "every sink supported");
+        assert!(matches!(
+            router.route("reading").next().map(|t| &t.destination),
+            Some(Destination::KeyValue { key }) if key == "k"
+        ));
+        assert!(matches!(
+            router.route("log").next().map(|t| &t.destination),
+            Some(Destination::File { path, .. }) if path == "x"
+        ));
+        assert!(!router.wanted_by_unsupported("reading"));
     }
 
     #[test]
@@ -198,7 +224,7 @@ mod tests {
             name: "temp".into(),
             pointer: "/t".into(),
         }];
-        let router = Router::new([&o], "client-9");
+        let router = Router::new([&o], "client-9", |_| true);
         let t = router.route("message").next().expect("routed");
         assert_eq!(t.id, dataset("d"));
         assert_eq!(t.data_points.len(), 1);

@@ -4,13 +4,14 @@
 //! ```text
 //! wait for the previous task of this URL ─► load checkpoint ─► build client (secrets)
 //!   ─► loop: read an event (only while fewer than N are in flight)
-//!            route → build messages → publish (waits when the publisher is full)
+//!            route → build what each destination receives → send (waits when it is full)
 //!            deliveries resolve → tracker → checkpoint (saved at most every interval)
 //!   ─► stop: close the connection, wait for in-flight deliveries, save the checkpoint
 //! ```
 //!
-//! Backpressure: when N events are in flight, or `publish` waits, the task does not poll the
-//! stream, so the socket is not read and TCP flow control slows the server down.
+//! Backpressure: when N events are in flight, or a destination (publisher, state store, file
+//! queue) waits, the task does not poll the stream, so the socket is not read and TCP flow
+//! control slows the server down.
 
 use std::collections::BTreeSet;
 use std::future::Future;
@@ -24,7 +25,7 @@ use futures_util::stream::FuturesUnordered;
 use model::plan::{OperationId, StreamSpec};
 use sinks::cloudevents::{self, CONTENT_TYPE_JSON};
 use sinks::hlc::HybridLogicalClock;
-use sinks::{Delivery, Message, PublishError, Publisher};
+use sinks::{Delivery, PublishError, Publisher};
 use sse_client::{Event, EventStream, StreamConfig, StreamItem};
 use tokio::sync::watch;
 use tokio::time::Instant;
@@ -32,8 +33,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::checkpoint::{CheckpointStore, Seq, Tracker};
 use crate::client::ClientCache;
+use crate::deliver::Sinks;
 use crate::error::Error;
-use crate::forward;
+use crate::forward::{self, Outgoing};
 use crate::projection;
 use crate::router::Router;
 use crate::state::{Count, StreamState, StreamStats};
@@ -43,7 +45,7 @@ use crate::supervisor::SupervisorConfig;
 pub(crate) struct StreamTask<P> {
     pub spec: StreamSpec,
     pub router: watch::Receiver<Arc<Router>>,
-    pub publisher: P,
+    pub sinks: Sinks<P>,
     pub clock: Arc<HybridLogicalClock>,
     pub store: CheckpointStore,
     pub clients: ClientCache,
@@ -284,7 +286,7 @@ impl<P: Publisher> Reader<P> {
         }
     }
 
-    /// Routes one event, publishes its messages and tracks their deliveries.
+    /// Routes one event, sends it to each destination and tracks the deliveries.
     async fn event(&mut self, event: Event) {
         let stats = &self.task.stats;
         stats.add(Count::Events, 1);
@@ -296,15 +298,15 @@ impl<P: Publisher> Reader<P> {
         let data: Bytes = event.data.clone().into_bytes();
         let mut raw_type: Option<&'static str> = None;
         let mut parsed: Option<Option<serde_json::Value>> = None;
-        let mut messages: Vec<Message> = Vec::new();
+        let mut outgoing: Vec<Outgoing> = Vec::new();
         let mut routed = false;
         for target in router.route(&event.event_type) {
             routed = true;
             if target.data_points.is_empty() {
                 let content_type =
                     *raw_type.get_or_insert_with(|| cloudevents::content_type(&data));
-                messages.push(forward::message(
-                    &target.mqtt,
+                outgoing.push(forward::outgoing(
+                    &target.destination,
                     &target.headers,
                     &event,
                     data.clone(),
@@ -317,8 +319,8 @@ impl<P: Publisher> Reader<P> {
                 Some(value) => {
                     let projected = projection::project(value, &target.data_points);
                     stats.add(Count::MissingDataPoints, projected.missing as u64);
-                    messages.push(forward::message(
-                        &target.mqtt,
+                    outgoing.push(forward::outgoing(
+                        &target.destination,
                         &target.headers,
                         &event,
                         projected.payload,
@@ -341,12 +343,12 @@ impl<P: Publisher> Reader<P> {
                 stats.add(Count::Unmatched, 1);
             }
         }
-        let seq = self.tracker.push(&event.last_event_id, messages.len());
-        for message in messages {
+        let seq = self.tracker.push(&event.last_event_id, outgoing.len());
+        for item in outgoing {
             let published = tokio::select! {
                 biased;
                 () = self.task.abort.cancelled() => None,
-                result = self.task.publisher.publish(message) => Some(result),
+                result = self.task.sinks.send(item) => Some(result),
             };
             match published {
                 // The remaining deliveries never resolve: the checkpoint stays before this event.

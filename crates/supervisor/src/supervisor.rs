@@ -11,6 +11,11 @@
 //!   connection: its task gets the new routing with the next event. If it had failed or been
 //!   closed, it is started again instead (the definition changed, DESIGN 3.7);
 //! - any other stream is left alone.
+//!
+//! Destinations: MQTT always (the publisher); `BrokerStateStore` and `Storage` when
+//! [`Supervisor::with_key_value`] and [`Supervisor::with_files`] gave them. An operation whose
+//! destination is missing is reported in [`Applied::unsupported`] with the reason; its stream
+//! runs for the other operations, and its events are counted as unsupported.
 
 use std::collections::{BTreeMap, HashMap};
 use std::num::NonZeroUsize;
@@ -21,7 +26,9 @@ use std::time::Duration;
 use model::destination::Sink;
 use model::plan::{Operation, OperationId, Plan, StreamSpec};
 use sinks::Publisher;
+use sinks::file::FileSinks;
 use sinks::hlc::HybridLogicalClock;
+use sinks::key_value::{AnyKeyValueStore, KeyValueStore};
 use sse_client::RetryPolicy;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
@@ -30,6 +37,7 @@ use url::Url;
 
 use crate::checkpoint::CheckpointStore;
 use crate::client::ClientCache;
+use crate::deliver::Sinks;
 use crate::router::Router;
 use crate::state::{StreamState, StreamStats};
 use crate::stream_task::StreamTask;
@@ -84,8 +92,20 @@ pub struct Applied {
     pub updated: Vec<Url>,
     /// Streams stopped.
     pub stopped: Vec<Url>,
-    /// Operations skipped because their sink is not supported yet.
-    pub unsupported: Vec<OperationId>,
+    /// Operations (added or changed) whose destination this supervisor does not have; their
+    /// streams run, and their events are counted as unsupported.
+    pub unsupported: Vec<Unsupported>,
+}
+
+/// An operation that cannot deliver to its destination here, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unsupported {
+    /// The operation.
+    pub operation: OperationId,
+    /// Its destination kind: `Mqtt`, `BrokerStateStore` or `Storage`.
+    pub sink: &'static str,
+    /// Why, e.g. "no state store is configured".
+    pub reason: &'static str,
 }
 
 /// A view of one running stream, for status.
@@ -110,10 +130,10 @@ struct Running {
     stats: Arc<StreamStats>,
 }
 
-/// The runtime from plan to publishes. See the module documentation.
+/// The runtime from plan to deliveries. See the module documentation.
 pub struct Supervisor<P: Publisher> {
     config: Arc<SupervisorConfig>,
-    publisher: P,
+    sinks: Sinks<P>,
     clock: Arc<HybridLogicalClock>,
     store: CheckpointStore,
     clients: ClientCache,
@@ -136,12 +156,15 @@ impl<P: Publisher> std::fmt::Debug for Supervisor<P> {
 }
 
 impl<P: Publisher> Supervisor<P> {
-    /// A supervisor with nothing running; [`apply`](Self::apply) a plan to start.
+    /// A supervisor with nothing running that delivers to MQTT through `publisher`;
+    /// [`apply`](Self::apply) a plan to start. `BrokerStateStore` and `Storage` operations
+    /// are reported as [`Unsupported`] unless [`with_key_value`](Self::with_key_value) and
+    /// [`with_files`](Self::with_files) give their destinations.
     pub fn new(config: SupervisorConfig, publisher: P) -> Self {
         Self {
             store: CheckpointStore::new(&config.state_dir),
             config: Arc::new(config),
-            publisher,
+            sinks: Sinks::new(publisher),
             clock: Arc::new(HybridLogicalClock::new()),
             clients: ClientCache::default(),
             plan: Plan::default(),
@@ -150,6 +173,24 @@ impl<P: Publisher> Supervisor<P> {
             tasks: TaskTracker::new(),
             abort: CancellationToken::new(),
         }
+    }
+
+    /// Delivers `BrokerStateStore` operations to `store`: each event SETs the operation's key
+    /// to its payload, and counts as delivered when the store replied OK. Call it before the
+    /// first [`apply`](Self::apply): streams already running keep what they started with.
+    pub fn with_key_value(mut self, store: impl KeyValueStore) -> Self {
+        self.sinks.key_value = Some(AnyKeyValueStore::new(store));
+        self
+    }
+
+    /// Delivers `Storage` operations to `files`: each event appends a line to the operation's
+    /// file, and counts as delivered once the line is written (and flushed, per the files'
+    /// durability). Call it before the first [`apply`](Self::apply), like
+    /// [`with_key_value`](Self::with_key_value). The supervisor does not close the files:
+    /// close them after [`shutdown`](Self::shutdown).
+    pub fn with_files(mut self, files: FileSinks) -> Self {
+        self.sinks.files = Some(files);
+        self
     }
 
     /// Makes `plan` the running plan, touching only what changed (see the module
@@ -162,10 +203,15 @@ impl<P: Publisher> Supervisor<P> {
         let changes = model::diff(&self.plan, plan);
         for id in changes.added.iter().chain(&changes.changed) {
             if let Some(op) = plan.operations.get(id)
-                && !matches!(op.sink, Sink::Mqtt { .. })
+                && let Some(reason) = self.sinks.unsupported(&op.sink)
             {
-                tracing::warn!(operation = %id, sink = sink_kind(&op.sink), "destination not supported yet: operation skipped");
-                applied.unsupported.push(id.clone());
+                let sink = sink_kind(&op.sink);
+                tracing::warn!(operation = %id, sink, reason, "destination not available: the operation's events are not delivered");
+                applied.unsupported.push(Unsupported {
+                    operation: id.clone(),
+                    sink,
+                    reason,
+                });
             }
         }
 
@@ -196,7 +242,7 @@ impl<P: Publisher> Supervisor<P> {
             match self.streams.get_mut(&spec) {
                 Some(running) if running.operations == operations => {}
                 Some(running) if !running.state.borrow().is_terminal() => {
-                    let router = Router::new(operations.values(), &self.config.client_id);
+                    let router = router(&self.sinks, &self.config.client_id, &operations);
                     running.router.send_replace(Arc::new(router));
                     running.operations = operations;
                     applied.updated.push(spec.url.clone());
@@ -237,7 +283,7 @@ impl<P: Publisher> Supervisor<P> {
     }
 
     fn start(&mut self, spec: StreamSpec, operations: BTreeMap<OperationId, Operation>) {
-        let router = Router::new(operations.values(), &self.config.client_id);
+        let router = router(&self.sinks, &self.config.client_id, &operations);
         let (router_tx, router_rx) = watch::channel(Arc::new(router));
         let (state_tx, state_rx) = watch::channel(StreamState::Connecting);
         let stats = Arc::new(StreamStats::default());
@@ -246,7 +292,7 @@ impl<P: Publisher> Supervisor<P> {
         let task = StreamTask {
             spec: spec.clone(),
             router: router_rx,
-            publisher: self.publisher.clone(),
+            sinks: self.sinks.clone(),
             clock: self.clock.clone(),
             store: self.store.clone(),
             clients: self.clients.clone(),
@@ -345,6 +391,17 @@ impl<P: Publisher> Drop for Supervisor<P> {
             running.stop.cancel();
         }
     }
+}
+
+/// The router of a stream's `operations`; those `sinks` cannot serve are kept aside.
+fn router<P: Publisher>(
+    sinks: &Sinks<P>,
+    client_id: &str,
+    operations: &BTreeMap<OperationId, Operation>,
+) -> Router {
+    Router::new(operations.values(), client_id, |sink| {
+        sinks.unsupported(sink).is_none()
+    })
 }
 
 fn sink_kind(sink: &Sink) -> &'static str {

@@ -68,6 +68,11 @@ async fn datasets_and_events_reach_their_topics_with_aio_headers_over_one_connec
     let applied = sup.apply(&plan);
     assert_eq!(applied.started.len(), 2, "two distinct streams");
     assert_eq!(applied.unsupported.len(), 1, "the state store dataset");
+    assert_eq!(applied.unsupported[0].sink, "BrokerStateStore");
+    assert_eq!(
+        applied.unsupported[0].reason,
+        "no state store is configured"
+    );
 
     // all: 4 events; temps: event 1 (event 4 is not JSON); alarm: event 2; tt: 1.
     let messages = recorder.wait_for(7).await;

@@ -26,7 +26,7 @@ pub mod config;
 mod connection;
 mod inflight;
 pub mod subscriber;
-mod tls;
+pub mod tls;
 
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};

@@ -31,9 +31,7 @@ fn system_roots() -> &'static [CertificateDer<'static>] {
 /// # Errors
 /// [`MqttErrorKind::TrustList`] for an unusable CA file, [`MqttErrorKind::ClientCertificate`]
 /// for an unusable certificate or key, or a key that does not match the certificate.
-pub(crate) fn client_config(
-    settings: &TlsSettings,
-) -> Result<Arc<rustls::ClientConfig>, MqttError> {
+pub fn client_config(settings: &TlsSettings) -> Result<Arc<rustls::ClientConfig>, MqttError> {
     let mut roots = RootCertStore::empty();
     roots.add_parsable_certificates(system_roots().iter().cloned());
     if let Some(path) = &settings.ca_file {

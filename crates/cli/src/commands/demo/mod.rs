@@ -85,6 +85,7 @@ pub async fn run(args: DemoArgs, shutdown: Shutdown) -> anyhow::Result<ExitCode>
         session_expiry: Duration::from_secs(3600),
         keep_alive: Duration::from_secs(30),
         state_dir: dir.join("state"),
+        storage_root: dir.join("state").join("storage"),
         http: args.http,
         http_token_file: None,
     };

@@ -2,9 +2,10 @@
 //! delivers every event to its destination until stopped.
 //!
 //! Wiring, in order: settings → broker (embedded or external) → MQTT publisher → registry and
-//! its first plan → supervisor → registry watcher → HTTP listener. On SIGINT or SIGTERM it
-//! stops reading, waits for the broker to acknowledge what is in flight, saves the
-//! checkpoints, and exits 0.
+//! its first plan → supervisor (with the `Storage` files under the storage root, and the
+//! state store when one is given) → registry watcher → HTTP listener. On SIGINT or SIGTERM it
+//! stops reading, waits for the broker to acknowledge what is in flight and for the files to
+//! be written, saves the checkpoints, and exits 0.
 
 pub mod embedded;
 pub mod settings;
@@ -18,6 +19,8 @@ use anyhow::Context as _;
 use api::{Readiness, Token};
 use clap::Args;
 use registry::{Registry, RegistryPaths, Reload};
+use sinks::file::{FileOptions, FileSinks};
+use sinks::key_value::AnyKeyValueStore;
 use sinks::mqtt::{MqttConfig, MqttPublisher};
 use supervisor::{Supervisor, SupervisorConfig};
 use tokio::sync::mpsc;
@@ -44,12 +47,15 @@ pub struct RunArgs {
     runtime: RuntimeArgs,
 }
 
-/// The broker and publisher the connector runs on.
+/// The broker, publisher and state store the connector runs on.
 pub struct Plumbing {
     /// The embedded broker, when it is used.
     pub embedded: Option<EmbeddedBroker>,
     /// The publisher.
     pub publisher: MqttPublisher,
+    /// The state store of `BrokerStateStore` destinations; `None`: those operations are
+    /// reported as unsupported ("no state store is configured").
+    pub key_value: Option<AnyKeyValueStore>,
     /// Where the broker listens, for people (`mqtt://127.0.0.1:1883`).
     pub broker_url: String,
     /// The connection settings the publisher uses (for a viewer to connect alike).
@@ -86,6 +92,7 @@ pub async fn start_plumbing(settings: &RuntimeSettings) -> anyhow::Result<Plumbi
     Ok(Plumbing {
         embedded,
         publisher,
+        key_value: None,
         broker_url,
         mqtt: config,
     })
@@ -132,10 +139,16 @@ pub async fn serve(
     report_problems(&snapshot.problems);
     tracing::info!("{}", snapshot.summary());
 
+    let files = FileSinks::new(&settings.storage_root, FileOptions::default());
+    tracing::debug!(root = %settings.storage_root.display(), "storage root");
     let mut supervisor = Supervisor::new(
         SupervisorConfig::new(&settings.state_dir, &settings.client_id),
         plumbing.publisher.clone(),
-    );
+    )
+    .with_files(files.clone());
+    if let Some(store) = plumbing.key_value.clone() {
+        supervisor = supervisor.with_key_value(store);
+    }
     log_applied(&supervisor.apply(&snapshot.plan));
 
     let (reloads, mut reloaded) = mpsc::unbounded_channel();
@@ -161,6 +174,7 @@ pub async fn serve(
             "some messages were not acknowledged in time; their events will be read again at the next start"
         );
     }
+    files.close().await;
     let unacknowledged = plumbing.publisher.close().await;
     if unacknowledged > 0 {
         tracing::warn!(unacknowledged, "messages left unacknowledged at stop");
@@ -215,8 +229,13 @@ fn log_applied(applied: &supervisor::Applied) {
     for url in &applied.stopped {
         tracing::info!(%url, "stream stopped");
     }
-    for id in &applied.unsupported {
-        tracing::warn!(operation = %id, "destination not supported yet; operation skipped");
+    for unsupported in &applied.unsupported {
+        tracing::warn!(
+            operation = %unsupported.operation,
+            sink = unsupported.sink,
+            "destination not available ({}): the operation's events are not delivered",
+            unsupported.reason
+        );
     }
 }
 

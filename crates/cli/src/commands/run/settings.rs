@@ -21,6 +21,10 @@ use crate::values;
 /// Where the state (checkpoints) lives when `--state-dir` is not given.
 pub const DEFAULT_STATE_DIR: &str = "state";
 
+/// The storage root below the state directory when `--storage-root` is not given:
+/// `STATE_DIR/storage`, so that everything the connector writes is in one place by default.
+pub const DEFAULT_STORAGE_DIR: &str = "storage";
+
 /// Where the embedded broker listens by default.
 pub const DEFAULT_EMBEDDED_BROKER: SocketAddr =
     SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 1883);
@@ -114,6 +118,10 @@ pub struct RuntimeArgs {
     #[arg(long, value_name = "DIR", env = "SSE_CONNECTOR_STATE_DIR")]
     pub state_dir: Option<PathBuf>,
 
+    /// Root of the files of `Storage` destinations [default: STATE_DIR/storage]
+    #[arg(long, value_name = "DIR", env = "SSE_CONNECTOR_STORAGE_ROOT")]
+    pub storage_root: Option<PathBuf>,
+
     /// HTTP listener address, or `off` [default: 127.0.0.1:8080]
     #[arg(long, value_name = "ADDR|off", env = "SSE_CONNECTOR_HTTP")]
     pub http: Option<String>,
@@ -138,6 +146,7 @@ struct ConfigFile {
     session_expiry: Option<String>,
     keep_alive: Option<String>,
     state_dir: Option<PathBuf>,
+    storage_root: Option<PathBuf>,
     http: Option<String>,
     http_token_file: Option<PathBuf>,
 }
@@ -164,6 +173,8 @@ pub struct RuntimeSettings {
     pub keep_alive: Duration,
     /// State directory.
     pub state_dir: PathBuf,
+    /// Root of the `Storage` destinations' files.
+    pub storage_root: PathBuf,
     /// HTTP listener.
     pub http: HttpListen,
     /// HTTP token file.
@@ -266,16 +277,23 @@ impl RuntimeArgs {
             Some(text) => text.parse().context("--http")?,
             None => api::listen::DEFAULT_HTTP_ADDR.parse().context("--http")?,
         };
+        let state_dir = self
+            .state_dir
+            .clone()
+            .or(file.state_dir)
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_STATE_DIR));
+        let storage_root = self
+            .storage_root
+            .clone()
+            .or(file.storage_root)
+            .unwrap_or_else(|| state_dir.join(DEFAULT_STORAGE_DIR));
         Ok(RuntimeSettings {
             broker,
             client_id,
             session_expiry,
             keep_alive,
-            state_dir: self
-                .state_dir
-                .clone()
-                .or(file.state_dir)
-                .unwrap_or_else(|| PathBuf::from(DEFAULT_STATE_DIR)),
+            state_dir,
+            storage_root,
             http,
             http_token_file: self.http_token_file.clone().or(file.http_token_file),
         })

@@ -1,0 +1,601 @@
+//! [`StateStoreClient`]: requests to a state store (AIO's or the embedded one) over its own
+//! MQTT v5 connection.
+//!
+//! One task owns rumqttc's event loop. At every CONNACK it subscribes to the client's response
+//! topic and notification topics (a broker restarted without sessions forgets them), and once
+//! subscribed again after a reconnect it sends KEYNOTIFY for every observed key once more (AIO's
+//! state store drops observations when a client disconnects). Responses are matched to
+//! requests by their 16-byte random correlation data. A request waits for the subscription
+//! before it is sent, so its response cannot be missed.
+//!
+//! Every request carries `__ts` from the client's hybrid logical clock, `__srcId`,
+//! `__protVer` = `1.0`, `$partition` = client id, and a message expiry equal to the timeout.
+//!
+//! # Cancel safety
+//! Every request method is cancel safe in this sense: dropping its future forgets the request
+//! (nothing leaks), but a request already sent may still be applied by the service, exactly
+//! as after [`ErrorKind::Timeout`].
+
+use std::collections::HashMap;
+use std::collections::hash_map::Entry as MapEntry;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
+use std::time::Duration;
+
+use bytes::Bytes;
+use rumqttc::v5::mqttbytes::QoS;
+use rumqttc::v5::mqttbytes::v5::{Filter, Packet, PublishProperties, SubscribeReasonCode};
+use rumqttc::v5::{AsyncClient, Event, EventLoop};
+use sinks::MqttConfig;
+use sinks::hlc::{HlcTimestamp, HybridLogicalClock};
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::time::{Instant, timeout_at};
+use tokio_util::sync::{CancellationToken, DropGuard};
+
+use crate::connection;
+use crate::error::{Error, ErrorKind, ErrorSource, Result};
+use crate::observation::{KeyNotification, KeyObservation, OBSERVATION_BUFFER, deliver};
+use crate::protocol::{
+    self, CONTENT_TYPE, PROTOCOL_VERSION, REQUEST_TOPIC, find_property, property,
+};
+use crate::resp3::{Request, Response, SetCondition};
+
+/// Default time a request waits for its response.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Options of [`StateStoreClient::set`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SetOptions {
+    /// When the SET applies.
+    pub condition: SetCondition,
+    /// Time to live (`PX`, millisecond precision); `None` keeps the key until deleted.
+    pub expires: Option<Duration>,
+    /// Fencing token (`__ft`).
+    pub fencing_token: Option<HlcTimestamp>,
+}
+
+/// A state store client; cheap to clone (clones share the connection). Dropping the last
+/// clone ends the connection.
+#[derive(Debug, Clone)]
+pub struct StateStoreClient {
+    inner: Arc<Inner>,
+    timeout: Duration,
+}
+
+#[derive(Debug)]
+struct Inner {
+    client: AsyncClient,
+    client_id: String,
+    response_topic: String,
+    clock: HybridLogicalClock,
+    shared: Arc<Shared>,
+    stop: CancellationToken,
+    _stop_on_drop: DropGuard,
+}
+
+/// State shared with the connection task.
+#[derive(Debug)]
+struct Shared {
+    pending: Mutex<HashMap<Bytes, oneshot::Sender<Reply>>>,
+    observers: Mutex<HashMap<Bytes, mpsc::Sender<KeyNotification>>>,
+    subscribed: watch::Sender<bool>,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// A response as it arrived.
+#[derive(Debug)]
+struct Reply {
+    payload: Bytes,
+    content_type: Option<String>,
+    user_properties: Vec<(String, String)>,
+}
+
+/// Removes a pending request when its future ends, however it ends.
+struct PendingGuard<'a> {
+    shared: &'a Shared,
+    correlation: Bytes,
+}
+
+impl Drop for PendingGuard<'_> {
+    fn drop(&mut self) {
+        lock(&self.shared.pending).remove(&self.correlation);
+    }
+}
+
+impl StateStoreClient {
+    /// Validates `config` and connects in the background (requests wait for the connection,
+    /// within their timeout). `config.client_id` is used as is and must be unique on the
+    /// broker: give the state store client its own (for example the connector's id with a
+    /// `-statestore` suffix).
+    ///
+    /// # Errors
+    /// [`ErrorKind::Config`] for an invalid setting, an unusable TLS or password file, or
+    /// outside a tokio runtime.
+    pub fn start(config: MqttConfig) -> Result<Self> {
+        let runtime = tokio::runtime::Handle::try_current().map_err(|_| {
+            Error::new(
+                ErrorKind::Config,
+                "the state store client needs a tokio runtime",
+            )
+        })?;
+        let (client, eventloop) = connection::build(&config)?;
+        let stop = CancellationToken::new();
+        let shared = Arc::new(Shared {
+            pending: Mutex::new(HashMap::new()),
+            observers: Mutex::new(HashMap::new()),
+            subscribed: watch::channel(false).0,
+        });
+        let inner = Arc::new(Inner {
+            client,
+            client_id: config.client_id.clone(),
+            response_topic: protocol::response_topic(&config.client_id),
+            clock: HybridLogicalClock::new(),
+            shared,
+            stop: stop.clone(),
+            _stop_on_drop: stop.clone().drop_guard(),
+        });
+        runtime.spawn(run(eventloop, Arc::downgrade(&inner), config, stop));
+        Ok(Self {
+            inner,
+            timeout: DEFAULT_TIMEOUT,
+        })
+    }
+
+    /// A handle on the same connection whose requests wait `timeout` for their response.
+    #[must_use]
+    pub fn with_timeout(&self, timeout: Duration) -> Self {
+        Self {
+            inner: Arc::clone(&self.inner),
+            timeout,
+        }
+    }
+
+    /// The request timeout of this handle.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    /// The MQTT client id.
+    pub fn client_id(&self) -> &str {
+        &self.inner.client_id
+    }
+
+    /// Waits until connected and subscribed.
+    ///
+    /// # Cancel safety
+    /// Cancel safe.
+    pub async fn ready(&self) {
+        let mut subscribed = self.inner.shared.subscribed.subscribe();
+        let _ = subscribed.wait_for(|s| *s).await;
+    }
+
+    /// Sets `key` to `value`. `Ok(true)` when applied, `Ok(false)` when the condition kept it
+    /// from applying (`:-1`).
+    ///
+    /// # Errors
+    /// [`ErrorKind::InvalidArgument`] for an empty key; [`ErrorKind::Service`] for a refusal
+    /// (a fencing token missing or too old, the quota...); [`ErrorKind::Timeout`],
+    /// [`ErrorKind::Closed`], [`ErrorKind::Status`], [`ErrorKind::UnexpectedResponse`].
+    /// Cancel safe (see the module docs).
+    pub async fn set(
+        &self,
+        key: impl Into<Bytes>,
+        value: impl Into<Bytes>,
+        options: SetOptions,
+    ) -> Result<bool> {
+        let expires_ms = options
+            .expires
+            .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX).max(1));
+        let request = Request::Set {
+            key: key.into(),
+            value: value.into(),
+            condition: options.condition,
+            expires_ms,
+        };
+        match self.invoke(request, options.fencing_token.as_ref()).await? {
+            Response::Ok => Ok(true),
+            Response::Integer(-1) => Ok(false),
+            other => Err(unexpected("SET", &other)),
+        }
+    }
+
+    /// The value of `key`, `None` when it does not exist.
+    ///
+    /// # Errors
+    /// As [`set`](Self::set). Cancel safe.
+    pub async fn get(&self, key: impl Into<Bytes>) -> Result<Option<Bytes>> {
+        match self.invoke(Request::Get { key: key.into() }, None).await? {
+            Response::Value(value) => Ok(Some(value)),
+            Response::NotFound => Ok(None),
+            other => Err(unexpected("GET", &other)),
+        }
+    }
+
+    /// Deletes `key`; the number of keys deleted (0 or 1).
+    ///
+    /// # Errors
+    /// As [`set`](Self::set). Cancel safe.
+    pub async fn del(
+        &self,
+        key: impl Into<Bytes>,
+        fencing_token: Option<HlcTimestamp>,
+    ) -> Result<u64> {
+        let response = self
+            .invoke(Request::Del { key: key.into() }, fencing_token.as_ref())
+            .await?;
+        deleted("DEL", &response)
+    }
+
+    /// Deletes `key` only while it holds `value`; the number of keys deleted: 1, or 0 when the
+    /// key is missing or holds another value (`:-1`).
+    ///
+    /// # Errors
+    /// As [`set`](Self::set). Cancel safe.
+    pub async fn vdel(
+        &self,
+        key: impl Into<Bytes>,
+        value: impl Into<Bytes>,
+        fencing_token: Option<HlcTimestamp>,
+    ) -> Result<u64> {
+        let request = Request::VDel {
+            key: key.into(),
+            value: value.into(),
+        };
+        match self.invoke(request, fencing_token.as_ref()).await? {
+            Response::Integer(-1) => Ok(0),
+            response => deleted("VDEL", &response),
+        }
+    }
+
+    /// Starts notifications about `key` (KEYNOTIFY): every later SET and DELETE (including
+    /// expiry) arrives on the returned observation.
+    ///
+    /// # Errors
+    /// [`ErrorKind::DuplicateObserve`] when this client already observes `key`; otherwise as
+    /// [`set`](Self::set). Cancel safe: a cancelled observe leaves nothing registered here.
+    pub async fn observe(&self, key: impl Into<Bytes>) -> Result<KeyObservation> {
+        let key = key.into();
+        let (tx, notifications) = mpsc::channel(OBSERVATION_BUFFER);
+        {
+            let mut observers = lock(&self.inner.shared.observers);
+            match observers.entry(key.clone()) {
+                MapEntry::Occupied(entry) if !entry.get().is_closed() => {
+                    return Err(Error::new(
+                        ErrorKind::DuplicateObserve,
+                        format!("{} is already observed", String::from_utf8_lossy(&key)),
+                    ));
+                }
+                MapEntry::Occupied(mut entry) => {
+                    entry.insert(tx);
+                }
+                MapEntry::Vacant(entry) => {
+                    entry.insert(tx);
+                }
+            }
+        }
+        // Registered before the request, so no notification right after the reply is lost;
+        // removed again unless the service confirmed.
+        struct Unregister<'a>(&'a Shared, Option<Bytes>);
+        impl Drop for Unregister<'_> {
+            fn drop(&mut self) {
+                if let Some(key) = self.1.take() {
+                    lock(&self.0.observers).remove(&key);
+                }
+            }
+        }
+        let mut unregister = Unregister(&self.inner.shared, Some(key.clone()));
+        let request = Request::KeyNotify {
+            key: key.clone(),
+            stop: false,
+        };
+        match self.invoke(request, None).await? {
+            Response::Ok => {
+                unregister.1 = None;
+                Ok(KeyObservation { key, notifications })
+            }
+            other => Err(unexpected("KEYNOTIFY", &other)),
+        }
+    }
+
+    /// Stops notifications about `key` (KEYNOTIFY STOP) and ends its observation. `Ok(true)`
+    /// when the service had it registered.
+    ///
+    /// # Errors
+    /// As [`set`](Self::set). Cancel safe.
+    pub async fn unobserve(&self, key: impl Into<Bytes>) -> Result<bool> {
+        let key = key.into();
+        let response = self
+            .invoke(
+                Request::KeyNotify {
+                    key: key.clone(),
+                    stop: true,
+                },
+                None,
+            )
+            .await?;
+        lock(&self.inner.shared.observers).remove(&key);
+        match response {
+            Response::Ok => Ok(true),
+            Response::Integer(0) => Ok(false),
+            other => Err(unexpected("KEYNOTIFY STOP", &other)),
+        }
+    }
+
+    /// Disconnects (for every clone); pending and later requests fail with
+    /// [`ErrorKind::Closed`].
+    pub fn close(&self) {
+        self.inner.stop.cancel();
+    }
+
+    /// Sends one request and waits for its response; `-ERR` and non-200 statuses become
+    /// errors here, the rest is left to the caller.
+    async fn invoke(&self, request: Request, fencing: Option<&HlcTimestamp>) -> Result<Response> {
+        let verb = request.verb();
+        if request.key().is_empty() {
+            return Err(Error::new(
+                ErrorKind::InvalidArgument,
+                format!("{verb}: the key is empty"),
+            ));
+        }
+        let inner = &self.inner;
+        if inner.stop.is_cancelled() {
+            return Err(Error::new(
+                ErrorKind::Closed,
+                format!("{verb}: the state store client has shut down"),
+            ));
+        }
+        let deadline = Instant::now() + self.timeout;
+        let timed_out = |what: &str| {
+            Error::new(
+                ErrorKind::Timeout,
+                format!("{verb}: {what} within {:?}", self.timeout),
+            )
+        };
+        let closed = || {
+            Error::new(
+                ErrorKind::Closed,
+                format!("{verb}: the state store client has shut down"),
+            )
+        };
+        let mut subscribed = inner.shared.subscribed.subscribe();
+        match timeout_at(deadline, subscribed.wait_for(|s| *s)).await {
+            Err(_) => return Err(timed_out("no connection to the MQTT broker")),
+            Ok(Err(_)) => return Err(closed()),
+            Ok(Ok(_)) => {}
+        }
+        let correlation = Bytes::from(rand::random::<[u8; 16]>().to_vec());
+        let (tx, rx) = oneshot::channel();
+        lock(&inner.shared.pending).insert(correlation.clone(), tx);
+        let _pending = PendingGuard {
+            shared: &inner.shared,
+            correlation: correlation.clone(),
+        };
+        let mut user_properties = vec![
+            (
+                property::TIMESTAMP.to_owned(),
+                inner.clock.now().to_string(),
+            ),
+            (property::SOURCE_ID.to_owned(), inner.client_id.clone()),
+            (
+                property::PROTOCOL_VERSION.to_owned(),
+                PROTOCOL_VERSION.to_owned(),
+            ),
+            ("$partition".to_owned(), inner.client_id.clone()),
+        ];
+        if let Some(token) = fencing {
+            user_properties.push((property::FENCING_TOKEN.to_owned(), token.to_string()));
+        }
+        let properties = PublishProperties {
+            message_expiry_interval: Some(protocol::expiry_secs(self.timeout)),
+            content_type: Some(CONTENT_TYPE.to_owned()),
+            response_topic: Some(inner.response_topic.clone()),
+            correlation_data: Some(correlation),
+            user_properties,
+            ..PublishProperties::default()
+        };
+        let publish = inner.client.publish_with_properties(
+            REQUEST_TOPIC,
+            QoS::AtLeastOnce,
+            false,
+            request.encode(),
+            properties,
+        );
+        match timeout_at(deadline, publish).await {
+            Err(_) => return Err(timed_out("the request could not be queued")),
+            Ok(Err(_)) => return Err(closed()),
+            Ok(Ok(())) => {}
+        }
+        let reply = match timeout_at(deadline, rx).await {
+            Err(_) => return Err(timed_out("no response")),
+            Ok(Err(_)) => return Err(closed()),
+            Ok(Ok(reply)) => reply,
+        };
+        read_reply(verb, reply)
+    }
+}
+
+/// Checks `__stat` and the content type, parses the payload, and turns `-ERR` into an error.
+fn read_reply(verb: &str, reply: Reply) -> Result<Response> {
+    let props = &reply.user_properties;
+    let unexpected =
+        |what: String| Error::new(ErrorKind::UnexpectedResponse, format!("{verb}: {what}"));
+    let status = find_property(props, property::STATUS)
+        .ok_or_else(|| unexpected("the response has no __stat".into()))?;
+    let status: u16 = status
+        .parse()
+        .map_err(|_| unexpected(format!("the response status {status:?} is not a number")))?;
+    if status != protocol::status::OK {
+        let mut detail = find_property(props, property::STATUS_MESSAGE)
+            .unwrap_or("no message")
+            .to_owned();
+        if let Some(name) = find_property(props, property::INVALID_PROPERTY_NAME) {
+            detail.push_str(&format!(" (property {name}"));
+            if let Some(value) = find_property(props, property::INVALID_PROPERTY_VALUE) {
+                detail.push_str(&format!(" = {value:?}"));
+            }
+            detail.push(')');
+        }
+        return Err(Error::status(verb, status, &detail));
+    }
+    if let Some(content_type) = &reply.content_type
+        && content_type != CONTENT_TYPE
+    {
+        return Err(unexpected(format!(
+            "the response content type is {content_type}"
+        )));
+    }
+    match Response::parse(&reply.payload) {
+        Ok(Response::Error(text)) => Err(Error::service(verb, &text)),
+        Ok(response) => Ok(response),
+        Err(error) => Err(unexpected("the response is not valid RESP3".into())
+            .with_source(ErrorSource::Resp3(error))),
+    }
+}
+
+fn unexpected(verb: &str, response: &Response) -> Error {
+    Error::new(
+        ErrorKind::UnexpectedResponse,
+        format!("{verb}: unexpected response {response:?}"),
+    )
+}
+
+fn deleted(verb: &str, response: &Response) -> Result<u64> {
+    match response {
+        Response::Integer(n) if *n >= 0 => Ok(n.unsigned_abs()),
+        other => Err(unexpected(verb, other)),
+    }
+}
+
+/// The connection task: polls, routes responses and notifications, re-subscribes and
+/// re-observes after reconnects.
+async fn run(
+    mut eventloop: EventLoop,
+    inner: Weak<Inner>,
+    config: MqttConfig,
+    stop: CancellationToken,
+) {
+    let Some(strong) = inner.upgrade() else {
+        return;
+    };
+    let (client, shared) = (strong.client.clone(), Arc::clone(&strong.shared));
+    let response_topic = strong.response_topic.clone();
+    let client_id = strong.client_id.clone();
+    drop(strong);
+    let filters = [
+        Filter::new(response_topic.clone(), QoS::AtLeastOnce),
+        Filter::new(protocol::notification_filter(&client_id), QoS::AtLeastOnce),
+    ];
+    let (mut failures, mut connections) = (0u32, 0u32);
+    loop {
+        let event = tokio::select! {
+            () = stop.cancelled() => break,
+            event = eventloop.poll() => event,
+        };
+        match event {
+            Ok(Event::Incoming(Packet::ConnAck(_))) => {
+                failures = 0;
+                connections += 1;
+                // Never wait on the request channel from the polling task.
+                if let Err(error) = client.try_subscribe_many(filters.clone()) {
+                    tracing::warn!(%error, "state store client cannot subscribe");
+                }
+            }
+            Ok(Event::Incoming(Packet::SubAck(ack))) => {
+                let ok = ack
+                    .return_codes
+                    .iter()
+                    .all(|c| matches!(c, SubscribeReasonCode::Success(_)));
+                if !ok {
+                    tracing::error!(codes = ?ack.return_codes,
+                        "the broker refused the state store client's subscriptions");
+                }
+                shared.subscribed.send_replace(ok);
+                if ok && connections > 1 {
+                    reobserve(&inner);
+                }
+            }
+            Ok(Event::Incoming(Packet::Publish(publish))) => {
+                let topic = String::from_utf8_lossy(&publish.topic);
+                let props = publish.properties.unwrap_or_default();
+                if topic == response_topic {
+                    let Some(correlation) = props.correlation_data else {
+                        continue;
+                    };
+                    if let Some(waiter) = lock(&shared.pending).remove(&correlation) {
+                        let _ = waiter.send(Reply {
+                            payload: publish.payload,
+                            content_type: props.content_type,
+                            user_properties: props.user_properties,
+                        });
+                    }
+                } else if let Some(key) = protocol::notification_key(&topic, &client_id) {
+                    deliver(
+                        &shared.observers,
+                        Bytes::from(key),
+                        &publish.payload,
+                        &props.user_properties,
+                    );
+                }
+            }
+            Ok(_) => {}
+            Err(error) => {
+                shared.subscribed.send_replace(false);
+                failures = failures.saturating_add(1);
+                if failures == 1 {
+                    tracing::warn!(%error, "state store client lost the MQTT broker; reconnecting");
+                }
+                tokio::select! {
+                    () = stop.cancelled() => break,
+                    () = tokio::time::sleep(connection::backoff(&config, failures)) => {}
+                }
+            }
+        }
+    }
+    // Wake every waiter: their requests will not be answered on this connection.
+    shared.subscribed.send_replace(false);
+    lock(&shared.pending).clear();
+    lock(&shared.observers).clear();
+    if client.try_disconnect().is_ok() {
+        let _ = tokio::time::timeout(Duration::from_secs(1), async {
+            loop {
+                match eventloop.poll().await {
+                    Ok(Event::Outgoing(rumqttc::Outgoing::Disconnect)) | Err(_) => break,
+                    Ok(_) => {}
+                }
+            }
+        })
+        .await;
+    }
+}
+
+/// Sends KEYNOTIFY again for every observed key, in a task of its own (it waits for replies,
+/// which the polling task delivers).
+fn reobserve(inner: &Weak<Inner>) {
+    let Some(inner) = inner.upgrade() else { return };
+    let keys: Vec<Bytes> = lock(&inner.shared.observers)
+        .iter()
+        .filter(|(_, tx)| !tx.is_closed())
+        .map(|(key, _)| key.clone())
+        .collect();
+    if keys.is_empty() {
+        return;
+    }
+    let client = StateStoreClient {
+        inner,
+        timeout: DEFAULT_TIMEOUT,
+    };
+    tokio::spawn(async move {
+        for key in keys {
+            let request = Request::KeyNotify {
+                key: key.clone(),
+                stop: false,
+            };
+            if let Err(error) = client.invoke(request, None).await {
+                tracing::warn!(%error, key = %String::from_utf8_lossy(&key),
+                    "cannot observe the key again after reconnecting");
+            }
+        }
+    });
+}

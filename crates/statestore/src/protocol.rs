@@ -1,0 +1,253 @@
+//! The MQTT side of the protocol, pure: topics, user properties, status codes, timestamps.
+//!
+//! | what | value |
+//! |---|---|
+//! | request topic | `statestore/v1/FA9AE35F-2F64-47CD-9BFF-08E2B32A0FE8/command/invoke` |
+//! | response topic | `clients/{clientId}/services/statestore/v1/FA9AE35F-2F64-47CD-9BFF-08E2B32A0FE8/command/invoke/response` |
+//! | notification topic | `clients/statestore/v1/FA9AE35F-2F64-47CD-9BFF-08E2B32A0FE8/{HEX(clientId)}/command/notify/{HEX(key)}` |
+//! | content type | `application/octet-stream` |
+//! | request properties | `__ts` (required on SET), `__ft` (optional), `__srcId`, `__protVer` = `1.0` |
+//! | response properties | `__stat` (`200` ok), `__stMsg`, `__apErr`, `__ts` (the value's version) |
+//!
+//! `HEX` is upper-case hexadecimal of the bytes. Requests are QoS 1 with a Response Topic,
+//! Correlation Data and a Message Expiry Interval equal to the request timeout.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use sinks::hlc::HlcTimestamp;
+
+/// The state store's service id in its topics.
+pub const SERVICE_ID: &str = "FA9AE35F-2F64-47CD-9BFF-08E2B32A0FE8";
+
+/// Where requests go.
+pub const REQUEST_TOPIC: &str = "statestore/v1/FA9AE35F-2F64-47CD-9BFF-08E2B32A0FE8/command/invoke";
+
+/// Every notification topic starts with this.
+pub const NOTIFICATION_PREFIX: &str = "clients/statestore/v1/FA9AE35F-2F64-47CD-9BFF-08E2B32A0FE8/";
+
+/// Content type of requests, responses and notifications.
+pub const CONTENT_TYPE: &str = "application/octet-stream";
+
+/// The protocol version this crate speaks (`__protVer`).
+pub const PROTOCOL_VERSION: &str = "1.0";
+
+/// Major protocol versions the service accepts (`__supProtMajVer`).
+pub const SUPPORTED_MAJOR_VERSIONS: &str = "1";
+
+/// How far a request's `__ts` or `__ft` may be ahead of the service's clock.
+pub const MAX_CLOCK_SKEW: Duration = Duration::from_secs(60);
+
+/// The user property names.
+pub mod property {
+    /// Hybrid logical clock timestamp: of the request; of the value version in a response.
+    pub const TIMESTAMP: &str = "__ts";
+    /// Fencing token (an HLC timestamp).
+    pub const FENCING_TOKEN: &str = "__ft";
+    /// The sender's MQTT client id.
+    pub const SOURCE_ID: &str = "__srcId";
+    /// Protocol version of the message.
+    pub const PROTOCOL_VERSION: &str = "__protVer";
+    /// HTTP-like status of a response.
+    pub const STATUS: &str = "__stat";
+    /// Human-readable status message.
+    pub const STATUS_MESSAGE: &str = "__stMsg";
+    /// `true` when a non-200 status is an application error.
+    pub const APPLICATION_ERROR: &str = "__apErr";
+    /// A missing or invalid request header.
+    pub const INVALID_PROPERTY_NAME: &str = "__propName";
+    /// The value of an invalid request header.
+    pub const INVALID_PROPERTY_VALUE: &str = "__propVal";
+    /// Major versions supported, space separated (on a version error).
+    pub const SUPPORTED_MAJOR_VERSIONS: &str = "__supProtMajVer";
+    /// The version the refused request asked for.
+    pub const REQUEST_PROTOCOL_VERSION: &str = "__requestProtVer";
+}
+
+/// Response status codes (`__stat`).
+pub mod status {
+    /// Success: the payload is a RESP3 response (which may still be `-ERR`).
+    pub const OK: u16 = 200;
+    /// A header is missing or invalid, or the payload cannot be read.
+    pub const BAD_REQUEST: u16 = 400;
+    /// The request expired before it was executed.
+    pub const REQUEST_TIMEOUT: u16 = 408;
+    /// The content type is not `application/octet-stream`.
+    pub const UNSUPPORTED_MEDIA_TYPE: u16 = 415;
+    /// The service failed (for example it could not persist the change).
+    pub const INTERNAL_SERVER_ERROR: u16 = 500;
+    /// The service cannot serve requests now.
+    pub const SERVICE_UNAVAILABLE: u16 = 503;
+    /// The request's protocol major version is not supported.
+    pub const VERSION_NOT_SUPPORTED: u16 = 505;
+}
+
+/// `clients/{client_id}/services/` + [`REQUEST_TOPIC`] + `/response`.
+pub fn response_topic(client_id: &str) -> String {
+    format!("clients/{client_id}/services/{REQUEST_TOPIC}/response")
+}
+
+/// [`NOTIFICATION_PREFIX`] + `{HEX(client_id)}/command/notify/{HEX(key)}`.
+pub fn notification_topic(client_id: &str, key: &[u8]) -> String {
+    format!(
+        "{NOTIFICATION_PREFIX}{}/command/notify/{}",
+        hex_upper(client_id.as_bytes()),
+        hex_upper(key)
+    )
+}
+
+/// The filter matching every notification topic of `client_id`.
+pub fn notification_filter(client_id: &str) -> String {
+    format!(
+        "{NOTIFICATION_PREFIX}{}/command/notify/+",
+        hex_upper(client_id.as_bytes())
+    )
+}
+
+/// The key of a notification topic of `client_id`; `None` for any other topic.
+pub fn notification_key(topic: &str, client_id: &str) -> Option<Vec<u8>> {
+    let rest = topic.strip_prefix(NOTIFICATION_PREFIX)?;
+    let (client, rest) = rest.split_once('/')?;
+    if !client.eq_ignore_ascii_case(&hex_upper(client_id.as_bytes())) {
+        return None;
+    }
+    from_hex(rest.strip_prefix("command/notify/")?)
+}
+
+/// Whether a response topic must be refused: the request topic itself or a notification
+/// topic (answering there would feed the service its own output).
+pub fn is_forbidden_response_topic(topic: &str) -> bool {
+    topic == REQUEST_TOPIC
+        || topic.starts_with(NOTIFICATION_PREFIX)
+        || topic.is_empty()
+        || topic.contains(['+', '#', '\0'])
+}
+
+/// Upper-case hexadecimal.
+pub fn hex_upper(bytes: &[u8]) -> String {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    let mut text = String::with_capacity(bytes.len() * 2);
+    for byte in bytes {
+        text.push(char::from(HEX[usize::from(byte >> 4)]));
+        text.push(char::from(HEX[usize::from(byte & 0x0f)]));
+    }
+    text
+}
+
+/// Bytes from hexadecimal of either case; `None` for an odd length or a non-hex digit.
+pub fn from_hex(text: &str) -> Option<Vec<u8>> {
+    fn nibble(c: u8) -> Option<u8> {
+        match c {
+            b'0'..=b'9' => Some(c - b'0'),
+            b'a'..=b'f' => Some(c - b'a' + 10),
+            b'A'..=b'F' => Some(c - b'A' + 10),
+            _ => None,
+        }
+    }
+    let bytes = text.as_bytes();
+    if !bytes.len().is_multiple_of(2) {
+        return None;
+    }
+    bytes
+        .chunks_exact(2)
+        .map(|pair| Some(nibble(pair[0])? << 4 | nibble(pair[1])?))
+        .collect()
+}
+
+/// Parses the text form `{millis}:{counter}:{node id}` (the node id may itself hold `:`).
+/// `None` when it is malformed.
+pub fn parse_hlc(text: &str) -> Option<HlcTimestamp> {
+    let mut parts = text.splitn(3, ':');
+    let millis = parts.next()?;
+    let counter = parts.next()?;
+    let node_id = parts.next()?;
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    if !digits(millis) || !digits(counter) {
+        return None;
+    }
+    Some(HlcTimestamp {
+        millis: millis.parse().ok()?,
+        counter: counter.parse().ok()?,
+        node_id: Arc::from(node_id),
+    })
+}
+
+/// The Message Expiry Interval for a request timeout: whole seconds, rounded up, at least 1.
+pub fn expiry_secs(timeout: Duration) -> u32 {
+    let secs = timeout
+        .as_secs()
+        .saturating_add(u64::from(timeout.subsec_nanos() > 0));
+    u32::try_from(secs.max(1)).unwrap_or(u32::MAX)
+}
+
+/// The first user property called `name`.
+pub fn find_property<'a>(properties: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    properties
+        .iter()
+        .find(|(key, _)| key == name)
+        .map(|(_, value)| value.as_str())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn topics_are_the_reference_ones() {
+        assert_eq!(
+            response_topic("conn-1"),
+            "clients/conn-1/services/statestore/v1/FA9AE35F-2F64-47CD-9BFF-08E2B32A0FE8/command/invoke/response"
+        );
+        assert_eq!(
+            notification_topic("ab", b"k\x01"),
+            "clients/statestore/v1/FA9AE35F-2F64-47CD-9BFF-08E2B32A0FE8/6162/command/notify/6B01"
+        );
+        assert_eq!(
+            notification_filter("ab"),
+            "clients/statestore/v1/FA9AE35F-2F64-47CD-9BFF-08E2B32A0FE8/6162/command/notify/+"
+        );
+        assert_eq!(
+            notification_key(&notification_topic("ab", b"key"), "ab"),
+            Some(b"key".to_vec())
+        );
+        assert_eq!(
+            notification_key(&notification_topic("ab", b"key"), "x"),
+            None
+        );
+        assert_eq!(notification_key("clients/other", "ab"), None);
+        assert!(is_forbidden_response_topic(REQUEST_TOPIC));
+        assert!(is_forbidden_response_topic(&notification_topic("a", b"k")));
+        assert!(!is_forbidden_response_topic(&response_topic("a")));
+    }
+
+    #[test]
+    fn hex_round_trips_and_rejects_garbage() {
+        assert_eq!(hex_upper(&[0x00, 0xab, 0xff]), "00ABFF");
+        assert_eq!(from_hex("00abFF"), Some(vec![0x00, 0xab, 0xff]));
+        assert_eq!(from_hex(""), Some(vec![]));
+        assert_eq!(from_hex("abc"), None);
+        assert_eq!(from_hex("zz"), None);
+    }
+
+    #[test]
+    fn hlc_text_parses_and_rejects_garbage() {
+        let ts = parse_hlc("001696374425000:00007:node:1").expect("valid");
+        assert_eq!(
+            (ts.millis, ts.counter, &*ts.node_id),
+            (1_696_374_425_000, 7, "node:1")
+        );
+        assert_eq!(parse_hlc(&ts.to_string()), Some(ts));
+        for bad in ["", "1", "1:2", "a:0:n", "1:-1:n", "1:99999999999:n", ":0:n"] {
+            assert_eq!(parse_hlc(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn expiry_rounds_up_to_whole_seconds() {
+        assert_eq!(expiry_secs(Duration::from_millis(1)), 1);
+        assert_eq!(expiry_secs(Duration::ZERO), 1);
+        assert_eq!(expiry_secs(Duration::from_secs(10)), 10);
+        assert_eq!(expiry_secs(Duration::from_millis(10_001)), 11);
+        assert_eq!(expiry_secs(Duration::MAX), u32::MAX);
+    }
+}
