@@ -14,6 +14,7 @@
 //!   - [`commands::asset`]: `asset create|dataset add|event-group add|event add|list|show|delete`.
 //!   - [`commands::secret`]: `secret set NAME --from-file F`.
 //!   - [`commands::trust`]: `trust add LIST CERT.pem`.
+//!   - [`commands::state`]: `state get|set|del|keys|watch`: the broker's state store.
 //!   - [`commands::registry_args`]: `--registry/--secrets/--trust`, shared by the five above;
 //!     opening the registry and reporting writes.
 //!   - [`commands::resource`]: `list`, `show`, `delete`, shared by `device` and `asset`.
@@ -46,7 +47,10 @@ use crate::shutdown::Shutdown;
 /// from `warn`. The client's own per-stream lines are left out because `tap` reports the
 /// same reconnects and failures in one line each.
 const DEFAULT_LOG_FILTER: &str = "warn,sse_connector=info,sse_client=info,sse_parser=info,sse_client::stream=error,\
-     supervisor=info,sinks=info,broker=info,api=info,registry=info";
+     supervisor=info,sinks=info,broker=info,api=info,registry=info,statestore=info";
+
+/// What `state` logs when `RUST_LOG` is not set.
+const STATE_LOG_FILTER: &str = "error";
 
 /// Streams Server-Sent Events from HTTP(S) devices into MQTT v5, using the Azure IoT
 /// Operations data model.
@@ -127,11 +131,26 @@ enum Command {
 
     /// Add CA certificates to a trust list for endpoints to name
     Trust(commands::trust::TrustArgs),
+
+    /// Get, set, delete, list and watch keys of the broker's state store
+    #[command(
+        long_about = "Read and change the broker's state store (AIO's state store protocol), \
+                      where BrokerStateStore datasets keep their latest payload: get, set and \
+                      del a key, watch its changes, and list the keys of the embedded state \
+                      store. The broker is resolved like `run` resolves it; by default the \
+                      embedded broker of a connector running here (mqtt://127.0.0.1:1883)."
+    )]
+    State(commands::state::StateArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging();
+    // `state` reports its failures itself, once; the client's reconnect warnings would
+    // only repeat them.
+    init_logging(match cli.command {
+        Command::State(_) => STATE_LOG_FILTER,
+        _ => DEFAULT_LOG_FILTER,
+    });
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -160,6 +179,8 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
         Command::Tap(args) => commands::tap::run(args, Shutdown::install()).await,
         Command::Run(args) => commands::run::run(args, Shutdown::install()).await,
         Command::Demo(args) => commands::demo::run(args, Shutdown::install()).await,
+        // `state watch` installs its own stop handling; the others keep Ctrl-C's default.
+        Command::State(args) => commands::state::run(args).await,
         // The registry commands do a few small file operations each and finish at once.
         Command::Validate(args) => commands::validate::run(args),
         Command::Device(args) => commands::device::run(args),
@@ -191,16 +212,16 @@ fn usage_exit(usage: &UsageError) -> ! {
         .exit()
 }
 
-/// Logs to standard error in a human format, filtered by `RUST_LOG` (see
-/// [`DEFAULT_LOG_FILTER`]).
-fn init_logging() {
+/// Logs to standard error in a human format, filtered by `RUST_LOG`, else by
+/// `default_filter` ([`DEFAULT_LOG_FILTER`] or [`STATE_LOG_FILTER`]).
+fn init_logging(default_filter: &str) {
     let filter = match std::env::var("RUST_LOG") {
         Ok(directives) if !directives.trim().is_empty() => EnvFilter::try_new(&directives)
             .unwrap_or_else(|error| {
                 eprintln!("warning: ignoring RUST_LOG ({error})");
-                EnvFilter::new(DEFAULT_LOG_FILTER)
+                EnvFilter::new(default_filter)
             }),
-        _ => EnvFilter::new(DEFAULT_LOG_FILTER),
+        _ => EnvFilter::new(default_filter),
     };
     tracing_subscriber::fmt()
         .with_env_filter(filter)

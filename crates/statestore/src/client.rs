@@ -92,18 +92,6 @@ struct Reply {
     user_properties: Vec<(String, String)>,
 }
 
-/// Removes a pending request when its future ends, however it ends.
-struct PendingGuard<'a> {
-    shared: &'a Shared,
-    correlation: Bytes,
-}
-
-impl Drop for PendingGuard<'_> {
-    fn drop(&mut self) {
-        lock(&self.shared.pending).remove(&self.correlation);
-    }
-}
-
 impl StateStoreClient {
     /// Validates `config` and connects in the background (requests wait for the connection,
     /// within their timeout). `config.client_id` is used as is and must be unique on the
@@ -332,6 +320,21 @@ impl StateStoreClient {
     /// Sends one request and waits for its response; `-ERR` and non-200 statuses become
     /// errors here, the rest is left to the caller.
     async fn invoke(&self, request: Request, fencing: Option<&HlcTimestamp>) -> Result<Response> {
+        self.send(request, fencing).await?.response().await
+    }
+
+    /// Queues one request on the connection (waiting for the connection, within the
+    /// timeout) and returns what waits for its response. Requests queued one after the other
+    /// reach the service in that order (one connection, QoS 1).
+    ///
+    /// # Errors
+    /// [`ErrorKind::InvalidArgument`] for an empty key, [`ErrorKind::Closed`],
+    /// [`ErrorKind::Timeout`] when there is no connection within the timeout.
+    pub(crate) async fn send(
+        &self,
+        request: Request,
+        fencing: Option<&HlcTimestamp>,
+    ) -> Result<PendingRequest> {
         let verb = request.verb();
         if request.key().is_empty() {
             return Err(Error::new(
@@ -341,36 +344,31 @@ impl StateStoreClient {
         }
         let inner = &self.inner;
         if inner.stop.is_cancelled() {
-            return Err(Error::new(
-                ErrorKind::Closed,
-                format!("{verb}: the state store client has shut down"),
-            ));
+            return Err(closed(verb));
         }
         let deadline = Instant::now() + self.timeout;
-        let timed_out = |what: &str| {
-            Error::new(
-                ErrorKind::Timeout,
-                format!("{verb}: {what} within {:?}", self.timeout),
-            )
-        };
-        let closed = || {
-            Error::new(
-                ErrorKind::Closed,
-                format!("{verb}: the state store client has shut down"),
-            )
-        };
         let mut subscribed = inner.shared.subscribed.subscribe();
         match timeout_at(deadline, subscribed.wait_for(|s| *s)).await {
-            Err(_) => return Err(timed_out("no connection to the MQTT broker")),
-            Ok(Err(_)) => return Err(closed()),
+            Err(_) => {
+                return Err(timed_out(
+                    verb,
+                    "no connection to the MQTT broker",
+                    self.timeout,
+                ));
+            }
+            Ok(Err(_)) => return Err(closed(verb)),
             Ok(Ok(_)) => {}
         }
         let correlation = Bytes::from(rand::random::<[u8; 16]>().to_vec());
         let (tx, rx) = oneshot::channel();
         lock(&inner.shared.pending).insert(correlation.clone(), tx);
-        let _pending = PendingGuard {
-            shared: &inner.shared,
+        let pending = PendingRequest {
+            shared: Arc::clone(&inner.shared),
             correlation: correlation.clone(),
+            reply: rx,
+            deadline,
+            timeout: self.timeout,
+            verb,
         };
         let mut user_properties = vec![
             (
@@ -403,17 +401,64 @@ impl StateStoreClient {
             properties,
         );
         match timeout_at(deadline, publish).await {
-            Err(_) => return Err(timed_out("the request could not be queued")),
-            Ok(Err(_)) => return Err(closed()),
-            Ok(Ok(())) => {}
+            Err(_) => Err(timed_out(
+                verb,
+                "the request could not be queued",
+                self.timeout,
+            )),
+            Ok(Err(_)) => Err(closed(verb)),
+            Ok(Ok(())) => Ok(pending),
         }
-        let reply = match timeout_at(deadline, rx).await {
-            Err(_) => return Err(timed_out("no response")),
-            Ok(Err(_)) => return Err(closed()),
+    }
+}
+
+/// A request on its way: waits for its response until the request's deadline. Dropping it
+/// forgets the request.
+#[derive(Debug)]
+pub(crate) struct PendingRequest {
+    shared: Arc<Shared>,
+    correlation: Bytes,
+    reply: oneshot::Receiver<Reply>,
+    deadline: Instant,
+    timeout: Duration,
+    verb: &'static str,
+}
+
+impl PendingRequest {
+    /// The response; `-ERR` and non-200 statuses become errors.
+    ///
+    /// # Errors
+    /// [`ErrorKind::Timeout`], [`ErrorKind::Closed`], [`ErrorKind::Service`],
+    /// [`ErrorKind::Status`], [`ErrorKind::UnexpectedResponse`]. Cancel safe.
+    pub(crate) async fn response(mut self) -> Result<Response> {
+        let verb = self.verb;
+        let reply = match timeout_at(self.deadline, &mut self.reply).await {
+            Err(_) => return Err(timed_out(verb, "no response", self.timeout)),
+            Ok(Err(_)) => return Err(closed(verb)),
             Ok(Ok(reply)) => reply,
         };
         read_reply(verb, reply)
     }
+}
+
+impl Drop for PendingRequest {
+    fn drop(&mut self) {
+        lock(&self.shared.pending).remove(&self.correlation);
+    }
+}
+
+fn timed_out(verb: &str, what: &str, timeout: Duration) -> Error {
+    Error::new(
+        ErrorKind::Timeout,
+        format!("{verb}: {what} within {timeout:?}"),
+    )
+}
+
+fn closed(verb: &str) -> Error {
+    Error::new(
+        ErrorKind::Closed,
+        format!("{verb}: the state store client has shut down"),
+    )
 }
 
 /// Checks `__stat` and the content type, parses the payload, and turns `-ERR` into an error.
@@ -454,7 +499,7 @@ fn read_reply(verb: &str, reply: Reply) -> Result<Response> {
     }
 }
 
-fn unexpected(verb: &str, response: &Response) -> Error {
+pub(crate) fn unexpected(verb: &str, response: &Response) -> Error {
     Error::new(
         ErrorKind::UnexpectedResponse,
         format!("{verb}: unexpected response {response:?}"),

@@ -11,6 +11,9 @@
 //! - [`protocol`]: topics, user properties, status codes, HLC text, hex; pure.
 //! - [`client`]: [`StateStoreClient`]: SET / GET / DEL / VDEL / KEYNOTIFY with timeouts,
 //!   typed errors.
+//! - `key_value`: [`StateStoreClient`] as the `BrokerStateStore` destination
+//!   ([`sinks::key_value::KeyValueStore`]): unconditional SETs, in order.
+//! - [`stored`]: [`stored_keys`], the keys persisted by an embedded service, read beside it.
 //! - [`observation`]: [`KeyObservation`], the notifications of an observed key.
 //! - [`service`]: [`StateStoreService`], the embedded state store on any MQTT v5 broker.
 //! - `admit`: what the service does with a request's headers and payload; pure.
@@ -25,12 +28,14 @@ mod admit;
 pub mod client;
 mod connection;
 pub mod error;
+mod key_value;
 pub mod observation;
 mod persist;
 pub mod protocol;
 pub mod resp3;
 pub mod service;
 mod store;
+pub mod stored;
 
 pub use client::{SetOptions, StateStoreClient};
 pub use error::{Error, ErrorKind, Result, ServiceError};
@@ -38,3 +43,4 @@ pub use observation::{KeyNotification, KeyObservation};
 pub use resp3::{Notification, SetCondition};
 pub use service::{ServiceOptions, StateStoreService};
 pub use sinks::hlc::HlcTimestamp;
+pub use stored::{StoredKey, stored_keys};

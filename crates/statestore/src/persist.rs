@@ -186,6 +186,31 @@ impl Log {
     }
 }
 
+/// The records of the log in `dir`, read without taking the lock or changing anything: for
+/// a reader beside a running service. A tail being appended (or torn) is left out; a
+/// compaction renames a whole new file into place, so the file read is always one whole log.
+///
+/// # Errors
+/// [`ErrorKind::Storage`] when there is no log in `dir`, it cannot be read, or it is not a
+/// state store log.
+pub(crate) fn read(dir: &Path) -> Result<Vec<Record>> {
+    let path = dir.join(LOG);
+    // The message carries the cause: nothing to chain.
+    let data = std::fs::read(&path).map_err(|e| {
+        Error::new(
+            ErrorKind::Storage,
+            format!("cannot read {}: {e}", path.display()),
+        )
+    })?;
+    if data.len() < HEADER.len() || &data[..HEADER.len()] != HEADER {
+        return Err(Error::new(
+            ErrorKind::Storage,
+            format!("{} is not a state store log", path.display()),
+        ));
+    }
+    Ok(decode_all(&data[HEADER.len()..]).0)
+}
+
 fn sync_dir(dir: &Path) -> Result<()> {
     File::open(dir)
         .and_then(|d| d.sync_all())

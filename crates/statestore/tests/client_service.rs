@@ -20,6 +20,7 @@ on_both_brokers!(
     observe_set_then_delete,
     values_survive_a_service_restart,
     binary_keys_and_values,
+    key_value_sets_land_in_order,
 );
 
 fn opts(condition: SetCondition) -> SetOptions {
@@ -328,4 +329,30 @@ async fn a_second_service_cannot_take_the_same_directory() {
         "{error}"
     );
     first.shutdown().await;
+}
+
+/// The client as the `BrokerStateStore` destination: SETs queued back to back (without
+/// waiting for their replies) are applied in order, so the key ends with the last value.
+async fn key_value_sets_land_in_order(broker: Broker) {
+    use sinks::key_value::KeyValueStore;
+    let dir = tempfile::tempdir().unwrap();
+    let service = service(&broker, &service_id(), dir.path()).await;
+    let client = client(&broker, "kv").await;
+    let mut deliveries = Vec::new();
+    for n in 0..200 {
+        let value = Bytes::from(format!("{{\"n\":{n}}}"));
+        deliveries.push(
+            KeyValueStore::set(&client, "latest".to_owned(), value)
+                .await
+                .unwrap(),
+        );
+    }
+    for delivery in deliveries {
+        tokio::time::timeout(WAIT, delivery).await.unwrap().unwrap();
+    }
+    assert_eq!(
+        client.get("latest").await.unwrap(),
+        Some(Bytes::from("{\"n\":199}"))
+    );
+    service.shutdown().await;
 }

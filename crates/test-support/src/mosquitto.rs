@@ -1,7 +1,8 @@
 //! A real mosquitto broker on a free loopback port, for integration tests.
 //!
 //! Each [`Mosquitto`] writes its own configuration into a temporary directory (anonymous
-//! clients, `max_inflight_messages 1000`, no persistence unless started with
+//! clients, `max_inflight_messages 1000`, `set_tcp_nodelay true` (request/response round trips
+//! without Nagle's delay), no persistence unless started with
 //! [`Mosquitto::start_persistent`]) and runs `mosquitto -c` on it. The process is killed when
 //! the value is dropped. [`Mosquitto::stop`] (graceful), [`Mosquitto::kill`] (a crash) and
 //! [`Mosquitto::restart`] keep the port, for broker-restart tests. Without persistence a
@@ -180,7 +181,8 @@ impl Mosquitto {
         };
         let text = format!(
             "listener {port} 127.0.0.1\nallow_anonymous true\nmax_inflight_messages 1000\n\
-             max_queued_messages 100000\n{persistence}user root\nlog_dest stderr\n\
+             max_queued_messages 100000\nset_tcp_nodelay true\n{persistence}user root\n\
+             log_dest stderr\n\
              log_type error\nlog_type warning\n",
             port = self.addr.port()
         );

@@ -17,6 +17,7 @@ pub mod registry_args;
 pub mod resource;
 pub mod run;
 pub mod secret;
+pub mod state;
 pub mod tap;
 pub mod trust;
 pub mod validate;

@@ -20,7 +20,9 @@ use clap::Args;
 use sinks::mqtt::MqttSubscriber;
 use tokio_util::sync::CancellationToken;
 
-use crate::commands::run::settings::{BrokerChoice, DEFAULT_EMBEDDED_BROKER, RuntimeSettings};
+use crate::commands::run::settings::{
+    BrokerChoice, DEFAULT_EMBEDDED_BROKER, RuntimeSettings, StateStoreMode,
+};
 use crate::commands::run::{serve, start_plumbing};
 use crate::shutdown::Shutdown;
 use crate::values;
@@ -86,6 +88,8 @@ pub async fn run(args: DemoArgs, shutdown: Shutdown) -> anyhow::Result<ExitCode>
         keep_alive: Duration::from_secs(30),
         state_dir: dir.join("state"),
         storage_root: dir.join("state").join("storage"),
+        storage_max_file_bytes: sinks::file::DEFAULT_MAX_FILE_BYTES,
+        state_store: StateStoreMode::Embedded,
         http: args.http,
         http_token_file: None,
     };

@@ -1,14 +1,17 @@
 //! `sse-connector run`: the connector itself. Turns the registry into live streams and
 //! delivers every event to its destination until stopped.
 //!
-//! Wiring, in order: settings → broker (embedded or external) → MQTT publisher → registry and
-//! its first plan → supervisor (with the `Storage` files under the storage root, and the
-//! state store when one is given) → registry watcher → HTTP listener. On SIGINT or SIGTERM it
-//! stops reading, waits for the broker to acknowledge what is in flight and for the files to
-//! be written, saves the checkpoints, and exits 0.
+//! Wiring, in order: settings → broker (embedded or external) → MQTT publisher → state store
+//! (`--state-store`: the embedded service and/or the client) → registry and its first plan →
+//! supervisor (with the `Storage` files under the storage root, and the state store client)
+//! → registry watcher → HTTP listener. On SIGINT or SIGTERM it stops reading, waits for the
+//! broker and the state store to acknowledge what is in flight and for the files to be
+//! written, saves the checkpoints, then closes the publisher, the state store client, the
+//! state store service and the broker, in that order, and exits 0.
 
 pub mod embedded;
 pub mod settings;
+pub mod state_store;
 
 use std::future::Future;
 use std::process::ExitCode;
@@ -30,6 +33,7 @@ use crate::commands::registry_args::RegistryArgs;
 use crate::shutdown::Shutdown;
 use embedded::EmbeddedBroker;
 use settings::{BrokerChoice, RuntimeArgs, RuntimeSettings};
+use state_store::StateStore;
 
 /// How long registry changes must settle before a reload.
 const RELOAD_DEBOUNCE: Duration = Duration::from_millis(500);
@@ -56,16 +60,19 @@ pub struct Plumbing {
     /// The state store of `BrokerStateStore` destinations; `None`: those operations are
     /// reported as unsupported ("no state store is configured").
     pub key_value: Option<AnyKeyValueStore>,
+    /// The state store service and client behind `key_value`, stopped after the supervisor.
+    pub state_store: StateStore,
     /// Where the broker listens, for people (`mqtt://127.0.0.1:1883`).
     pub broker_url: String,
     /// The connection settings the publisher uses (for a viewer to connect alike).
     pub mqtt: MqttConfig,
 }
 
-/// Starts the broker (when embedded) and the publisher.
+/// Starts the broker (when embedded), the publisher and the state store (`--state-store`).
 ///
 /// # Errors
-/// When the embedded broker cannot bind its address or the publisher's settings are invalid.
+/// When the embedded broker cannot bind its address, the publisher's settings are invalid, or
+/// the embedded state store cannot open its directory.
 pub async fn start_plumbing(settings: &RuntimeSettings) -> anyhow::Result<Plumbing> {
     let (embedded, mut config) = match &settings.broker {
         BrokerChoice::Embedded(addr) => {
@@ -89,10 +96,12 @@ pub async fn start_plumbing(settings: &RuntimeSettings) -> anyhow::Result<Plumbi
     let broker_url = format!("{scheme}://{}:{}", config.host, config.port);
     let publisher =
         MqttPublisher::start(config.clone()).context("cannot start the MQTT publisher")?;
+    let state_store = StateStore::start(settings.state_store, &config, &settings.state_dir).await?;
     Ok(Plumbing {
         embedded,
         publisher,
-        key_value: None,
+        key_value: state_store.client.clone().map(AnyKeyValueStore::new),
+        state_store,
         broker_url,
         mqtt: config,
     })
@@ -139,7 +148,11 @@ pub async fn serve(
     report_problems(&snapshot.problems);
     tracing::info!("{}", snapshot.summary());
 
-    let files = FileSinks::new(&settings.storage_root, FileOptions::default());
+    let file_options = FileOptions {
+        max_file_bytes: settings.storage_max_file_bytes,
+        ..FileOptions::default()
+    };
+    let files = FileSinks::new(&settings.storage_root, file_options);
     tracing::debug!(root = %settings.storage_root.display(), "storage root");
     let mut supervisor = Supervisor::new(
         SupervisorConfig::new(&settings.state_dir, &settings.client_id),
@@ -179,6 +192,7 @@ pub async fn serve(
     if unacknowledged > 0 {
         tracing::warn!(unacknowledged, "messages left unacknowledged at stop");
     }
+    plumbing.state_store.shutdown().await;
     stop_http.cancel();
     if let Some(task) = http {
         let _ = task.await;

@@ -50,6 +50,56 @@ pub struct RuntimeArgs {
     #[arg(long, value_name = "ADDR", help_heading = "Broker")]
     pub embedded_broker_addr: Option<SocketAddr>,
 
+    #[command(flatten)]
+    pub credentials: BrokerCredentials,
+
+    /// MQTT client id; keep it stable so the broker resumes the session [default: sse-connector]
+    #[arg(
+        long,
+        value_name = "ID",
+        env = "AIO_MQTT_CLIENT_ID",
+        help_heading = "Broker"
+    )]
+    pub client_id: Option<String>,
+
+    /// How long the broker keeps the session while disconnected [default: 1h]
+    #[arg(long, value_name = "DURATION", value_parser = values::duration, help_heading = "Broker")]
+    pub session_expiry: Option<Duration>,
+
+    /// MQTT keep-alive interval [default: 30s]
+    #[arg(long, value_name = "DURATION", value_parser = values::duration, help_heading = "Broker")]
+    pub keep_alive: Option<Duration>,
+
+    /// Directory for checkpoints and other state [default: ./state]
+    #[arg(long, value_name = "DIR", env = "SSE_CONNECTOR_STATE_DIR")]
+    pub state_dir: Option<PathBuf>,
+
+    /// Root of the files of `Storage` destinations [default: STATE_DIR/storage]
+    #[arg(long, value_name = "DIR", env = "SSE_CONNECTOR_STORAGE_ROOT")]
+    pub storage_root: Option<PathBuf>,
+
+    /// Largest size of a `Storage` file before it is rotated (e.g. 64MiB) [default: 64MiB]
+    #[arg(long, value_name = "SIZE", value_parser = values::byte_size, env = "SSE_CONNECTOR_STORAGE_MAX_FILE_BYTES")]
+    pub storage_max_file_bytes: Option<usize>,
+
+    /// State store of `BrokerStateStore` datasets: `embedded` (run one on the broker,
+    /// persisted under STATE_DIR/statestore), `external` (the broker has one, e.g. AIO's) or
+    /// `off` [default: embedded with the embedded broker, external otherwise]
+    #[arg(long, value_name = "MODE", env = "SSE_CONNECTOR_STATE_STORE")]
+    pub state_store: Option<StateStoreMode>,
+
+    /// HTTP listener address, or `off` [default: 127.0.0.1:8080]
+    #[arg(long, value_name = "ADDR|off", env = "SSE_CONNECTOR_HTTP")]
+    pub http: Option<String>,
+
+    /// File holding the bearer token of the HTTP listener (required beyond loopback)
+    #[arg(long, value_name = "FILE", env = "SSE_CONNECTOR_HTTP_TOKEN_FILE")]
+    pub http_token_file: Option<PathBuf>,
+}
+
+/// How to authenticate to the broker and verify it: shared by `run`, `demo` and `state`.
+#[derive(Debug, Clone, Default, Args)]
+pub struct BrokerCredentials {
     /// Extra CA certificates (PEM) to verify the broker with
     #[arg(
         long,
@@ -96,39 +146,6 @@ pub struct RuntimeArgs {
         help_heading = "Broker"
     )]
     pub broker_password_file: Option<PathBuf>,
-
-    /// MQTT client id; keep it stable so the broker resumes the session [default: sse-connector]
-    #[arg(
-        long,
-        value_name = "ID",
-        env = "AIO_MQTT_CLIENT_ID",
-        help_heading = "Broker"
-    )]
-    pub client_id: Option<String>,
-
-    /// How long the broker keeps the session while disconnected [default: 1h]
-    #[arg(long, value_name = "DURATION", value_parser = values::duration, help_heading = "Broker")]
-    pub session_expiry: Option<Duration>,
-
-    /// MQTT keep-alive interval [default: 30s]
-    #[arg(long, value_name = "DURATION", value_parser = values::duration, help_heading = "Broker")]
-    pub keep_alive: Option<Duration>,
-
-    /// Directory for checkpoints and other state [default: ./state]
-    #[arg(long, value_name = "DIR", env = "SSE_CONNECTOR_STATE_DIR")]
-    pub state_dir: Option<PathBuf>,
-
-    /// Root of the files of `Storage` destinations [default: STATE_DIR/storage]
-    #[arg(long, value_name = "DIR", env = "SSE_CONNECTOR_STORAGE_ROOT")]
-    pub storage_root: Option<PathBuf>,
-
-    /// HTTP listener address, or `off` [default: 127.0.0.1:8080]
-    #[arg(long, value_name = "ADDR|off", env = "SSE_CONNECTOR_HTTP")]
-    pub http: Option<String>,
-
-    /// File holding the bearer token of the HTTP listener (required beyond loopback)
-    #[arg(long, value_name = "FILE", env = "SSE_CONNECTOR_HTTP_TOKEN_FILE")]
-    pub http_token_file: Option<PathBuf>,
 }
 
 /// The config file: the same settings as the options, in YAML.
@@ -147,8 +164,39 @@ struct ConfigFile {
     keep_alive: Option<String>,
     state_dir: Option<PathBuf>,
     storage_root: Option<PathBuf>,
+    storage_max_file_bytes: Option<SizeValue>,
+    state_store: Option<String>,
     http: Option<String>,
     http_token_file: Option<PathBuf>,
+}
+
+/// A size in the config file: a number of bytes, or text with a unit (`64MiB`).
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum SizeValue {
+    Bytes(u64),
+    Text(String),
+}
+
+/// Where `BrokerStateStore` datasets are SET.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum StateStoreMode {
+    /// Run the embedded state store service on the broker, persisted under
+    /// `STATE_DIR/statestore`.
+    Embedded,
+    /// The broker provides the state store (AIO's); only the client runs.
+    External,
+    /// No state store: `BrokerStateStore` datasets are reported unsupported.
+    Off,
+}
+
+impl std::str::FromStr for StateStoreMode {
+    type Err = anyhow::Error;
+
+    fn from_str(text: &str) -> anyhow::Result<Self> {
+        <Self as clap::ValueEnum>::from_str(text.trim(), true)
+            .map_err(|_| anyhow::anyhow!("{text:?}: use embedded, external or off"))
+    }
 }
 
 /// Which broker the connector publishes to.
@@ -175,6 +223,10 @@ pub struct RuntimeSettings {
     pub state_dir: PathBuf,
     /// Root of the `Storage` destinations' files.
     pub storage_root: PathBuf,
+    /// Size at which a `Storage` file is rotated.
+    pub storage_max_file_bytes: u64,
+    /// The state store of `BrokerStateStore` datasets.
+    pub state_store: StateStoreMode,
     /// HTTP listener.
     pub http: HttpListen,
     /// HTTP token file.
@@ -230,40 +282,14 @@ impl RuntimeArgs {
             &file.keep_alive,
             Duration::from_secs(30),
         )?;
-        let broker_url = self
-            .broker
-            .clone()
-            .or_else(aio_broker_url)
-            .or(file.broker.clone());
-        let broker = match broker_url.as_deref() {
+        let broker = match broker_url(self.broker.as_ref(), &file).as_deref() {
             None | Some("embedded") => BrokerChoice::Embedded(
                 self.embedded_broker_addr
                     .or(file.embedded_broker_addr)
                     .unwrap_or(DEFAULT_EMBEDDED_BROKER),
             ),
             Some(url) => {
-                let mut config = MqttConfig::from_url(url).context("--broker")?;
-                let ca = self.broker_ca.clone().or(file.broker_ca.clone());
-                let cert = self.broker_cert.clone().or(file.broker_cert.clone());
-                let key = self.broker_key.clone().or(file.broker_key.clone());
-                if ca.is_some() || cert.is_some() {
-                    let Some(tls) = config.tls.as_mut() else {
-                        bail!("--broker-ca and --broker-cert need a TLS broker URL (mqtts://)");
-                    };
-                    *tls = TlsSettings {
-                        ca_file: ca,
-                        client_cert: cert,
-                        client_key: key,
-                    };
-                }
-                config.username = self
-                    .broker_username
-                    .clone()
-                    .or(file.broker_username.clone());
-                config.password_file = self
-                    .broker_password_file
-                    .clone()
-                    .or(file.broker_password_file.clone());
+                let mut config = external_broker(url, &self.credentials, &file)?;
                 config.client_id = client_id.clone();
                 config.session_expiry = session_expiry;
                 config.keep_alive = keep_alive;
@@ -273,6 +299,23 @@ impl RuntimeArgs {
                 BrokerChoice::External(Box::new(config))
             }
         };
+        let state_store = match (self.state_store, &file.state_store) {
+            (Some(mode), _) => mode,
+            (None, Some(text)) => text.parse().context("config file: stateStore")?,
+            (None, None) => match &broker {
+                BrokerChoice::Embedded(_) => StateStoreMode::Embedded,
+                BrokerChoice::External(_) => StateStoreMode::External,
+            },
+        };
+        let storage_max_file_bytes =
+            match (self.storage_max_file_bytes, &file.storage_max_file_bytes) {
+                (Some(bytes), _) => bytes as u64,
+                (None, Some(SizeValue::Bytes(bytes))) => *bytes,
+                (None, Some(SizeValue::Text(text))) => values::byte_size(text)
+                    .map_err(|e| anyhow::anyhow!("config file: storageMaxFileBytes: {e}"))?
+                    as u64,
+                (None, None) => sinks::file::DEFAULT_MAX_FILE_BYTES,
+            };
         let http = match self.http.clone().or(file.http.clone()) {
             Some(text) => text.parse().context("--http")?,
             None => api::listen::DEFAULT_HTTP_ADDR.parse().context("--http")?,
@@ -294,10 +337,119 @@ impl RuntimeArgs {
             keep_alive,
             state_dir,
             storage_root,
+            storage_max_file_bytes,
+            state_store,
             http,
             http_token_file: self.http_token_file.clone().or(file.http_token_file),
         })
     }
+}
+
+/// The broker URL (or `embedded`) from the option or `SSE_CONNECTOR_BROKER`, AIO's variables,
+/// or the config file, in that order; `None` when none gives one.
+fn broker_url(option: Option<&String>, file: &ConfigFile) -> Option<String> {
+    option
+        .cloned()
+        .or_else(aio_broker_url)
+        .or(file.broker.clone())
+}
+
+/// The connection settings of an external broker at `url` with its TLS files and
+/// credentials (options first, then the config file).
+fn external_broker(
+    url: &str,
+    credentials: &BrokerCredentials,
+    file: &ConfigFile,
+) -> anyhow::Result<MqttConfig> {
+    let mut config = MqttConfig::from_url(url).context("--broker")?;
+    let ca = credentials.broker_ca.clone().or(file.broker_ca.clone());
+    let cert = credentials.broker_cert.clone().or(file.broker_cert.clone());
+    let key = credentials.broker_key.clone().or(file.broker_key.clone());
+    if ca.is_some() || cert.is_some() {
+        let Some(tls) = config.tls.as_mut() else {
+            bail!("--broker-ca and --broker-cert need a TLS broker URL (mqtts://)");
+        };
+        *tls = TlsSettings {
+            ca_file: ca,
+            client_cert: cert,
+            client_key: key,
+        };
+    }
+    config.username = credentials
+        .broker_username
+        .clone()
+        .or(file.broker_username.clone());
+    config.password_file = credentials
+        .broker_password_file
+        .clone()
+        .or(file.broker_password_file.clone());
+    Ok(config)
+}
+
+/// The broker of a client command (`state`), resolved like `run` resolves its own.
+#[derive(Debug, Clone)]
+pub struct ClientBroker {
+    /// The broker's connection settings; the client id is the caller's to set.
+    pub mqtt: MqttConfig,
+    /// `mqtt://HOST:PORT` or `mqtts://HOST:PORT`, for messages.
+    pub url: String,
+}
+
+/// Resolves the broker of a client command like `run` resolves its own (the same options,
+/// environment variables and config file), except that "embedded" (or nothing configured)
+/// means the embedded broker of a connector running here: `embeddedBrokerAddr` from the
+/// config file, else `127.0.0.1:1883`.
+///
+/// # Errors
+/// When the config file cannot be read or a value is invalid.
+pub fn resolve_client_broker(
+    config: Option<&Path>,
+    broker: Option<&String>,
+    credentials: &BrokerCredentials,
+) -> anyhow::Result<ClientBroker> {
+    let file = match config {
+        Some(path) => read_config(path)?,
+        None => ConfigFile::default(),
+    };
+    let mqtt = match broker_url(broker, &file).as_deref() {
+        None | Some("embedded") => {
+            let addr = file.embedded_broker_addr.unwrap_or(DEFAULT_EMBEDDED_BROKER);
+            if addr.port() == 0 {
+                bail!(
+                    "the embedded broker's port is chosen at start (embeddedBrokerAddr {addr}); \
+                     give the broker with --broker mqtt://HOST:PORT"
+                );
+            }
+            let host = if addr.ip().is_unspecified() {
+                "127.0.0.1".to_owned()
+            } else {
+                addr.ip().to_string()
+            };
+            MqttConfig::new(host, addr.port())
+        }
+        Some(url) => external_broker(url, credentials, &file)?,
+    };
+    let scheme = if mqtt.tls.is_some() { "mqtts" } else { "mqtt" };
+    let url = format!("{scheme}://{}:{}", mqtt.host, mqtt.port);
+    Ok(ClientBroker { mqtt, url })
+}
+
+/// The state directory as `run` resolves it: the option (or `SSE_CONNECTOR_STATE_DIR`), the
+/// config file's `stateDir`, else `./state`.
+///
+/// # Errors
+/// When the config file cannot be read or parsed.
+pub fn resolve_state_dir(config: Option<&Path>, option: Option<&Path>) -> anyhow::Result<PathBuf> {
+    if let Some(dir) = option {
+        return Ok(dir.to_path_buf());
+    }
+    let file = match config {
+        Some(path) => read_config(path)?,
+        None => ConfigFile::default(),
+    };
+    Ok(file
+        .state_dir
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_STATE_DIR)))
 }
 
 /// AIO's variables for the broker: `AIO_BROKER_HOSTNAME`, `AIO_BROKER_TCP_PORT` (default
@@ -315,4 +467,88 @@ fn read_config(path: &Path) -> anyhow::Result<ConfigFile> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read the config file {}", path.display()))?;
     serde_saphyr::from_str(&text).with_context(|| format!("config file {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Debug, Parser)]
+    struct Cli {
+        #[command(flatten)]
+        runtime: RuntimeArgs,
+    }
+
+    fn resolve(args: &[&str]) -> anyhow::Result<RuntimeSettings> {
+        Cli::try_parse_from(std::iter::once("run").chain(args.iter().copied()))?
+            .runtime
+            .resolve()
+    }
+
+    fn config(text: &str) -> tempfile::NamedTempFile {
+        let file = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(file.path(), text).unwrap();
+        file
+    }
+
+    #[test]
+    fn the_state_store_follows_the_broker_unless_set() {
+        let embedded = resolve(&[]).unwrap();
+        assert_eq!(embedded.state_store, StateStoreMode::Embedded);
+        let external = resolve(&["--broker", "mqtt://broker:1883"]).unwrap();
+        assert_eq!(external.state_store, StateStoreMode::External);
+        let off = resolve(&["--state-store", "off"]).unwrap();
+        assert_eq!(off.state_store, StateStoreMode::Off);
+        let file = config("broker: mqtt://b\nstateStore: Embedded\n");
+        let from_file = resolve(&["--config", file.path().to_str().unwrap()]).unwrap();
+        assert_eq!(from_file.state_store, StateStoreMode::Embedded);
+        let bad = config("stateStore: sometimes\n");
+        let error = resolve(&["--config", bad.path().to_str().unwrap()]).unwrap_err();
+        assert!(
+            format!("{error:#}").contains("embedded, external or off"),
+            "{error:#}"
+        );
+    }
+
+    #[test]
+    fn storage_rotation_size_from_option_or_file() {
+        assert_eq!(
+            resolve(&[]).unwrap().storage_max_file_bytes,
+            sinks::file::DEFAULT_MAX_FILE_BYTES
+        );
+        let option = resolve(&["--storage-max-file-bytes", "1MiB"]).unwrap();
+        assert_eq!(option.storage_max_file_bytes, 1 << 20);
+        for (text, bytes) in [("4096", 4096), ("64KiB", 65_536)] {
+            let file = config(&format!("storageMaxFileBytes: {text}\n"));
+            let settings = resolve(&["--config", file.path().to_str().unwrap()]).unwrap();
+            assert_eq!(settings.storage_max_file_bytes, bytes, "{text}");
+        }
+    }
+
+    #[test]
+    fn a_client_finds_the_embedded_broker_of_a_running_connector() {
+        let none = resolve_client_broker(None, None, &BrokerCredentials::default()).unwrap();
+        assert_eq!(none.url, "mqtt://127.0.0.1:1883");
+        let file = config("broker: embedded\nembeddedBrokerAddr: 0.0.0.0:1999\n");
+        let from_file =
+            resolve_client_broker(Some(file.path()), None, &BrokerCredentials::default()).unwrap();
+        assert_eq!(from_file.url, "mqtt://127.0.0.1:1999");
+        let external = "mqtts://broker.example".to_owned();
+        let given = resolve_client_broker(
+            Some(file.path()),
+            Some(&external),
+            &BrokerCredentials::default(),
+        )
+        .unwrap();
+        assert_eq!(given.url, "mqtts://broker.example:8883");
+        let any_port = config("embeddedBrokerAddr: 127.0.0.1:0\n");
+        assert!(
+            resolve_client_broker(Some(any_port.path()), None, &BrokerCredentials::default())
+                .is_err()
+        );
+    }
 }
