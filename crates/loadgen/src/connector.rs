@@ -182,6 +182,30 @@ impl Connector {
         }
     }
 
+    /// CPU time (user + system) the process has used so far, from `/proc/PID/stat` (clock
+    /// ticks of 10 ms, Linux's fixed `USER_HZ` of 100).
+    ///
+    /// # Errors
+    /// When the stat file cannot be read or parsed (the process is gone).
+    pub fn cpu_time(&self) -> anyhow::Result<std::time::Duration> {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid()))
+            .context("cannot read the connector's /proc stat")?;
+        // The command name (field 2) may hold spaces; count fields after its closing ')'.
+        let after = stat
+            .rsplit_once(')')
+            .map(|(_, rest)| rest)
+            .unwrap_or_default();
+        let fields: Vec<&str> = after.split_whitespace().collect();
+        let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok());
+        // utime and stime are fields 14 and 15 of the whole line: 11 and 12 after ')'.
+        match (ticks(11), ticks(12)) {
+            (Some(user), Some(system)) => {
+                Ok(std::time::Duration::from_millis((user + system) * 10))
+            }
+            _ => bail!("unexpected /proc stat format"),
+        }
+    }
+
     /// Kills the process and waits for it.
     pub fn stop(mut self) {
         let _ = self.child.kill();

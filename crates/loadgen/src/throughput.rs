@@ -67,6 +67,8 @@ struct Row {
     qos: u8,
     path: &'static str,
     measured: Measured,
+    /// The connector's CPU time per event read (connector rows only).
+    cpu_per_event: Option<Duration>,
 }
 
 /// Runs the benchmark and prints its table.
@@ -88,12 +90,14 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             other => anyhow::bail!("QoS {other} is not measured (0 or 1)"),
         };
         eprintln!("QoS {level}: connector…");
-        let through = through_connector(&args, &broker, window, within, qos, name).await?;
+        let (through, cpu) = through_connector(&args, &broker, window, within, qos, name).await?;
         let sample = through.sample.clone();
+        let events = u32::try_from(window.warmup + through.received).unwrap_or(u32::MAX);
         rows.push(Row {
             qos: level,
             path: "connector",
             measured: through,
+            cpu_per_event: cpu.map(|cpu| cpu / events.max(1)),
         });
         eprintln!("QoS {level}: ceiling…");
         let ceiling = ceiling(&args, &broker, window, within, qos, sample).await?;
@@ -101,6 +105,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             qos: level,
             path: "ceiling",
             measured: ceiling,
+            cpu_per_event: None,
         });
     }
     print_table(&rows, &args);
@@ -114,7 +119,7 @@ async fn through_connector(
     within: Duration,
     qos: QoS,
     qos_name: &str,
-) -> anyhow::Result<Measured> {
+) -> anyhow::Result<(Measured, Option<Duration>)> {
     let server = SseServer::start(
         Flood {
             events_per_connection: (window.warmup + window.count) * 2,
@@ -133,6 +138,8 @@ async fn through_connector(
     let mut connector =
         Connector::spawn(&args.common.connector, registry.path(), &broker.url(), None)?;
     let measured = subscriber.finish().await?;
+    // Read before the kill: CPU used for everything received (startup is a few ms of it).
+    let cpu = connector.cpu_time().ok();
     if measured.received < window.count {
         connector.check_running()?;
         eprintln!(
@@ -145,7 +152,7 @@ async fn through_connector(
     }
     connector.stop();
     server.stop().await;
-    Ok(measured)
+    Ok((measured, cpu))
 }
 
 async fn ceiling(
@@ -249,8 +256,8 @@ fn print_table(rows: &[Row], args: &Args) {
         payload::SIZE
     );
     println!(
-        "| QoS | path | events | events/s | p50 ms | p99 ms | missing | vs ceiling |\n\
-         |---|---|---|---|---|---|---|---|"
+        "| QoS | path | events | events/s | p50 ms | p99 ms | missing | vs ceiling | connector CPU per event |\n\
+         |---|---|---|---|---|---|---|---|---|"
     );
     for row in rows {
         let m = &row.measured;
@@ -262,8 +269,12 @@ fn print_table(rows: &[Row], args: &Args) {
         let ratio = ceiling
             .map(|c| format!("{:.0} %", 100.0 * m.rate() / c))
             .unwrap_or_default();
+        let cpu = row
+            .cpu_per_event
+            .map(|d| format!("{:.1} µs", d.as_secs_f64() * 1e6))
+            .unwrap_or_default();
         println!(
-            "| {} | {} | {} | {:.0} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {:.0} | {} | {} | {} | {} | {} |",
             row.qos,
             row.path,
             m.received,
@@ -271,7 +282,8 @@ fn print_table(rows: &[Row], args: &Args) {
             ms(percentile(&m.latencies, 50.0)),
             ms(percentile(&m.latencies, 99.0)),
             m.missing,
-            ratio
+            ratio,
+            cpu
         );
     }
 }
