@@ -14,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::error::ApiError;
 use crate::listen::{Token, check_exposure};
+use crate::schemas::{self, SchemaCatalog};
 
 /// What `/readyz` asks of the runtime.
 pub trait Readiness: Send + Sync + 'static {
@@ -21,13 +22,40 @@ pub trait Readiness: Send + Sync + 'static {
     fn not_ready(&self) -> Option<String>;
 }
 
-struct AppState {
+/// What the routes read from the runtime.
+#[derive(Clone)]
+pub struct Sources {
+    /// Answers `/readyz`.
+    pub readiness: Arc<dyn Readiness>,
+    /// Answers `/api/v1/schemas...`; `None`: those routes answer 404.
+    pub schemas: Option<Arc<dyn SchemaCatalog>>,
+}
+
+impl Sources {
+    /// Readiness only.
+    pub fn new(readiness: Arc<dyn Readiness>) -> Self {
+        Self {
+            readiness,
+            schemas: None,
+        }
+    }
+
+    /// Adds the schema catalog.
+    #[must_use]
+    pub fn with_schemas(mut self, schemas: Arc<dyn SchemaCatalog>) -> Self {
+        self.schemas = Some(schemas);
+        self
+    }
+}
+
+pub(crate) struct AppState {
     readiness: Arc<dyn Readiness>,
+    pub(crate) schemas: Option<Arc<dyn SchemaCatalog>>,
     token: Option<Token>,
 }
 
 /// Binds `addr` and serves until `shutdown` is cancelled. Returns the bound address (useful
-/// with port 0) and the serving task.
+/// with port 0) and the serving task. [`serve_with`] with readiness only.
 ///
 /// # Errors
 /// [`ApiError::TokenRequired`] for an address beyond loopback without a token, and
@@ -38,6 +66,20 @@ pub async fn serve(
     readiness: Arc<dyn Readiness>,
     shutdown: CancellationToken,
 ) -> Result<(SocketAddr, tokio::task::JoinHandle<()>), ApiError> {
+    serve_with(addr, token, Sources::new(readiness), shutdown).await
+}
+
+/// Binds `addr` and serves every route over `sources` until `shutdown` is cancelled.
+/// Returns the bound address (useful with port 0) and the serving task.
+///
+/// # Errors
+/// As [`serve`].
+pub async fn serve_with(
+    addr: SocketAddr,
+    token: Option<Token>,
+    sources: Sources,
+    shutdown: CancellationToken,
+) -> Result<(SocketAddr, tokio::task::JoinHandle<()>), ApiError> {
     check_exposure(addr, token.as_ref())?;
     let listener = TcpListener::bind(addr)
         .await
@@ -45,7 +87,11 @@ pub async fn serve(
     let local = listener
         .local_addr()
         .map_err(|source| ApiError::Bind { addr, source })?;
-    let app = router(Arc::new(AppState { readiness, token }));
+    let app = router(Arc::new(AppState {
+        readiness: sources.readiness,
+        schemas: sources.schemas,
+        token,
+    }));
     let task = tokio::spawn(async move {
         let served = axum::serve(listener, app)
             .with_graceful_shutdown(shutdown.cancelled_owned())
@@ -65,6 +111,8 @@ fn router(state: Arc<AppState>) -> Router {
         .route("/readyz", get(readyz));
     // Everything else needs the token when one is set; later routes join this router.
     let protected = Router::new()
+        .route("/api/v1/schemas", get(schemas::list))
+        .route("/api/v1/schemas/{name}/{version}", get(schemas::show))
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(state.clone(), require_token));
     probes.merge(protected).with_state(state)

@@ -15,6 +15,7 @@
 //!   - [`commands::secret`]: `secret set NAME --from-file F`.
 //!   - [`commands::trust`]: `trust add LIST CERT.pem`.
 //!   - [`commands::state`]: `state get|set|del|keys|watch`: the broker's state store.
+//!   - [`commands::schema`]: `schema list|show`: the schema registry's message schemas.
 //!   - [`commands::registry_args`]: `--registry/--secrets/--trust`, shared by the five above;
 //!     opening the registry and reporting writes.
 //!   - [`commands::resource`]: `list`, `show`, `delete`, shared by `device` and `asset`.
@@ -27,6 +28,13 @@
 //! [`dispatch`].
 
 #![forbid(unsafe_code)]
+
+/// Message headers are allocated by the stream tasks and freed by the MQTT task; jemalloc's
+/// thread caches make that cheap where glibc's allocator contends, at the same memory for
+/// 10,000 idle streams (BENCHMARKS.md measures both).
+#[cfg(feature = "jemalloc")]
+#[global_allocator]
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 mod commands;
 mod output;
@@ -141,6 +149,15 @@ enum Command {
                       embedded broker of a connector running here (mqtt://127.0.0.1:1883)."
     )]
     State(commands::state::StateArgs),
+
+    /// List and show the message schemas of the schema registry
+    #[command(
+        long_about = "List and show the message schemas the connector registered: from the \
+                      embedded registry's files in the state directory (STATE_DIR/schemas), \
+                      or, for `show`, from any schema registry on a broker (AIO's schema \
+                      registry protocol) with --broker."
+    )]
+    Schema(commands::schema::SchemaArgs),
 }
 
 fn main() -> ExitCode {
@@ -181,6 +198,7 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
         Command::Demo(args) => commands::demo::run(args, Shutdown::install()).await,
         // `state watch` installs its own stop handling; the others keep Ctrl-C's default.
         Command::State(args) => commands::state::run(args).await,
+        Command::Schema(args) => commands::schema::run(args).await,
         // The registry commands do a few small file operations each and finish at once.
         Command::Validate(args) => commands::validate::run(args),
         Command::Device(args) => commands::device::run(args),

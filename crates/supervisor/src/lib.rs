@@ -15,7 +15,9 @@
 //! ```
 //!
 //! Use: [`Supervisor::new`] with a [`SupervisorConfig`] and a publisher, optionally
-//! [`Supervisor::with_key_value`] and [`Supervisor::with_files`], then [`Supervisor::apply`]
+//! [`Supervisor::with_key_value`], [`Supervisor::with_files`] and [`Supervisor::with_schemas`]
+//! (message schemas inferred, registered and referenced in `dataschema`), then
+//! [`Supervisor::apply`]
 //! each plan (the first one and every change), and [`Supervisor::shutdown`] at the end.
 //! [`Supervisor::streams`] shows each stream's [`StreamState`] and [`StreamStats`].
 //! Operations whose destination was not given are reported as [`Unsupported`].
@@ -37,8 +39,9 @@
 //! - `projection.rs`: data points (JSON Pointer projection) and its decisions.
 //! - `forward.rs`: event + operation → what its destination receives (message, SET, line).
 //! - `deliver.rs`: the destinations a supervisor has, and sending to them.
+//! - `schemas.rs`: message schemas per operation: inference, registration, `dataschema`.
 //! - [`checkpoint`]: the pure [`Tracker`] and the [`CheckpointStore`] files.
-//! - [`state`]: [`StreamState`] and [`StreamStats`].
+//! - [`state`]: [`StreamState`], [`StreamStats`] and [`OperationSchema`].
 //! - [`error`](mod@error): [`Error`].
 #![forbid(unsafe_code)]
 
@@ -49,11 +52,14 @@ pub mod error;
 mod forward;
 mod projection;
 mod router;
+mod schemas;
 pub mod state;
 mod stream_task;
 pub mod supervisor;
 
 pub use checkpoint::{CheckpointStore, Tracker};
 pub use error::Error;
-pub use state::{StatsSnapshot, StreamState, StreamStats};
+pub use state::{
+    OperationSchema, OperationSchemas, SchemaFailure, StatsSnapshot, StreamState, StreamStats,
+};
 pub use supervisor::{Applied, StreamHandle, Supervisor, SupervisorConfig, Unsupported};

@@ -1,8 +1,13 @@
 //! What a stream is doing, for status and health: one [`StreamState`] per stream on a
-//! `watch` channel (only transitions are sent), and [`StreamStats`] counters.
+//! `watch` channel (only transitions are sent), [`StreamStats`] counters, and the message
+//! schema of each of its operations ([`OperationSchemas`], on a `watch` channel too).
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
+
+use model::plan::OperationId;
+use schema::SchemaReference;
 
 /// The state of one stream (one SSE connection).
 ///
@@ -59,6 +64,47 @@ impl StreamState {
         }
     }
 }
+
+/// The message schema of one data operation, for its status (AIO's
+/// `messageSchemaReference`) and health. Only operations whose payloads were inferred (the
+/// supervisor has a registrar, and a payload came) have one.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OperationSchema {
+    /// The schema registered last (`messageSchemaReference`). Messages carry it as
+    /// `dataschema` while it describes every payload merged so far.
+    pub reference: Option<SchemaReference>,
+    /// Set at the first payload that is not JSON, and kept: the operation is degraded (its
+    /// messages are still forwarded, without `dataschema`).
+    pub failure: Option<SchemaFailure>,
+    /// The last registration that failed; cleared by the next one that succeeds.
+    pub registration_error: Option<SchemaFailure>,
+}
+
+impl OperationSchema {
+    /// AIO's health reason code when degraded (`SseConnectorSchemaGenerationFailure`): a
+    /// payload was not JSON, or the last registration failed.
+    pub fn health_code(&self) -> Option<&'static str> {
+        self.failure
+            .as_ref()
+            .or(self.registration_error.as_ref())
+            .map(|f| f.code)
+    }
+}
+
+/// Why an operation's message schema is degraded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SchemaFailure {
+    /// AIO's health reason code: `SseConnectorSchemaGenerationFailure`.
+    pub code: &'static str,
+    /// Our stable reason code: `not_json`, or the registrar's (`schema_rejected`,
+    /// `schema_registry_unavailable`…).
+    pub reason_code: &'static str,
+    /// The message (a parser position or the registry's answer, never the payload).
+    pub reason: String,
+}
+
+/// The schema of each operation of a stream, by operation.
+pub type OperationSchemas = BTreeMap<OperationId, OperationSchema>;
 
 /// Counters of one stream, updated by its task, read by anyone (relaxed atomics).
 #[derive(Debug, Default)]

@@ -38,7 +38,8 @@ use crate::error::Error;
 use crate::forward::{self, Outgoing};
 use crate::projection;
 use crate::router::Router;
-use crate::state::{Count, StreamState, StreamStats};
+use crate::schemas::{SchemaSetup, Schemas};
+use crate::state::{Count, OperationSchemas, StreamState, StreamStats};
 use crate::supervisor::SupervisorConfig;
 
 /// Everything a stream task needs; built by the supervisor.
@@ -52,6 +53,10 @@ pub(crate) struct StreamTask<P> {
     pub config: Arc<SupervisorConfig>,
     pub state: watch::Sender<StreamState>,
     pub stats: Arc<StreamStats>,
+    /// Schema inference and registration; `None`: none.
+    pub schemas: Option<SchemaSetup>,
+    /// Where the operations' schemas are reported.
+    pub schema_status: watch::Sender<OperationSchemas>,
     /// Stop reading, finish the deliveries in flight, save the checkpoint.
     pub stop: CancellationToken,
     /// Stop waiting for deliveries (shutdown grace period over); save what is committed.
@@ -87,6 +92,7 @@ impl<P: Publisher> StreamTask<P> {
             }
         };
         let router = self.router.borrow().clone();
+        let schemas = Schemas::new(self.schemas.clone(), self.schema_status.clone());
         let mut reader = Reader {
             task: self,
             stream: Some(stream),
@@ -95,6 +101,7 @@ impl<P: Publisher> StreamTask<P> {
             deliveries: FuturesUnordered::new(),
             flush_at: None,
             warned_not_json: BTreeSet::new(),
+            schemas,
             aborted: false,
         };
         reader.run().await;
@@ -183,6 +190,8 @@ struct Reader<P> {
     /// When to save the checkpoint next (armed when it moves; idle streams have no timer).
     flush_at: Option<Instant>,
     warned_not_json: BTreeSet<OperationId>,
+    /// Each operation's schema, and the `dataschema` of its messages.
+    schemas: Schemas,
     aborted: bool,
 }
 
@@ -292,7 +301,9 @@ impl<P: Publisher> Reader<P> {
         stats.add(Count::Events, 1);
         if self.task.router.has_changed().unwrap_or(false) {
             self.router = self.task.router.borrow_and_update().clone();
+            self.schemas.router_changed();
         }
+        self.schemas.poll_registrations();
         let router = self.router.clone();
         let clock = &self.task.clock;
         let data: Bytes = event.data.clone().into_bytes();
@@ -305,9 +316,10 @@ impl<P: Publisher> Reader<P> {
             if target.data_points.is_empty() {
                 let content_type =
                     *raw_type.get_or_insert_with(|| cloudevents::content_type(&data));
+                let headers = self.schemas.headers(target, &data);
                 outgoing.push(forward::outgoing(
                     &target.destination,
-                    &target.headers,
+                    headers,
                     &event,
                     data.clone(),
                     content_type,
@@ -319,9 +331,10 @@ impl<P: Publisher> Reader<P> {
                 Some(value) => {
                     let projected = projection::project(value, &target.data_points);
                     stats.add(Count::MissingDataPoints, projected.missing as u64);
+                    let headers = self.schemas.headers(target, &projected.payload);
                     outgoing.push(forward::outgoing(
                         &target.destination,
-                        &target.headers,
+                        headers,
                         &event,
                         projected.payload,
                         CONTENT_TYPE_JSON,

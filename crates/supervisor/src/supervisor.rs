@@ -16,6 +16,11 @@
 //! [`Supervisor::with_key_value`] and [`Supervisor::with_files`] gave them. An operation whose
 //! destination is missing is reported in [`Applied::unsupported`] with the reason; its stream
 //! runs for the other operations, and its events are counted as unsupported.
+//!
+//! Message schemas: with [`Supervisor::with_schemas`], each operation's forwarded JSON
+//! payloads are inferred into a schema, registered when it widens, and referenced in the
+//! messages' `dataschema`; [`Supervisor::schemas`] and [`StreamHandle::schemas`] show each
+//! operation's [`OperationSchema`] (see `schemas.rs` for the rules).
 
 use std::collections::{BTreeMap, HashMap};
 use std::num::NonZeroUsize;
@@ -25,6 +30,7 @@ use std::time::Duration;
 
 use model::destination::Sink;
 use model::plan::{Operation, OperationId, Plan, StreamSpec};
+use schema::{Sampling, SchemaRegistrar};
 use sinks::Publisher;
 use sinks::file::FileSinks;
 use sinks::hlc::HybridLogicalClock;
@@ -39,7 +45,8 @@ use crate::checkpoint::CheckpointStore;
 use crate::client::ClientCache;
 use crate::deliver::Sinks;
 use crate::router::Router;
-use crate::state::{StreamState, StreamStats};
+use crate::schemas::SchemaSetup;
+use crate::state::{OperationSchema, OperationSchemas, StreamState, StreamStats};
 use crate::stream_task::StreamTask;
 
 /// Settings of the runtime.
@@ -119,6 +126,9 @@ pub struct StreamHandle {
     pub state: watch::Receiver<StreamState>,
     /// Its counters.
     pub stats: Arc<StreamStats>,
+    /// The message schema of each of its operations (empty without
+    /// [`Supervisor::with_schemas`]); changes are sent as they happen.
+    pub schemas: watch::Receiver<OperationSchemas>,
 }
 
 struct Running {
@@ -128,6 +138,7 @@ struct Running {
     done: CancellationToken,
     state: watch::Receiver<StreamState>,
     stats: Arc<StreamStats>,
+    schemas: watch::Sender<OperationSchemas>,
 }
 
 /// The runtime from plan to deliveries. See the module documentation.
@@ -137,6 +148,8 @@ pub struct Supervisor<P: Publisher> {
     clock: Arc<HybridLogicalClock>,
     store: CheckpointStore,
     clients: ClientCache,
+    schemas: Option<SchemaSetup>,
+    schema_sampling: Sampling,
     plan: Plan,
     streams: BTreeMap<StreamSpec, Running>,
     /// Done tokens of stopped tasks that may still be saving their checkpoint, by URL.
@@ -167,6 +180,8 @@ impl<P: Publisher> Supervisor<P> {
             sinks: Sinks::new(publisher),
             clock: Arc::new(HybridLogicalClock::new()),
             clients: ClientCache::default(),
+            schemas: None,
+            schema_sampling: Sampling::default(),
             plan: Plan::default(),
             streams: BTreeMap::new(),
             stopping: HashMap::new(),
@@ -190,6 +205,23 @@ impl<P: Publisher> Supervisor<P> {
     /// close them after [`shutdown`](Self::shutdown).
     pub fn with_files(mut self, files: FileSinks) -> Self {
         self.sinks.files = Some(files);
+        self
+    }
+
+    /// Infers each operation's message schema from the payloads it forwards and registers
+    /// it through `registrar` when it widens; from the message after a registration succeeded
+    /// on, messages carry its reference as `dataschema`. A registration runs on its own task:
+    /// streams never wait for it. Without this, no inference runs. Call it before the first
+    /// [`apply`](Self::apply), like [`with_key_value`](Self::with_key_value).
+    pub fn with_schemas(mut self, registrar: impl SchemaRegistrar) -> Self {
+        self.schemas = Some(SchemaSetup::new(registrar));
+        self
+    }
+
+    /// Which payloads schema inference looks at (default: every one; see [`Sampling`]). Has
+    /// an effect only with [`with_schemas`](Self::with_schemas), called before or after it.
+    pub fn with_schema_sampling(mut self, sampling: Sampling) -> Self {
+        self.schema_sampling = sampling;
         self
     }
 
@@ -244,6 +276,11 @@ impl<P: Publisher> Supervisor<P> {
                 Some(running) if !running.state.borrow().is_terminal() => {
                     let router = router(&self.sinks, &self.config.client_id, &operations);
                     running.router.send_replace(Arc::new(router));
+                    running.schemas.send_if_modified(|schemas| {
+                        let before = schemas.len();
+                        schemas.retain(|id, _| operations.contains_key(id));
+                        schemas.len() != before
+                    });
                     running.operations = operations;
                     applied.updated.push(spec.url.clone());
                 }
@@ -287,6 +324,11 @@ impl<P: Publisher> Supervisor<P> {
         let (router_tx, router_rx) = watch::channel(Arc::new(router));
         let (state_tx, state_rx) = watch::channel(StreamState::Connecting);
         let stats = Arc::new(StreamStats::default());
+        let schema_status = watch::Sender::new(OperationSchemas::new());
+        let schemas = self.schemas.clone().map(|mut setup| {
+            setup.sampling = self.schema_sampling;
+            setup
+        });
         let stop = CancellationToken::new();
         let done = CancellationToken::new();
         let task = StreamTask {
@@ -299,6 +341,8 @@ impl<P: Publisher> Supervisor<P> {
             config: self.config.clone(),
             state: state_tx,
             stats: stats.clone(),
+            schemas,
+            schema_status: schema_status.clone(),
             stop: stop.clone(),
             abort: self.abort.clone(),
             after: self.stopping.get(&spec.url).cloned().unwrap_or_default(),
@@ -318,6 +362,7 @@ impl<P: Publisher> Supervisor<P> {
                 done,
                 state: state_rx,
                 stats,
+                schemas: schema_status,
             },
         );
     }
@@ -336,8 +381,26 @@ impl<P: Publisher> Supervisor<P> {
                 operations: running.operations.keys().cloned().collect(),
                 state: running.state.clone(),
                 stats: running.stats.clone(),
+                schemas: running.schemas.subscribe(),
             })
             .collect()
+    }
+
+    /// The message schema of every operation that has one (see
+    /// [`with_schemas`](Self::with_schemas)), by operation: its `messageSchemaReference` and
+    /// whether it is degraded.
+    pub fn schemas(&self) -> OperationSchemas {
+        self.streams
+            .values()
+            .flat_map(|running| running.schemas.borrow().clone())
+            .collect()
+    }
+
+    /// The message schema of `operation`, when it has one.
+    pub fn schema(&self, operation: &OperationId) -> Option<OperationSchema> {
+        self.streams
+            .values()
+            .find_map(|running| running.schemas.borrow().get(operation).cloned())
     }
 
     /// The stream of `url` (the first one, if several use different credentials).

@@ -16,6 +16,7 @@ pub mod device;
 pub mod registry_args;
 pub mod resource;
 pub mod run;
+pub mod schema;
 pub mod secret;
 pub mod state;
 pub mod tap;

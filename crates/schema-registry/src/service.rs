@@ -1,0 +1,356 @@
+//! [`SchemaRegistryService`]: an embedded schema registry that answers `put` and `get` on
+//! any MQTT v5 broker, as an ordinary client of it, with its schemas in a directory
+//! ([`SchemaStore`]).
+//!
+//! Two tasks:
+//! - the **connection task** owns rumqttc's event loop: it subscribes to both request topics
+//!   at every CONNACK (a restarted broker without sessions is covered) and hands each
+//!   request to the worker over an unbounded channel, so it never waits on the worker while
+//!   the worker waits on it to send replies;
+//! - the **worker** admits each request (`admit.rs`), executes it on the store, writes a new
+//!   version to its file on a blocking thread, and only then replies.
+//!
+//! Replies go to the request's Response Topic with its Correlation Data and the envelope
+//! of [`protocol::response_properties`]: `{"schema": ...}` or `{"error": ...}` with
+//! `__stat` 200, or a non-200 `__stat` for a request that cannot be read. Their message
+//! expiry is what is left of the request's; a request that expired while it waited is not
+//! answered (its invoker has given up).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use rumqttc::v5::mqttbytes::QoS;
+use rumqttc::v5::mqttbytes::v5::{Filter, Packet, Publish, SubscribeReasonCode};
+use rumqttc::v5::{AsyncClient, Event, EventLoop};
+use sinks::MqttConfig;
+use sinks::hlc::HybridLogicalClock;
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+use tokio_util::sync::{CancellationToken, DropGuard};
+
+use crate::admit::{Admission, Operation, Reply, admit};
+use crate::connection;
+use crate::error::{Error, ErrorKind, ErrorSource, Result};
+use crate::protocol::{self, Command, Refusal, ResponsePayload};
+use crate::store::{Catalog, PutPlan, SchemaStore, persist_error, write_schema};
+
+/// A running embedded schema registry. Dropping it stops it without waiting; call
+/// [`shutdown`](Self::shutdown) to answer what was received and disconnect cleanly.
+#[derive(Debug)]
+pub struct SchemaRegistryService {
+    ready: watch::Receiver<bool>,
+    catalog: Catalog,
+    namespace: String,
+    worker: Option<JoinHandle<()>>,
+    connection: Option<JoinHandle<()>>,
+    stop_worker: CancellationToken,
+    stop_connection: CancellationToken,
+    _guards: [DropGuard; 2],
+}
+
+/// One request and when it arrived.
+struct Incoming {
+    publish: Publish,
+    received: Instant,
+}
+
+impl SchemaRegistryService {
+    /// Opens (or creates) the store in `dir`, loads it, and starts serving on the broker of
+    /// `mqtt` (connecting in the background; see [`ready`](Self::ready)). New versions get
+    /// `namespace`. `mqtt.client_id` must be unique on the broker (for example the
+    /// connector's id with a `-schema-registry-service` suffix). Blocks while it reads the
+    /// directory.
+    ///
+    /// # Errors
+    /// [`ErrorKind::Config`] for invalid MQTT settings, an empty namespace, or outside a
+    /// tokio runtime; [`ErrorKind::Storage`] when `dir` cannot be created or read.
+    pub fn start(mqtt: MqttConfig, dir: PathBuf, namespace: &str) -> Result<Self> {
+        let runtime = tokio::runtime::Handle::try_current().map_err(|_| {
+            Error::new(
+                ErrorKind::Config,
+                "the schema registry needs a tokio runtime",
+            )
+        })?;
+        if namespace.trim().is_empty() {
+            return Err(Error::new(
+                ErrorKind::Config,
+                "the schema registry namespace is empty",
+            ));
+        }
+        let (client, eventloop) = connection::build(&mqtt)?;
+        let store = SchemaStore::open(&dir, namespace).map_err(|e| {
+            Error::new(
+                ErrorKind::Storage,
+                format!("cannot open the schema registry in {}: {e}", dir.display()),
+            )
+            .with_source(ErrorSource::Io(e))
+        })?;
+        let catalog = store.catalog();
+        tracing::info!(dir = %dir.display(), schemas = catalog.len(), namespace,
+            "schema registry opened");
+        let (ready_tx, ready) = watch::channel(false);
+        let (tx, rx) = mpsc::unbounded_channel();
+        let stop_worker = CancellationToken::new();
+        let stop_connection = CancellationToken::new();
+        let worker = Worker {
+            store: Arc::new(store),
+            client: client.clone(),
+            service_id: mqtt.client_id.clone(),
+            clock: HybridLogicalClock::new(),
+        };
+        let worker = runtime.spawn(worker.run(rx, stop_worker.clone()));
+        let connection = runtime.spawn(poll(
+            eventloop,
+            client,
+            mqtt,
+            tx,
+            ready_tx,
+            stop_connection.clone(),
+        ));
+        Ok(Self {
+            ready,
+            catalog,
+            namespace: namespace.to_owned(),
+            worker: Some(worker),
+            connection: Some(connection),
+            _guards: [
+                stop_worker.clone().drop_guard(),
+                stop_connection.clone().drop_guard(),
+            ],
+            stop_worker,
+            stop_connection,
+        })
+    }
+
+    /// Waits until the service is subscribed to the request topics (requests sent before
+    /// that are not seen by it).
+    ///
+    /// # Cancel safety
+    /// Cancel safe.
+    pub async fn ready(&self) {
+        let mut ready = self.ready.clone();
+        let _ = ready.wait_for(|ready| *ready).await;
+    }
+
+    /// Whether the service is connected and subscribed right now.
+    pub fn is_ready(&self) -> bool {
+        *self.ready.borrow()
+    }
+
+    /// The schemas it holds, live (for listing: the protocol cannot list).
+    pub fn catalog(&self) -> Catalog {
+        self.catalog.clone()
+    }
+
+    /// The namespace of new versions.
+    pub fn namespace(&self) -> &str {
+        &self.namespace
+    }
+
+    /// Stops taking requests, answers those already received, disconnects.
+    pub async fn shutdown(mut self) {
+        self.stop_worker.cancel();
+        if let Some(worker) = self.worker.take() {
+            let _ = worker.await;
+        }
+        self.stop_connection.cancel();
+        if let Some(connection) = self.connection.take() {
+            let _ = connection.await;
+        }
+    }
+}
+
+/// The connection task.
+async fn poll(
+    mut eventloop: EventLoop,
+    client: AsyncClient,
+    config: MqttConfig,
+    requests: mpsc::UnboundedSender<Incoming>,
+    ready: watch::Sender<bool>,
+    stop: CancellationToken,
+) {
+    let filters =
+        [Command::Put, Command::Get].map(|c| Filter::new(c.request_topic(), QoS::AtLeastOnce));
+    let mut failures = 0u32;
+    loop {
+        let event = tokio::select! {
+            () = stop.cancelled() => break,
+            event = eventloop.poll() => event,
+        };
+        match event {
+            Ok(Event::Incoming(Packet::ConnAck(_))) => {
+                failures = 0;
+                tracing::info!(broker = %format!("{}:{}", config.host, config.port),
+                    "schema registry connected to the MQTT broker");
+                // Never wait on the request channel from the polling task.
+                if let Err(error) = client.try_subscribe_many(filters.clone()) {
+                    tracing::warn!(%error, "schema registry cannot subscribe");
+                }
+            }
+            Ok(Event::Incoming(Packet::SubAck(ack))) => {
+                let ok = ack
+                    .return_codes
+                    .iter()
+                    .all(|code| matches!(code, SubscribeReasonCode::Success(_)));
+                if !ok {
+                    tracing::error!(codes = ?ack.return_codes,
+                        "the broker refused the schema registry's subscriptions");
+                }
+                ready.send_replace(ok);
+            }
+            Ok(Event::Incoming(Packet::Publish(publish))) => {
+                let incoming = Incoming {
+                    publish,
+                    received: Instant::now(),
+                };
+                if requests.send(incoming).is_err() {
+                    break;
+                }
+            }
+            Ok(_) => {}
+            Err(error) => {
+                ready.send_replace(false);
+                failures = failures.saturating_add(1);
+                if failures == 1 {
+                    tracing::warn!(%error, "schema registry lost the MQTT broker; reconnecting");
+                }
+                let pause = connection::backoff(&config, failures);
+                tokio::select! {
+                    () = stop.cancelled() => break,
+                    () = tokio::time::sleep(pause) => {}
+                }
+            }
+        }
+    }
+    ready.send_replace(false);
+    // Flush what the worker queued, then say goodbye.
+    connection::disconnect(&client, &mut eventloop).await;
+}
+
+/// The worker: store and replies.
+struct Worker {
+    store: Arc<SchemaStore>,
+    client: AsyncClient,
+    service_id: String,
+    clock: HybridLogicalClock,
+}
+
+impl Worker {
+    async fn run(self, mut requests: mpsc::UnboundedReceiver<Incoming>, stop: CancellationToken) {
+        loop {
+            let incoming = tokio::select! {
+                biased;
+                () = stop.cancelled() => {
+                    // Answer what the broker already handed over (rumqttc acknowledged it).
+                    while let Ok(incoming) = requests.try_recv() {
+                        self.handle(incoming).await;
+                    }
+                    break;
+                }
+                incoming = requests.recv() => match incoming {
+                    Some(incoming) => incoming,
+                    None => break,
+                },
+            };
+            self.handle(incoming).await;
+        }
+    }
+
+    async fn handle(&self, incoming: Incoming) {
+        match admit(&incoming.publish) {
+            Admission::Drop => {}
+            Admission::Refuse(reply, refusal) => {
+                tracing::debug!(status = refusal.status, message = %refusal.message,
+                    "refusing a schema registry request");
+                self.reply(&reply, incoming.received, None, Some(&refusal))
+                    .await;
+            }
+            Admission::Execute(operation, reply) => {
+                let response = match operation {
+                    Operation::Put(request) => self.put(request).await,
+                    Operation::Get(request) => {
+                        match self.store.get(&request.name, &request.version) {
+                            Ok(schema) => ResponsePayload::schema(schema),
+                            Err(error) => ResponsePayload::error(error),
+                        }
+                    }
+                };
+                let payload = protocol::to_json(&response);
+                self.reply(&reply, incoming.received, Some(payload), None)
+                    .await;
+            }
+        }
+    }
+
+    async fn put(&self, request: protocol::PutRequest) -> ResponsePayload {
+        let schema = match self.store.plan_put(request) {
+            Err(error) => return ResponsePayload::error(error),
+            Ok(PutPlan::Unchanged(schema)) => return ResponsePayload::schema(schema),
+            Ok(PutPlan::Write(schema)) => schema,
+        };
+        let dir = self.store.dir().to_owned();
+        let written = {
+            let schema = schema.clone();
+            tokio::task::spawn_blocking(move || write_schema(&dir, &schema)).await
+        };
+        match written {
+            Ok(Ok(())) => {
+                tracing::info!(name = %schema.name, version = %schema.version,
+                    "schema version registered");
+                self.store.commit(schema.clone());
+                ResponsePayload::schema(schema)
+            }
+            Ok(Err(error)) => ResponsePayload::error(persist_error(&schema, &error)),
+            Err(join) => ResponsePayload::error(persist_error(
+                &schema,
+                &std::io::Error::other(join.to_string()),
+            )),
+        }
+    }
+
+    /// Publishes a reply, unless the request has expired meanwhile.
+    async fn reply(
+        &self,
+        reply: &Reply,
+        received: Instant,
+        payload: Option<Bytes>,
+        refusal: Option<&Refusal>,
+    ) {
+        let expiry = match reply.expiry {
+            None => None,
+            Some(seconds) => {
+                let left = Duration::from_secs(u64::from(seconds))
+                    .checked_sub(received.elapsed())
+                    .filter(|left| !left.is_zero());
+                let Some(left) = left else {
+                    tracing::debug!("a schema registry request expired before its reply");
+                    return;
+                };
+                Some(protocol::expiry_secs(left))
+            }
+        };
+        let properties = protocol::response_properties(
+            &self.service_id,
+            reply.correlation.clone(),
+            &self.clock.now(),
+            expiry,
+            refusal,
+        );
+        if let Err(error) = self
+            .client
+            .publish_with_properties(
+                reply.topic.clone(),
+                QoS::AtLeastOnce,
+                false,
+                payload.unwrap_or_default(),
+                properties,
+            )
+            .await
+        {
+            tracing::debug!(%error, "schema registry reply not sent (shutting down)");
+        }
+    }
+}
