@@ -17,8 +17,8 @@
 //! Use: [`Supervisor::new`] with a [`SupervisorConfig`] and a publisher, optionally
 //! [`Supervisor::with_key_value`], [`Supervisor::with_files`] and [`Supervisor::with_schemas`]
 //! (message schemas inferred, registered and referenced in `dataschema`), then
-//! [`Supervisor::apply`]
-//! each plan (the first one and every change), and [`Supervisor::shutdown`] at the end.
+//! [`Supervisor::apply`] each plan (the first one and every change), and
+//! [`Supervisor::shutdown`] at the end.
 //! [`Supervisor::streams`] shows each stream's [`StreamState`] and [`StreamStats`].
 //! Operations whose destination was not given are reported as [`Unsupported`].
 //!

@@ -5,6 +5,7 @@
 //! wait for the previous task of this URL ─► load checkpoint ─► build client (secrets)
 //!   ─► loop: read an event (only while fewer than N are in flight)
 //!            route → build what each destination receives → send (waits when it is full)
+//!            (with schemas: each payload merged into its operation's schema, `dataschema` set)
 //!            deliveries resolve → tracker → checkpoint (saved at most every interval)
 //!   ─► stop: close the connection, wait for in-flight deliveries, save the checkpoint
 //! ```
