@@ -24,6 +24,7 @@
 
 pub mod config;
 mod connection;
+pub mod request;
 mod inflight;
 pub mod subscriber;
 pub mod tls;

@@ -8,15 +8,13 @@
 use std::time::Duration;
 
 use bytes::Bytes;
+use rumqttc::v5::Event;
 use rumqttc::v5::mqttbytes::QoS;
 use rumqttc::v5::mqttbytes::v5::{Filter, Packet};
-use rumqttc::v5::{AsyncClient, Event, MqttOptions};
-use rumqttc::{TlsConfiguration, Transport};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::config::MqttConfig;
-use super::tls;
 use crate::error::MqttError;
 
 /// Messages held for a slow reader before newer ones are dropped.
@@ -66,30 +64,10 @@ impl MqttSubscriber {
     /// [`MqttError`] for an invalid setting or an unusable CA, certificate, key or password
     /// file.
     pub fn start(config: &MqttConfig, filter: &str) -> Result<Self, MqttError> {
-        config.validate()?;
-        let mut options = MqttOptions::new(
-            format!("{}-view", config.client_id),
-            config.host.clone(),
-            config.port,
-        );
-        options
-            .set_keep_alive(config.keep_alive)
-            .set_clean_start(true)
-            .set_max_packet_size(Some(config.max_packet_size));
-        if let (Some(user), Some(file)) = (&config.username, &config.password_file) {
-            let password = std::fs::read_to_string(file).map_err(|e| {
-                MqttError::new(
-                    crate::error::MqttErrorKind::PasswordFile,
-                    format!("cannot read MQTT password file {}: {e}", file.display()),
-                )
-            })?;
-            options.set_credentials(user.clone(), password.trim_end_matches(['\r', '\n']));
-        }
-        if let Some(settings) = &config.tls {
-            let tls = tls::client_config(settings)?;
-            options.set_transport(Transport::tls_with_config(TlsConfiguration::Rustls(tls)));
-        }
-        let (client, mut eventloop) = AsyncClient::new(options, 16);
+        let mut view = config.clone();
+        view.client_id = format!("{}-view", config.client_id);
+        view.clean_start = true;
+        let (client, mut eventloop) = super::request::connection(&view, 16)?;
         let (tx, messages) = mpsc::channel(VIEW_BUFFER);
         let filter = filter.to_owned();
         let task = tokio::spawn(async move {

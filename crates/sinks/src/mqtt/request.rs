@@ -1,0 +1,78 @@
+//! Connections for request/response traffic over MQTT: the state store and schema registry
+//! clients and services, and the demo's view. Each owns its connection and polls it in one
+//! task that never waits on rumqttc's request channel.
+
+use std::time::Duration;
+
+use rumqttc::v5::{AsyncClient, EventLoop, MqttOptions};
+use rumqttc::{NetworkOptions, Outgoing, TlsConfiguration, Transport};
+
+use super::config::MqttConfig;
+use super::tls;
+use crate::error::{MqttError, MqttErrorKind};
+
+/// Validates `config` and builds a client and its event loop (nothing connects yet), with
+/// `capacity` requests queued in rumqttc's channel before a send waits.
+///
+/// TCP_NODELAY is set: request/response traffic is small messages in both directions, and
+/// Nagle's algorithm with delayed ACKs would add tens of milliseconds to every round trip. The
+/// password file is read here, once.
+///
+/// # Errors
+/// [`MqttError`] for an invalid setting or an unusable TLS or password file.
+pub fn connection(
+    config: &MqttConfig,
+    capacity: usize,
+) -> Result<(AsyncClient, EventLoop), MqttError> {
+    config.validate()?;
+    let mut options = MqttOptions::new(config.client_id.clone(), config.host.clone(), config.port);
+    options
+        .set_keep_alive(config.keep_alive)
+        .set_clean_start(config.clean_start)
+        .set_session_expiry_interval(u32::try_from(config.session_expiry.as_secs()).ok())
+        .set_max_packet_size(Some(config.max_packet_size))
+        .set_connection_timeout(config.connect_timeout.as_secs().max(1));
+    let mut network = NetworkOptions::new();
+    network.set_tcp_nodelay(true);
+    options.set_network_options(network);
+    if let Some(user) = &config.username {
+        let password = match &config.password_file {
+            None => String::new(),
+            Some(path) => std::fs::read_to_string(path)
+                .map_err(|e| {
+                    MqttError::new(
+                        MqttErrorKind::PasswordFile,
+                        format!("cannot read MQTT password file {}: {e}", path.display()),
+                    )
+                })?
+                .trim_end_matches(['\r', '\n'])
+                .to_owned(),
+        };
+        options.set_credentials(user.clone(), password);
+    }
+    if let Some(settings) = &config.tls {
+        let tls = tls::client_config(settings)?;
+        options.set_transport(Transport::tls_with_config(TlsConfiguration::Rustls(tls)));
+    }
+    Ok(AsyncClient::new(options, capacity))
+}
+
+/// The pause after the `failures`-th failed poll in a row, from the config's backoff.
+pub fn backoff(config: &MqttConfig, failures: u32) -> Duration {
+    config.reconnect.delay(failures, rand::random::<f64>())
+}
+
+/// Sends DISCONNECT and polls until it is out (at most two seconds: the broker may be gone).
+pub async fn disconnect(client: &AsyncClient, eventloop: &mut EventLoop) {
+    if client.try_disconnect().is_ok() {
+        let _ = tokio::time::timeout(Duration::from_secs(2), async {
+            loop {
+                match eventloop.poll().await {
+                    Ok(rumqttc::v5::Event::Outgoing(Outgoing::Disconnect)) | Err(_) => break,
+                    Ok(_) => {}
+                }
+            }
+        })
+        .await;
+    }
+}
