@@ -17,6 +17,8 @@
 //!   the read-only [`store::list`], [`store::get`] and [`store::latest`] of a directory.
 //! - [`client`]: [`SchemaRegistryClient`]: `put` and `get` with timeouts and typed errors.
 //! - [`service`]: [`SchemaRegistryService`], the embedded registry on any MQTT v5 broker.
+//! - `registrar`: [`schema::SchemaRegistrar`] for [`SchemaRegistryClient`], how the runtime
+//!   registers inferred schemas.
 //! - `admit`: what the service does with a request's headers and payload; pure.
 //! - `connection`: rumqttc options from [`sinks::MqttConfig`].
 //! - [`error`]: [`Error`], [`ErrorKind`].
@@ -29,6 +31,7 @@ mod connection;
 pub mod error;
 pub mod naming;
 pub mod protocol;
+mod registrar;
 pub mod service;
 pub mod store;
 

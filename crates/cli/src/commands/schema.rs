@@ -276,10 +276,8 @@ fn write_out(bytes: &[u8]) -> anyhow::Result<ExitCode> {
 /// The embedded registry's schemas for the HTTP listener (`GET /api/v1/schemas...`): `run`
 /// passes `Arc::new(RegistryCatalog::new(service.catalog()))` to `api::serve_with`.
 #[derive(Debug, Clone)]
-#[allow(dead_code, reason = "wired into the HTTP listener by `run`")]
 pub struct RegistryCatalog(schema_registry::Catalog);
 
-#[allow(dead_code, reason = "wired into the HTTP listener by `run`")]
 impl RegistryCatalog {
     /// Serves `catalog`.
     pub fn new(catalog: schema_registry::Catalog) -> Self {

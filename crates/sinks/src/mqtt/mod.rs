@@ -24,8 +24,8 @@
 
 pub mod config;
 mod connection;
-pub mod request;
 mod inflight;
+pub mod request;
 pub mod subscriber;
 pub mod tls;
 

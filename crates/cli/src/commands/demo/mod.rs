@@ -21,7 +21,7 @@ use sinks::mqtt::MqttSubscriber;
 use tokio_util::sync::CancellationToken;
 
 use crate::commands::run::settings::{
-    BrokerChoice, DEFAULT_EMBEDDED_BROKER, RuntimeSettings, StateStoreMode,
+    BrokerChoice, DEFAULT_EMBEDDED_BROKER, RuntimeSettings, SchemaRegistryMode, StateStoreMode,
 };
 use crate::commands::run::{serve, start_plumbing};
 use crate::shutdown::Shutdown;
@@ -90,6 +90,8 @@ pub async fn run(args: DemoArgs, shutdown: Shutdown) -> anyhow::Result<ExitCode>
         storage_root: dir.join("state").join("storage"),
         storage_max_file_bytes: sinks::file::DEFAULT_MAX_FILE_BYTES,
         state_store: StateStoreMode::Embedded,
+        schema_registry: SchemaRegistryMode::Embedded,
+        schema_namespace: schema_registry::DEFAULT_NAMESPACE.to_owned(),
         http: args.http,
         http_token_file: None,
     };

@@ -2,14 +2,17 @@
 //! delivers every event to its destination until stopped.
 //!
 //! Wiring, in order: settings → broker (embedded or external) → MQTT publisher → state store
-//! (`--state-store`: the embedded service and/or the client) → registry and its first plan →
-//! supervisor (with the `Storage` files under the storage root, and the state store client)
-//! → registry watcher → HTTP listener. On SIGINT or SIGTERM it stops reading, waits for the
-//! broker and the state store to acknowledge what is in flight and for the files to be
-//! written, saves the checkpoints, then closes the publisher, the state store client, the
-//! state store service and the broker, in that order, and exits 0.
+//! (`--state-store`: the embedded service and/or the client) → schema registry
+//! (`--schema-registry`: the embedded service and/or the client) → registry and its first
+//! plan → supervisor (with the `Storage` files under the storage root, the state store client,
+//! and the schema registry client that registers inferred message schemas) → registry watcher
+//! → HTTP listener (listing the embedded registry's schemas). On SIGINT or SIGTERM it stops
+//! reading, waits for the broker and the state store to acknowledge what is in flight and for
+//! the files to be written, saves the checkpoints, then closes the publisher and the clients,
+//! shuts the services down, and stops the broker, in that order, and exits 0.
 
 pub mod embedded;
+pub mod schema_registry;
 pub mod settings;
 pub mod state_store;
 
@@ -29,7 +32,9 @@ use supervisor::{Supervisor, SupervisorConfig};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use self::schema_registry::SchemaRegistry;
 use crate::commands::registry_args::RegistryArgs;
+use crate::commands::schema::RegistryCatalog;
 use crate::shutdown::Shutdown;
 use embedded::EmbeddedBroker;
 use settings::{BrokerChoice, RuntimeArgs, RuntimeSettings};
@@ -62,17 +67,21 @@ pub struct Plumbing {
     pub key_value: Option<AnyKeyValueStore>,
     /// The state store service and client behind `key_value`, stopped after the supervisor.
     pub state_store: StateStore,
+    /// The schema registry service and client; the client registers the supervisor's
+    /// inferred schemas (`None`: no inference). Stopped after the supervisor.
+    pub schema_registry: SchemaRegistry,
     /// Where the broker listens, for people (`mqtt://127.0.0.1:1883`).
     pub broker_url: String,
     /// The connection settings the publisher uses (for a viewer to connect alike).
     pub mqtt: MqttConfig,
 }
 
-/// Starts the broker (when embedded), the publisher and the state store (`--state-store`).
+/// Starts the broker (when embedded), the publisher, the state store (`--state-store`) and
+/// the schema registry (`--schema-registry`).
 ///
 /// # Errors
 /// When the embedded broker cannot bind its address, the publisher's settings are invalid, or
-/// the embedded state store cannot open its directory.
+/// the embedded state store or schema registry cannot open its directory.
 pub async fn start_plumbing(settings: &RuntimeSettings) -> anyhow::Result<Plumbing> {
     let (embedded, mut config) = match &settings.broker {
         BrokerChoice::Embedded(addr) => {
@@ -97,11 +106,19 @@ pub async fn start_plumbing(settings: &RuntimeSettings) -> anyhow::Result<Plumbi
     let publisher =
         MqttPublisher::start(config.clone()).context("cannot start the MQTT publisher")?;
     let state_store = StateStore::start(settings.state_store, &config, &settings.state_dir).await?;
+    let schema_registry = SchemaRegistry::start(
+        settings.schema_registry,
+        &config,
+        &settings.state_dir,
+        &settings.schema_namespace,
+    )
+    .await?;
     Ok(Plumbing {
         embedded,
         publisher,
         key_value: state_store.client.clone().map(AnyKeyValueStore::new),
         state_store,
+        schema_registry,
         broker_url,
         mqtt: config,
     })
@@ -125,7 +142,7 @@ pub async fn run(args: RunArgs, shutdown: Shutdown) -> anyhow::Result<ExitCode> 
 
 /// Runs the connector on started plumbing until `stop` completes, then stops cleanly: stops
 /// reading, waits for in-flight messages to be acknowledged, saves the checkpoints, closes
-/// the publisher and the embedded broker.
+/// the publisher and the clients, shuts the services down, stops the embedded broker.
 ///
 /// # Errors
 /// When the state directory or the registry cannot be used, or the HTTP listener cannot start.
@@ -162,6 +179,9 @@ pub async fn serve(
     if let Some(store) = plumbing.key_value.clone() {
         supervisor = supervisor.with_key_value(store);
     }
+    if let Some(client) = plumbing.schema_registry.client.clone() {
+        supervisor = supervisor.with_schemas(client);
+    }
     log_applied(&supervisor.apply(&snapshot.plan));
 
     let (reloads, mut reloaded) = mpsc::unbounded_channel();
@@ -172,7 +192,13 @@ pub async fn serve(
         .context("cannot watch the registry")?;
 
     let stop_http = CancellationToken::new();
-    let http = start_http(settings, plumbing.publisher.clone(), stop_http.clone()).await?;
+    let http = start_http(
+        settings,
+        plumbing.publisher.clone(),
+        plumbing.schema_registry.catalog(),
+        stop_http.clone(),
+    )
+    .await?;
 
     tokio::pin!(stop);
     loop {
@@ -192,7 +218,10 @@ pub async fn serve(
     if unacknowledged > 0 {
         tracing::warn!(unacknowledged, "messages left unacknowledged at stop");
     }
+    // Clients first (nothing is left for them to send), then the services.
+    plumbing.schema_registry.close_client();
     plumbing.state_store.shutdown().await;
+    plumbing.schema_registry.shutdown().await;
     stop_http.cancel();
     if let Some(task) = http {
         let _ = task.await;
@@ -262,9 +291,11 @@ impl Readiness for BrokerReadiness {
     }
 }
 
+/// Serves the HTTP listener, with the embedded schema registry's `catalog` when there is one.
 async fn start_http(
     settings: &RuntimeSettings,
     publisher: MqttPublisher,
+    catalog: Option<::schema_registry::Catalog>,
     stop: CancellationToken,
 ) -> anyhow::Result<Option<tokio::task::JoinHandle<()>>> {
     let api::HttpListen::On(addr) = settings.http else {
@@ -275,6 +306,10 @@ async fn start_http(
         .as_deref()
         .map(Token::from_file)
         .transpose()?;
-    let (_, task) = api::serve(addr, token, Arc::new(BrokerReadiness(publisher)), stop).await?;
+    let mut sources = api::Sources::new(Arc::new(BrokerReadiness(publisher)));
+    if let Some(catalog) = catalog {
+        sources = sources.with_schemas(Arc::new(RegistryCatalog::new(catalog)));
+    }
+    let (_, task) = api::serve_with(addr, token, sources, stop).await?;
     Ok(Some(task))
 }

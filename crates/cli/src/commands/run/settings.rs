@@ -88,6 +88,18 @@ pub struct RuntimeArgs {
     #[arg(long, value_name = "MODE", env = "SSE_CONNECTOR_STATE_STORE")]
     pub state_store: Option<StateStoreMode>,
 
+    /// Schema registry of inferred message schemas: `embedded` (run one on the broker,
+    /// persisted under STATE_DIR/schemas), `external` (the broker has one, e.g. AIO's) or
+    /// `off` (no inference, no `dataschema`) [default: embedded with the embedded broker,
+    /// external otherwise]
+    #[arg(long, value_name = "MODE", env = "SSE_CONNECTOR_SCHEMA_REGISTRY")]
+    pub schema_registry: Option<SchemaRegistryMode>,
+
+    /// Namespace of the schemas the embedded schema registry stores (an external registry
+    /// has its own) [default: sse-connector]
+    #[arg(long, value_name = "NAME", env = "SSE_CONNECTOR_SCHEMA_NAMESPACE")]
+    pub schema_namespace: Option<String>,
+
     /// HTTP listener address, or `off` [default: 127.0.0.1:8080]
     #[arg(long, value_name = "ADDR|off", env = "SSE_CONNECTOR_HTTP")]
     pub http: Option<String>,
@@ -166,6 +178,8 @@ struct ConfigFile {
     storage_root: Option<PathBuf>,
     storage_max_file_bytes: Option<SizeValue>,
     state_store: Option<String>,
+    schema_registry: Option<String>,
+    schema_namespace: Option<String>,
     http: Option<String>,
     http_token_file: Option<PathBuf>,
 }
@@ -191,6 +205,27 @@ pub enum StateStoreMode {
 }
 
 impl std::str::FromStr for StateStoreMode {
+    type Err = anyhow::Error;
+
+    fn from_str(text: &str) -> anyhow::Result<Self> {
+        <Self as clap::ValueEnum>::from_str(text.trim(), true)
+            .map_err(|_| anyhow::anyhow!("{text:?}: use embedded, external or off"))
+    }
+}
+
+/// Where inferred message schemas are registered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SchemaRegistryMode {
+    /// Run the embedded schema registry service on the broker, persisted under
+    /// `STATE_DIR/schemas`.
+    Embedded,
+    /// The broker's clients include a schema registry (AIO's); only the client runs.
+    External,
+    /// No registry: no schema inference, messages carry no `dataschema`.
+    Off,
+}
+
+impl std::str::FromStr for SchemaRegistryMode {
     type Err = anyhow::Error;
 
     fn from_str(text: &str) -> anyhow::Result<Self> {
@@ -227,6 +262,10 @@ pub struct RuntimeSettings {
     pub storage_max_file_bytes: u64,
     /// The state store of `BrokerStateStore` datasets.
     pub state_store: StateStoreMode,
+    /// The schema registry of inferred message schemas.
+    pub schema_registry: SchemaRegistryMode,
+    /// The namespace of the embedded schema registry.
+    pub schema_namespace: String,
     /// HTTP listener.
     pub http: HttpListen,
     /// HTTP token file.
@@ -307,6 +346,22 @@ impl RuntimeArgs {
                 BrokerChoice::External(_) => StateStoreMode::External,
             },
         };
+        let schema_registry = match (self.schema_registry, &file.schema_registry) {
+            (Some(mode), _) => mode,
+            (None, Some(text)) => text.parse().context("config file: schemaRegistry")?,
+            (None, None) => match &broker {
+                BrokerChoice::Embedded(_) => SchemaRegistryMode::Embedded,
+                BrokerChoice::External(_) => SchemaRegistryMode::External,
+            },
+        };
+        let schema_namespace = self
+            .schema_namespace
+            .clone()
+            .or(file.schema_namespace)
+            .unwrap_or_else(|| schema_registry::DEFAULT_NAMESPACE.to_owned());
+        if schema_namespace.trim().is_empty() {
+            bail!("--schema-namespace: the namespace is empty");
+        }
         let storage_max_file_bytes =
             match (self.storage_max_file_bytes, &file.storage_max_file_bytes) {
                 (Some(bytes), _) => bytes as u64,
@@ -339,6 +394,8 @@ impl RuntimeArgs {
             storage_root,
             storage_max_file_bytes,
             state_store,
+            schema_registry,
+            schema_namespace,
             http,
             http_token_file: self.http_token_file.clone().or(file.http_token_file),
         })
@@ -512,6 +569,32 @@ mod tests {
             format!("{error:#}").contains("embedded, external or off"),
             "{error:#}"
         );
+    }
+
+    #[test]
+    fn the_schema_registry_follows_the_broker_unless_set() {
+        let embedded = resolve(&[]).unwrap();
+        assert_eq!(embedded.schema_registry, SchemaRegistryMode::Embedded);
+        assert_eq!(
+            embedded.schema_namespace,
+            schema_registry::DEFAULT_NAMESPACE
+        );
+        let external = resolve(&["--broker", "mqtt://broker:1883"]).unwrap();
+        assert_eq!(external.schema_registry, SchemaRegistryMode::External);
+        let off = resolve(&["--schema-registry", "off", "--schema-namespace", "ns"]).unwrap();
+        assert_eq!(off.schema_registry, SchemaRegistryMode::Off);
+        assert_eq!(off.schema_namespace, "ns");
+        let file = config("broker: mqtt://b\nschemaRegistry: Embedded\nschemaNamespace: plant\n");
+        let from_file = resolve(&["--config", file.path().to_str().unwrap()]).unwrap();
+        assert_eq!(from_file.schema_registry, SchemaRegistryMode::Embedded);
+        assert_eq!(from_file.schema_namespace, "plant");
+        let bad = config("schemaRegistry: sometimes\n");
+        let error = resolve(&["--config", bad.path().to_str().unwrap()]).unwrap_err();
+        assert!(
+            format!("{error:#}").contains("embedded, external or off"),
+            "{error:#}"
+        );
+        assert!(resolve(&["--schema-namespace", " "]).is_err());
     }
 
     #[test]
