@@ -160,8 +160,9 @@ pub(crate) struct Schemas {
     registrations: JoinSet<()>,
     /// Finished registrations, sent before their status is: once a reference shows in the
     /// status, the next payload's message carries it.
-    done_tx: mpsc::UnboundedSender<Done>,
-    done_rx: mpsc::UnboundedReceiver<Done>,
+    /// Finished registrations; made at the first registration, because a channel allocates a
+    /// block of 32 slots up front and most streams (idle ones) never register anything.
+    done: Option<(mpsc::UnboundedSender<Done>, mpsc::UnboundedReceiver<Done>)>,
     status: watch::Sender<OperationSchemas>,
     /// Bumped when the router changes: headers are rebuilt from the new targets.
     generation: u64,
@@ -170,13 +171,11 @@ pub(crate) struct Schemas {
 impl Schemas {
     /// The schemas of a stream task, reported on `status`.
     pub fn new(setup: Option<SchemaSetup>, status: watch::Sender<OperationSchemas>) -> Self {
-        let (done_tx, done_rx) = mpsc::unbounded_channel();
         Self {
             setup,
             ops: HashMap::new(),
             registrations: JoinSet::new(),
-            done_tx,
-            done_rx,
+            done: None,
             status,
             generation: 0,
         }
@@ -191,7 +190,11 @@ impl Schemas {
     /// Takes the registrations that finished: from the next message on, their reference is
     /// used (unless the shape widened meanwhile: then the next version is registered).
     pub fn poll_registrations(&mut self) {
-        while let Ok(done) = self.done_rx.try_recv() {
+        while let Some(done) = self
+            .done
+            .as_mut()
+            .and_then(|(_, finished)| finished.try_recv().ok())
+        {
             self.finished(done);
         }
         while let Some(finished) = self.registrations.try_join_next_with_id() {
@@ -304,7 +307,7 @@ impl Schemas {
             );
             let done = register(
                 setup.registrar.clone(),
-                self.done_tx.clone(),
+                self.done.get_or_insert_with(mpsc::unbounded_channel).0.clone(),
                 self.status.clone(),
                 target.id.clone(),
                 op.next_version,
