@@ -307,7 +307,10 @@ impl Schemas {
             );
             let done = register(
                 setup.registrar.clone(),
-                self.done.get_or_insert_with(mpsc::unbounded_channel).0.clone(),
+                self.done
+                    .get_or_insert_with(mpsc::unbounded_channel)
+                    .0
+                    .clone(),
                 self.status.clone(),
                 target.id.clone(),
                 op.next_version,
