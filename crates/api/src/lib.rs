@@ -18,8 +18,10 @@ pub mod error;
 pub mod listen;
 pub mod schemas;
 pub mod server;
+pub mod sources;
 
 pub use error::ApiError;
 pub use listen::{HttpListen, Token};
 pub use schemas::{CatalogError, SchemaCatalog, SchemaRecord};
-pub use server::{Readiness, Sources, serve, serve_with};
+pub use server::{serve, serve_with};
+pub use sources::{MetricsSource, Readiness, Sources, StatusSource, TailMessage, TailSource};

@@ -15,38 +15,7 @@ use tokio_util::sync::CancellationToken;
 use crate::error::ApiError;
 use crate::listen::{Token, check_exposure};
 use crate::schemas::{self, SchemaCatalog};
-
-/// What `/readyz` asks of the runtime.
-pub trait Readiness: Send + Sync + 'static {
-    /// `None` when ready; otherwise what is not ready yet, for people to read.
-    fn not_ready(&self) -> Option<String>;
-}
-
-/// What the routes read from the runtime.
-#[derive(Clone)]
-pub struct Sources {
-    /// Answers `/readyz`.
-    pub readiness: Arc<dyn Readiness>,
-    /// Answers `/api/v1/schemas...`; `None`: those routes answer 404.
-    pub schemas: Option<Arc<dyn SchemaCatalog>>,
-}
-
-impl Sources {
-    /// Readiness only.
-    pub fn new(readiness: Arc<dyn Readiness>) -> Self {
-        Self {
-            readiness,
-            schemas: None,
-        }
-    }
-
-    /// Adds the schema catalog.
-    #[must_use]
-    pub fn with_schemas(mut self, schemas: Arc<dyn SchemaCatalog>) -> Self {
-        self.schemas = Some(schemas);
-        self
-    }
-}
+use crate::sources::{Readiness, Sources};
 
 pub(crate) struct AppState {
     readiness: Arc<dyn Readiness>,

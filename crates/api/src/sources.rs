@@ -1,0 +1,110 @@
+//! What the routes read from the runtime, as traits the runtime implements: this crate does
+//! not depend on the supervisor, the registry's watcher or the telemetry exporters.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use tokio::sync::broadcast;
+
+use crate::schemas::SchemaCatalog;
+
+/// What `/readyz` asks of the runtime.
+pub trait Readiness: Send + Sync + 'static {
+    /// `None` when ready; otherwise what is not ready yet, for people to read.
+    fn not_ready(&self) -> Option<String>;
+}
+
+/// Answers `GET /api/v1/status`: configuration status and runtime health of every device
+/// endpoint, asset, dataset and event, in AIO's shapes (see `docs/status.md`).
+pub trait StatusSource: Send + Sync + 'static {
+    /// The status now, as the JSON document the route returns.
+    fn status(&self) -> serde_json::Value;
+}
+
+/// Answers `GET /metrics`.
+pub trait MetricsSource: Send + Sync + 'static {
+    /// Every metric now, in the Prometheus text exposition format (version 0.0.4).
+    fn prometheus_text(&self) -> String;
+}
+
+/// One message forwarded for an asset, as the live tail shows it.
+#[derive(Debug, Clone)]
+pub struct TailMessage {
+    /// `asset/datasets/name` or `asset/eventGroups/group/events/name`.
+    pub operation: String,
+    /// Where it went: the MQTT topic, the state store key or the file path.
+    pub destination: String,
+    /// The SSE event type.
+    pub sse_event: String,
+    /// The SSE event id (may be empty).
+    pub sse_id: String,
+    /// The payload's content type.
+    pub content_type: String,
+    /// The payload, as forwarded.
+    pub payload: Bytes,
+    /// When it was forwarded, RFC 3339.
+    pub time: String,
+}
+
+/// Answers `GET /api/v1/assets/{name}/tail`.
+pub trait TailSource: Send + Sync + 'static {
+    /// A feed of the messages forwarded for `asset` from now on. Slow readers lose the
+    /// oldest messages (`broadcast` lag), never the flow of events.
+    fn subscribe(&self, asset: &str) -> broadcast::Receiver<TailMessage>;
+}
+
+/// What the routes read from the runtime.
+#[derive(Clone)]
+pub struct Sources {
+    /// Answers `/readyz`.
+    pub readiness: Arc<dyn Readiness>,
+    /// Answers `/api/v1/schemas...`; `None`: those routes answer 404.
+    pub schemas: Option<Arc<dyn SchemaCatalog>>,
+    /// Answers `/api/v1/status`; `None`: 404.
+    pub status: Option<Arc<dyn StatusSource>>,
+    /// Answers `/metrics`; `None`: 404.
+    pub metrics: Option<Arc<dyn MetricsSource>>,
+    /// Answers `/api/v1/assets/{name}/tail`; `None`: 404.
+    pub tail: Option<Arc<dyn TailSource>>,
+}
+
+impl Sources {
+    /// Readiness only.
+    pub fn new(readiness: Arc<dyn Readiness>) -> Self {
+        Self {
+            readiness,
+            schemas: None,
+            status: None,
+            metrics: None,
+            tail: None,
+        }
+    }
+
+    /// Adds the schema catalog.
+    #[must_use]
+    pub fn with_schemas(mut self, schemas: Arc<dyn SchemaCatalog>) -> Self {
+        self.schemas = Some(schemas);
+        self
+    }
+
+    /// Adds the status.
+    #[must_use]
+    pub fn with_status(mut self, status: Arc<dyn StatusSource>) -> Self {
+        self.status = Some(status);
+        self
+    }
+
+    /// Adds the metrics.
+    #[must_use]
+    pub fn with_metrics(mut self, metrics: Arc<dyn MetricsSource>) -> Self {
+        self.metrics = Some(metrics);
+        self
+    }
+
+    /// Adds the live tail.
+    #[must_use]
+    pub fn with_tail(mut self, tail: Arc<dyn TailSource>) -> Self {
+        self.tail = Some(tail);
+        self
+    }
+}
