@@ -1,27 +1,52 @@
-//! The connector's HTTP listener, for people and tools.
+//! The connector's HTTP listener, for people and tools: probes, the REST API under
+//! `/api/v1` (devices, assets, secrets, trust lists, status, schemas, a live tail of each
+//! asset's messages), Prometheus metrics, and the web UI.
 //!
-//! It sits beside the pipeline, not in it: probes read the runtime's state through
-//! [`Readiness`], the schema routes through [`SchemaCatalog`] (both in [`Sources`]), and
-//! nothing here can slow the flow of events.
+//! It sits beside the pipeline, not in it: it reads the runtime's state through the traits
+//! of [`Sources`] (readiness, schemas, status, metrics, tail) and writes definitions through
+//! the `registry` crate into the registry directory, which the running connector watches.
+//! Nothing here can slow the flow of events.
 //!
 //! # Layout
 //! - [`listen`]: the listen address (`--http ADDR` or `off`) and the rule that an address
 //!   beyond loopback needs a token.
-//! - [`server`]: the router, [`serve`] and [`serve_with`]: `GET /healthz` (the process is alive) and
-//!   `GET /readyz` (the broker is connected and the registry is loaded), with bearer-token
-//!   authentication on everything but the probes when a token is set.
+//! - [`server`]: the router (its route table is in that module's docs), [`serve`] and
+//!   [`serve_with`], the probes and bearer-token authentication.
+//! - [`sources`]: what the routes read from the runtime.
+//! - [`store`]: the registry directory behind the CRUD routes; the same write API and rules
+//!   as the CLI.
+//! - [`resources`]: devices and assets (`/api/v1/devices`, `/api/v1/assets`).
+//! - [`secrets`]: write-only secrets (`/api/v1/secrets`).
+//! - [`trust`]: trust lists of PEM certificates (`/api/v1/trust`).
+//! - [`status`]: `GET /api/v1/status`.
+//! - [`metrics`]: `GET /metrics` (Prometheus text format).
+//! - [`tail`]: `GET /api/v1/assets/{name}/tail`, the live feed as Server-Sent Events.
 //! - [`schemas`]: `GET /api/v1/schemas` and `GET /api/v1/schemas/{name}/{version}`, over the
 //!   runtime's [`SchemaCatalog`].
+//! - [`openapi`]: `GET /api/v1/openapi.json`, the embedded OpenAPI document.
+//! - [`ui`]: the web UI's embedded files, with a strict Content-Security-Policy.
+//! - [`reply`]: the JSON error body.
 //! - [`error`]: the [`ApiError`] type.
+#![forbid(unsafe_code)]
 
 pub mod error;
 pub mod listen;
+pub mod metrics;
+pub mod openapi;
+pub mod reply;
+pub mod resources;
 pub mod schemas;
+pub mod secrets;
 pub mod server;
 pub mod sources;
+pub mod status;
+pub mod store;
+pub mod tail;
+pub mod trust;
+pub mod ui;
 
 pub use error::ApiError;
 pub use listen::{HttpListen, Token};
 pub use schemas::{CatalogError, SchemaCatalog, SchemaRecord};
-pub use server::{serve, serve_with};
+pub use server::{RouteInfo, route_table, serve, serve_with};
 pub use sources::{MetricsSource, Readiness, Sources, StatusSource, TailMessage, TailSource};

@@ -1,9 +1,11 @@
 //! What the routes read from the runtime, as traits the runtime implements: this crate does
-//! not depend on the supervisor, the registry's watcher or the telemetry exporters.
+//! not depend on the supervisor, the registry's watcher or the telemetry exporters (the
+//! registry directory itself is written through the `registry` crate, see `store`).
 
 use std::sync::Arc;
 
 use bytes::Bytes;
+use registry::RegistryPaths;
 use tokio::sync::broadcast;
 
 use crate::schemas::SchemaCatalog;
@@ -66,6 +68,9 @@ pub struct Sources {
     pub metrics: Option<Arc<dyn MetricsSource>>,
     /// Answers `/api/v1/assets/{name}/tail`; `None`: 404.
     pub tail: Option<Arc<dyn TailSource>>,
+    /// The registry directory the CRUD routes (devices, assets, secrets, trust lists) read
+    /// and write; `None`: 404.
+    pub registry: Option<RegistryPaths>,
 }
 
 impl Sources {
@@ -77,6 +82,7 @@ impl Sources {
             status: None,
             metrics: None,
             tail: None,
+            registry: None,
         }
     }
 
@@ -98,6 +104,14 @@ impl Sources {
     #[must_use]
     pub fn with_metrics(mut self, metrics: Arc<dyn MetricsSource>) -> Self {
         self.metrics = Some(metrics);
+        self
+    }
+
+    /// Adds the registry directory: the CRUD routes write there, through the registry
+    /// crate, and the running connector picks the change up by watching it.
+    #[must_use]
+    pub fn with_registry(mut self, paths: RegistryPaths) -> Self {
+        self.registry = Some(paths);
         self
     }
 

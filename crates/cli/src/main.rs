@@ -16,6 +16,7 @@
 //!   - [`commands::trust`]: `trust add LIST CERT.pem`.
 //!   - [`commands::state`]: `state get|set|del|keys|watch`: the broker's state store.
 //!   - [`commands::schema`]: `schema list|show`: the schema registry's message schemas.
+//!   - [`commands::status`]: `status`: configuration status and health, from the status files.
 //!   - [`commands::registry_args`]: `--registry/--secrets/--trust`, shared by the five above;
 //!     opening the registry and reporting writes.
 //!   - [`commands::resource`]: `list`, `show`, `delete`, shared by `device` and `asset`.
@@ -158,6 +159,17 @@ enum Command {
                       registry protocol) with --broker."
     )]
     Schema(commands::schema::SchemaArgs),
+
+    /// Show the status and health of every device endpoint, asset, dataset and event
+    #[command(
+        long_about = "Show what works and what does not: the configuration status (errors \
+                      only a definition change fixes) and the runtime health (Available, \
+                      Degraded, Unavailable with AIO's reason codes) of every device \
+                      endpoint, asset, dataset and event, the streams, and the problems in \
+                      the definitions, from the status files a running connector keeps in \
+                      STATE_DIR/status. --json prints the report of GET /api/v1/status."
+    )]
+    Status(commands::status::StatusArgs),
 }
 
 fn main() -> ExitCode {
@@ -200,6 +212,7 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
         // `state watch` installs its own stop handling; the others keep Ctrl-C's default.
         Command::State(args) => commands::state::run(args).await,
         Command::Schema(args) => commands::schema::run(args).await,
+        Command::Status(args) => commands::status::run(&args),
         // The registry commands do a few small file operations each and finish at once.
         Command::Validate(args) => commands::validate::run(args),
         Command::Device(args) => commands::device::run(args),

@@ -15,12 +15,14 @@ pub mod embedded;
 pub mod schema_registry;
 pub mod settings;
 pub mod state_store;
+pub mod status;
 
 use std::future::Future;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
+use ::status::StatusBoard;
 use anyhow::Context as _;
 use api::{Readiness, Token};
 use clap::Args;
@@ -182,7 +184,21 @@ pub async fn serve(
     if let Some(client) = plumbing.schema_registry.client.clone() {
         supervisor = supervisor.with_schemas(client);
     }
-    log_applied(&supervisor.apply(&snapshot.plan));
+    let applied = supervisor.apply(&snapshot.plan);
+    log_applied(&applied);
+    let board = status::board(
+        &settings.client_id,
+        &plumbing.broker_url,
+        paths,
+        plumbing.publisher.clone(),
+    );
+    status::record(&board, snapshot.clone(), &applied, &supervisor);
+    let stop_status = CancellationToken::new();
+    let status_files = ::status::files::spawn_writer(
+        board.clone(),
+        settings.state_dir.clone(),
+        stop_status.clone(),
+    );
 
     let (reloads, mut reloaded) = mpsc::unbounded_channel();
     let _watch = registry
@@ -194,8 +210,10 @@ pub async fn serve(
     let stop_http = CancellationToken::new();
     let http = start_http(
         settings,
+        paths,
         plumbing.publisher.clone(),
         plumbing.schema_registry.catalog(),
+        board.clone(),
         stop_http.clone(),
     )
     .await?;
@@ -204,10 +222,12 @@ pub async fn serve(
     loop {
         tokio::select! {
             () = &mut stop => break,
-            Some(outcome) = reloaded.recv() => apply_reload(&mut supervisor, outcome),
+            Some(outcome) = reloaded.recv() => apply_reload(&mut supervisor, &board, outcome),
         }
     }
     let drained = supervisor.shutdown_within(STOP_GRACE).await;
+    stop_status.cancel();
+    let _ = status_files.await;
     if !drained {
         tracing::warn!(
             "some messages were not acknowledged in time; their events will be read again at the next start"
@@ -236,6 +256,7 @@ pub async fn serve(
 /// Applies a registry reload to the running supervisor.
 fn apply_reload<P: sinks::Publisher>(
     supervisor: &mut Supervisor<P>,
+    board: &StatusBoard,
     outcome: Result<Reload, registry::Error>,
 ) {
     match outcome {
@@ -243,10 +264,18 @@ fn apply_reload<P: sinks::Publisher>(
             report_problems(&reload.snapshot.problems);
             if reload.diff.is_empty() {
                 tracing::debug!("registry reloaded: no change to the plan");
+                status::record(
+                    board,
+                    reload.snapshot,
+                    &supervisor::Applied::default(),
+                    supervisor,
+                );
                 return;
             }
             tracing::info!("registry changed: {}", reload.snapshot.summary());
-            log_applied(&supervisor.apply(&reload.snapshot.plan));
+            let applied = supervisor.apply(&reload.snapshot.plan);
+            log_applied(&applied);
+            status::record(board, reload.snapshot, &applied, supervisor);
         }
         Err(error) => tracing::warn!(%error, "registry reload failed; the running plan stays"),
     }
@@ -294,8 +323,10 @@ impl Readiness for BrokerReadiness {
 /// Serves the HTTP listener, with the embedded schema registry's `catalog` when there is one.
 async fn start_http(
     settings: &RuntimeSettings,
+    paths: &RegistryPaths,
     publisher: MqttPublisher,
     catalog: Option<::schema_registry::Catalog>,
+    board: StatusBoard,
     stop: CancellationToken,
 ) -> anyhow::Result<Option<tokio::task::JoinHandle<()>>> {
     let api::HttpListen::On(addr) = settings.http else {
@@ -306,7 +337,10 @@ async fn start_http(
         .as_deref()
         .map(Token::from_file)
         .transpose()?;
-    let mut sources = api::Sources::new(Arc::new(BrokerReadiness(publisher)));
+    // The CRUD routes write the registry directory that `serve` watches.
+    let mut sources =
+        api::Sources::new(Arc::new(BrokerReadiness(publisher))).with_registry(paths.clone());
+    sources = sources.with_status(Arc::new(status::BoardStatus(board)));
     if let Some(catalog) = catalog {
         sources = sources.with_schemas(Arc::new(RegistryCatalog::new(catalog)));
     }

@@ -1,0 +1,146 @@
+//! Secrets, write-only: `GET /api/v1/secrets` lists names, `PUT /api/v1/secrets/{name}`
+//! sets a value, `DELETE /api/v1/secrets/{name}` removes it. No route ever answers with a
+//! value, and no log line carries one.
+//!
+//! A secret is the file `<secrets>/NAME`, as the registry lays them out (the secret
+//! `sse-creds/password` is `<secrets>/sse-creds/password`), so a name may hold one `/` or
+//! more; names that leave the directory are refused (422).
+//!
+//! | request | answer |
+//! |---|---|
+//! | `GET /api/v1/secrets` | 200 `{"secrets": ["sse-creds/password", ...]}` |
+//! | `PUT /api/v1/secrets/{name}` | 204; the body is the value, or `{"value": "..."}` when the content type is JSON; 422 bad name |
+//! | `DELETE /api/v1/secrets/{name}` | 204; 404 |
+
+use std::path::Path as FsPath;
+use std::sync::Arc;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use model::environment::safe_relative_path;
+use serde::{Deserialize, Serialize};
+
+use crate::reply;
+use crate::server::AppState;
+use crate::store::store;
+
+pub(crate) async fn list(State(state): State<Arc<AppState>>) -> Response {
+    #[derive(Serialize)]
+    struct Listing {
+        secrets: Vec<String>,
+    }
+    let store = match store(&state) {
+        Ok(store) => store,
+        Err(response) => return response,
+    };
+    let dir = store.paths.secrets.clone();
+    let names = tokio::task::spawn_blocking(move || {
+        let mut names = Vec::new();
+        walk(&dir, "", &mut names);
+        names.sort();
+        names
+    })
+    .await
+    .unwrap_or_default();
+    Json(Listing { secrets: names }).into_response()
+}
+
+/// Every file below `dir`, by its name relative to the secrets directory. Hidden entries
+/// (a mounted secret's `..data` links, temporary files) are not secrets.
+fn walk(dir: &FsPath, prefix: &str, names: &mut Vec<String>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with('.') {
+            continue;
+        }
+        let path = entry.path();
+        let full = format!("{prefix}{name}");
+        if path.is_dir() {
+            walk(&path, &format!("{full}/"), names);
+        } else if path.is_file() {
+            names.push(full);
+        }
+    }
+}
+
+pub(crate) async fn put(
+    State(state): State<Arc<AppState>>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    #[derive(Deserialize)]
+    struct Value {
+        value: String,
+    }
+    let store = match store(&state) {
+        Ok(store) => store,
+        Err(response) => return response,
+    };
+    let is_json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    let value: Vec<u8> = if is_json {
+        match serde_json::from_slice::<Value>(&body) {
+            Ok(v) => v.value.into_bytes(),
+            Err(_) => {
+                // Never echo the parser's message: it may quote the value.
+                return reply::error(
+                    StatusCode::BAD_REQUEST,
+                    "a JSON body must be {\"value\": \"...\"}",
+                );
+            }
+        }
+    } else {
+        body.to_vec()
+    };
+    if value.is_empty() {
+        return reply::error(StatusCode::UNPROCESSABLE_ENTITY, "the value is empty");
+    }
+    match store
+        .run(false, move |registry| registry.set_secret(&name, &value))
+        .await
+    {
+        Ok(_) => StatusCode::NO_CONTENT.into_response(),
+        Err(error) => store.failure(&error),
+    }
+}
+
+pub(crate) async fn delete(
+    State(state): State<Arc<AppState>>,
+    Path(name): Path<String>,
+) -> Response {
+    let store = match store(&state) {
+        Ok(store) => store,
+        Err(response) => return response,
+    };
+    let relative = match safe_relative_path(&name) {
+        Ok(relative) => relative,
+        Err(why) => {
+            return reply::error(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &format!("secret name {name:?}: {why}"),
+            );
+        }
+    };
+    let path = store.paths.secrets.join(relative);
+    if !path.is_file() {
+        return reply::error(StatusCode::NOT_FOUND, &format!("no secret named {name:?}"));
+    }
+    match store
+        .run(false, move |_| {
+            std::fs::remove_file(&path).map_err(|source| registry::Error::Io { path, source })
+        })
+        .await
+    {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(error) => store.failure(&error),
+    }
+}
