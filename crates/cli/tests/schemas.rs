@@ -1,7 +1,9 @@
 //! Message schemas through `sse-connector run` with its defaults (embedded broker, embedded
 //! schema registry): events whose JSON shape widens, then a payload that is not JSON. The
 //! subscriber sees `dataschema` appear once each shape is registered and change when the shape
-//! widens; the registered versions are listed by `schema list` and `GET /api/v1/schemas`.
+//! widens; the registered versions are listed by `schema list` and `GET /api/v1/schemas`, and
+//! the dataset's status (`GET /api/v1/status`) follows: its `messageSchemaReference`, then its
+//! health degraded by the payload that is not JSON.
 //!
 //! Registration runs beside the stream, so which message is the first to carry a reference
 //! depends on timing. The source therefore holds every event behind a gate of its own: the
@@ -17,7 +19,7 @@ use std::time::Duration;
 
 use common::{
     Broker, Connector, LIMIT, Options, asset_head, dataset, device, http_get, property,
-    write_atomic,
+    status_until, write_atomic,
 };
 use test_support::{Gate, MqttSubscriber, ReceivedMessage, Response, SseServer};
 
@@ -195,6 +197,31 @@ async fn run_registers_each_shape_and_references_it_in_dataschema() {
         Some("text/plain; charset=utf-8")
     );
     assert_eq!(property(&text, "dataschema"), None);
+
+    // The dataset's status follows: the reference registered last, and the payload that is
+    // not JSON marks it degraded with AIO's reason code.
+    let report = status_until(connector.http.unwrap(), "the dataset's status", |report| {
+        let readings = &report["assets"][0]["health"]["datasets"][0]["runtimeHealth"];
+        readings["status"] == "Degraded"
+            && report["assets"][0]["status"]["datasets"][0]["messageSchemaReference"]["schemaVersion"]
+                == "2"
+    })
+    .await;
+    let readings = &report["assets"][0]["status"]["datasets"][0];
+    assert_eq!(readings["name"], "readings");
+    assert_eq!(
+        readings["messageSchemaReference"],
+        serde_json::json!({
+            "schemaRegistryNamespace": "sse-connector",
+            "schemaName": second_name,
+            "schemaVersion": "2",
+        })
+    );
+    assert_eq!(
+        report["assets"][0]["health"]["datasets"][0]["runtimeHealth"]["reasonCode"],
+        "SseConnectorSchemaGenerationFailure"
+    );
+    assert_eq!(report["assets"][0]["health"]["status"], "Degraded");
 
     // The HTTP listener lists what the embedded registry holds.
     let (status, body) = http_get(connector.http.unwrap(), "/api/v1/schemas").await;

@@ -8,37 +8,18 @@
 
 mod common;
 
-use std::net::SocketAddr;
 use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
 use common::{
-    Broker, Connector, LIMIT, Options, asset_head, dataset, device, http_get, write_atomic,
+    Broker, Connector, LIMIT, Options, asset_head, dataset, device, http_get, status_until,
+    write_atomic,
 };
 use serde_json::Value;
 use test_support::{ClientAuth, Response, SseServer, TestPki};
 
 const PASSWORD: &str = "hunter2-never-shown";
-
-/// Polls `GET /api/v1/status` until `condition` holds; returns that report.
-async fn status_until(addr: SocketAddr, what: &str, condition: impl Fn(&Value) -> bool) -> Value {
-    let deadline = tokio::time::Instant::now() + LIMIT;
-    loop {
-        let (code, body) = http_get(addr, "/api/v1/status").await;
-        assert_eq!(code, 200, "{body}");
-        let report: Value = serde_json::from_str(&body).unwrap();
-        if condition(&report) {
-            return report;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}; the status is:\n{}",
-            serde_json::to_string_pretty(&report).unwrap()
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
 
 fn asset<'a>(report: &'a Value, name: &str) -> &'a Value {
     report["assets"]

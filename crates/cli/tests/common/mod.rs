@@ -363,6 +363,28 @@ pub async fn wait_for_status(addr: SocketAddr, path: &str, status: u16) -> Strin
     }
 }
 
+/// Polls `GET /api/v1/status` every 50 ms until `condition` holds; returns that report.
+pub async fn status_until(
+    addr: SocketAddr,
+    what: &str,
+    condition: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
+    let deadline = tokio::time::Instant::now() + LIMIT;
+    loop {
+        let (code, body) = http_get(addr, "/api/v1/status").await;
+        assert_eq!(code, 200, "{body}");
+        let report: serde_json::Value = serde_json::from_str(&body).unwrap();
+        if condition(&report) {
+            return report;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}; the status is:\n{report:#}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// Polls `condition` every 10 ms; fails after [`LIMIT`].
 pub async fn eventually(what: &str, mut condition: impl FnMut() -> bool) {
     let deadline = tokio::time::Instant::now() + LIMIT;
