@@ -147,7 +147,7 @@ fn device_rows(table: &mut Table, device: &DeviceStatus) {
     let name = format!("device/{}", device.name);
     table.row(vec![
         name.clone(),
-        String::new(),
+        "-".to_owned(),
         device.status.config.last_transition_time.clone(),
         error_text(device.status.config.error.as_ref()),
     ]);
