@@ -12,25 +12,23 @@
 //! (nothing leaks), but a `put` already sent may still be applied by the registry, exactly
 //! as after [`ErrorKind::Timeout`]. A `put` can be repeated safely: it is idempotent.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
+use std::ops::ControlFlow;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use rumqttc::v5::mqttbytes::QoS;
-use rumqttc::v5::mqttbytes::v5::{Filter, Packet, SubscribeReasonCode};
-use rumqttc::v5::{AsyncClient, Event, EventLoop};
+use rumqttc::v5::EventLoop;
 use sinks::MqttConfig;
 use sinks::hlc::HybridLogicalClock;
-use tokio::sync::{oneshot, watch};
-use tokio::time::{Instant, timeout_at};
-use tokio_util::sync::{CancellationToken, DropGuard};
+use sinks::mqtt::rpc::envelope::{StatusProblem, response_status};
+use sinks::mqtt::rpc::{InvokeError, Invoker, Reply, Session, poll_subscribed};
+use tokio::time::Instant;
+use tokio_util::sync::DropGuard;
 
 use crate::connection;
 use crate::error::{Error, ErrorKind, ErrorSource, Result};
 use crate::protocol::{
     self, CONTENT_TYPE, Command, GetRequest, PutRequest, ResponsePayload, Schema, error_code,
-    find_property, property,
 };
 
 /// Default time a request waits for its response.
@@ -46,31 +44,10 @@ pub struct SchemaRegistryClient {
 
 #[derive(Debug)]
 struct Inner {
-    client: AsyncClient,
+    invoker: Invoker,
     client_id: String,
     clock: HybridLogicalClock,
-    shared: Arc<Shared>,
-    stop: CancellationToken,
     _stop_on_drop: DropGuard,
-}
-
-/// State shared with the connection task.
-#[derive(Debug)]
-struct Shared {
-    pending: Mutex<HashMap<Bytes, oneshot::Sender<Reply>>>,
-    subscribed: watch::Sender<bool>,
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-/// A response as it arrived.
-#[derive(Debug)]
-struct Reply {
-    payload: Bytes,
-    content_type: Option<String>,
-    user_properties: Vec<(String, String)>,
 }
 
 impl SchemaRegistryClient {
@@ -90,20 +67,17 @@ impl SchemaRegistryClient {
             )
         })?;
         let (client, eventloop) = connection::build(&config)?;
-        let stop = CancellationToken::new();
-        let shared = Arc::new(Shared {
-            pending: Mutex::new(HashMap::new()),
-            subscribed: watch::channel(false).0,
-        });
+        let response_topics = [Command::Put, Command::Get]
+            .map(|c| protocol::response_topic(&config.client_id, c))
+            .to_vec();
+        let invoker = Invoker::new(client, response_topics);
         let inner = Arc::new(Inner {
-            client,
+            _stop_on_drop: invoker.stop().clone().drop_guard(),
+            invoker,
             client_id: config.client_id.clone(),
             clock: HybridLogicalClock::new(),
-            shared,
-            stop: stop.clone(),
-            _stop_on_drop: stop.clone().drop_guard(),
         });
-        runtime.spawn(run(eventloop, Arc::downgrade(&inner), config, stop));
+        runtime.spawn(run(eventloop, inner.invoker.clone(), config));
         Ok(Self {
             inner,
             timeout: DEFAULT_TIMEOUT,
@@ -135,8 +109,7 @@ impl SchemaRegistryClient {
     /// # Cancel safety
     /// Cancel safe.
     pub async fn ready(&self) {
-        let mut subscribed = self.inner.shared.subscribed.subscribe();
-        let _ = subscribed.wait_for(|s| *s).await;
+        self.inner.invoker.wait_ready().await;
     }
 
     /// Registers a schema version; returns it as the registry stored it (with its name and
@@ -203,110 +176,53 @@ impl SchemaRegistryClient {
     /// Disconnects (for every clone); pending and later requests fail with
     /// [`ErrorKind::Closed`].
     pub fn close(&self) {
-        self.inner.stop.cancel();
+        self.inner.invoker.close();
     }
 
     /// Sends one request and waits for its response payload.
     async fn invoke(&self, command: Command, payload: Bytes) -> Result<ResponsePayload> {
         let name = command.name();
         let inner = &self.inner;
-        if inner.stop.is_cancelled() {
-            return Err(closed(name));
-        }
-        let deadline = Instant::now() + self.timeout;
-        let mut subscribed = inner.shared.subscribed.subscribe();
-        match timeout_at(deadline, subscribed.wait_for(|s| *s)).await {
-            Err(_) => {
-                return Err(timed_out(
-                    name,
-                    "no connection to the MQTT broker",
-                    self.timeout,
-                ));
-            }
-            Ok(Err(_)) => return Err(closed(name)),
-            Ok(Ok(_)) => {}
-        }
-        let correlation = Bytes::from(rand::random::<[u8; 16]>().to_vec());
-        let (tx, rx) = oneshot::channel();
-        lock(&inner.shared.pending).insert(correlation.clone(), tx);
-        // Removes the entry however this function ends.
-        struct Forget<'a>(&'a Shared, Bytes);
-        impl Drop for Forget<'_> {
-            fn drop(&mut self) {
-                lock(&self.0.pending).remove(&self.1);
-            }
-        }
-        let _forget = Forget(&inner.shared, correlation.clone());
-        let properties = protocol::request_properties(
-            &inner.client_id,
-            command,
-            correlation,
-            &inner.clock.now(),
-            self.timeout,
-        );
-        let publish = inner.client.publish_with_properties(
-            command.request_topic(),
-            QoS::AtLeastOnce,
-            false,
-            payload,
-            properties,
-        );
-        match timeout_at(deadline, publish).await {
-            Err(_) => {
-                return Err(timed_out(
-                    name,
-                    "the request could not be queued",
-                    self.timeout,
-                ));
-            }
-            Ok(Err(_)) => return Err(closed(name)),
-            Ok(Ok(())) => {}
-        }
-        let reply = match timeout_at(deadline, rx).await {
-            Err(_) => return Err(timed_out(name, "no response", self.timeout)),
-            Ok(Err(_)) => return Err(closed(name)),
-            Ok(Ok(reply)) => reply,
+        let failed = |error: InvokeError| match error {
+            InvokeError::Closed => Error::new(
+                ErrorKind::Closed,
+                format!("{name}: the schema registry client has shut down"),
+            ),
+            waited => Error::new(
+                ErrorKind::Timeout,
+                format!("{name}: {waited} within {:?}", self.timeout),
+            ),
         };
+        let deadline = Instant::now() + self.timeout;
+        let properties = |correlation| {
+            protocol::request_properties(
+                &inner.client_id,
+                command,
+                correlation,
+                &inner.clock.now(),
+                self.timeout,
+            )
+        };
+        let pending = inner
+            .invoker
+            .send(command.request_topic(), payload, properties, deadline)
+            .await
+            .map_err(failed)?;
+        let reply = pending.reply().await.map_err(failed)?;
         read_reply(name, &reply)
     }
 }
 
-fn timed_out(command: &str, what: &str, timeout: Duration) -> Error {
-    Error::new(
-        ErrorKind::Timeout,
-        format!("{command}: {what} within {timeout:?}"),
-    )
-}
-
-fn closed(command: &str) -> Error {
-    Error::new(
-        ErrorKind::Closed,
-        format!("{command}: the schema registry client has shut down"),
-    )
-}
-
 /// Checks `__stat` and the content type, and parses the payload.
 fn read_reply(command: &str, reply: &Reply) -> Result<ResponsePayload> {
-    let props = &reply.user_properties;
     let unexpected =
         |what: String| Error::new(ErrorKind::UnexpectedResponse, format!("{command}: {what}"));
-    let status = find_property(props, property::STATUS)
-        .ok_or_else(|| unexpected("the response has no __stat".into()))?;
-    let status: u16 = status
-        .parse()
-        .map_err(|_| unexpected(format!("the response status {status:?} is not a number")))?;
-    if status != protocol::status::OK {
-        let mut detail = find_property(props, property::STATUS_MESSAGE)
-            .unwrap_or("no message")
-            .to_owned();
-        if let Some(name) = find_property(props, property::INVALID_PROPERTY_NAME) {
-            detail.push_str(&format!(" (property {name}"));
-            if let Some(value) = find_property(props, property::INVALID_PROPERTY_VALUE) {
-                detail.push_str(&format!(" = {value:?}"));
-            }
-            detail.push(')');
+    match response_status(&reply.user_properties) {
+        Ok(()) => {}
+        Err(StatusProblem::Malformed(what)) => return Err(unexpected(what)),
+        Err(StatusProblem::Refused { status, detail }) => {
+            return Err(Error::status(command, status, &detail));
         }
-        return Err(Error::status(command, status, &detail));
     }
     if let Some(content_type) = &reply.content_type
         && !is_json(content_type)
@@ -348,86 +264,31 @@ fn into_schema(command: Command, response: ResponsePayload) -> Result<Schema> {
     }
 }
 
-/// The connection task: polls, routes responses, re-subscribes after reconnects.
-async fn run(
-    mut eventloop: EventLoop,
-    inner: Weak<Inner>,
-    config: MqttConfig,
-    stop: CancellationToken,
-) {
-    let Some(strong) = inner.upgrade() else {
-        return;
+/// The connection task: polls, resolves responses, re-subscribes after reconnects; ends
+/// when the client is closed or its last clone dropped.
+async fn run(mut eventloop: EventLoop, invoker: Invoker, config: MqttConfig) {
+    let client = invoker.client().clone();
+    let session = Session {
+        role: "schema registry client",
+        topics: invoker.response_topics().to_vec(),
+        ready: invoker.ready(),
+        announce: false,
     };
-    let (client, shared) = (strong.client.clone(), Arc::clone(&strong.shared));
-    let filters = [Command::Put, Command::Get].map(|c| {
-        Filter::new(
-            protocol::response_topic(&strong.client_id, c),
-            QoS::AtLeastOnce,
-        )
-    });
-    let response_topics = filters.clone().map(|f| f.path);
-    drop(strong);
-    let mut failures = 0u32;
-    loop {
-        let event = tokio::select! {
-            () = stop.cancelled() => break,
-            event = eventloop.poll() => event,
-        };
-        match event {
-            Ok(Event::Incoming(Packet::ConnAck(_))) => {
-                failures = 0;
-                // Never wait on the request channel from the polling task.
-                if let Err(error) = client.try_subscribe_many(filters.clone()) {
-                    tracing::warn!(%error, "schema registry client cannot subscribe");
-                }
-            }
-            Ok(Event::Incoming(Packet::SubAck(ack))) => {
-                let ok = ack
-                    .return_codes
-                    .iter()
-                    .all(|c| matches!(c, SubscribeReasonCode::Success(_)));
-                if !ok {
-                    tracing::error!(codes = ?ack.return_codes,
-                        "the broker refused the schema registry client's subscriptions");
-                }
-                shared.subscribed.send_replace(ok);
-            }
-            Ok(Event::Incoming(Packet::Publish(publish))) => {
-                if !response_topics
-                    .iter()
-                    .any(|t| publish.topic.as_ref() == t.as_bytes())
-                {
-                    continue;
-                }
-                let props = publish.properties.unwrap_or_default();
-                let Some(correlation) = props.correlation_data else {
-                    continue;
-                };
-                if let Some(waiter) = lock(&shared.pending).remove(&correlation) {
-                    let _ = waiter.send(Reply {
-                        payload: publish.payload,
-                        content_type: props.content_type,
-                        user_properties: props.user_properties,
-                    });
-                }
-            }
-            Ok(_) => {}
-            Err(error) => {
-                shared.subscribed.send_replace(false);
-                failures = failures.saturating_add(1);
-                if failures == 1 {
-                    tracing::warn!(%error, "schema registry client lost the MQTT broker; reconnecting");
-                }
-                tokio::select! {
-                    () = stop.cancelled() => break,
-                    () = tokio::time::sleep(connection::backoff(&config, failures)) => {}
-                }
-            }
-        }
-    }
+    poll_subscribed(
+        &mut eventloop,
+        &client,
+        &config,
+        &session,
+        invoker.stop(),
+        |publish| {
+            invoker.take_response(publish);
+            ControlFlow::Continue(())
+        },
+        |_| {},
+    )
+    .await;
     // Wake every waiter: their requests will not be answered on this connection.
-    shared.subscribed.send_replace(false);
-    lock(&shared.pending).clear();
+    invoker.close();
     connection::disconnect(&client, &mut eventloop).await;
 }
 

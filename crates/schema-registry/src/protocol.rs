@@ -51,47 +51,17 @@ pub mod format {
     pub const DELTA_1: &str = "Delta/1.0";
 }
 
-/// The user property names of the command envelope.
+/// The user property names: the envelope's, and the two routing properties of requests.
 pub mod property {
-    /// The sender's MQTT client id.
-    pub const SOURCE_ID: &str = "__srcId";
-    /// Hybrid logical clock timestamp of the message.
-    pub const TIMESTAMP: &str = "__ts";
-    /// Protocol version of the message.
-    pub const PROTOCOL_VERSION: &str = "__protVer";
-    /// HTTP-like status of a response.
-    pub const STATUS: &str = "__stat";
-    /// Human-readable status message.
-    pub const STATUS_MESSAGE: &str = "__stMsg";
-    /// Whether a non-200 status is an application error (`true`/`false`).
-    pub const APPLICATION_ERROR: &str = "__apErr";
-    /// The request header that is missing or invalid.
-    pub const INVALID_PROPERTY_NAME: &str = "__propName";
-    /// The value of that header.
-    pub const INVALID_PROPERTY_VALUE: &str = "__propVal";
-    /// Major versions supported, space separated (on a version refusal).
-    pub const SUPPORTED_MAJOR_VERSIONS: &str = "__supProtMajVer";
-    /// The version the refused request asked for.
-    pub const REQUEST_PROTOCOL_VERSION: &str = "__requestProtVer";
+    pub use sinks::mqtt::rpc::envelope::property::*;
     /// Broker property: the partition key (the invoker's client id).
     pub const PARTITION: &str = "$partition";
     /// Broker property: bypass backpressure; its presence matters, its value is empty.
     pub const HIGH_PRIORITY: &str = "$high_priority";
 }
 
-/// Response status codes (`__stat`).
-pub mod status {
-    /// The payload is a response (which may still hold `{"error": ...}`).
-    pub const OK: u16 = 200;
-    /// A header is missing or invalid, or the payload is not a request.
-    pub const BAD_REQUEST: u16 = 400;
-    /// The content type is not `application/json`.
-    pub const UNSUPPORTED_MEDIA_TYPE: u16 = 415;
-    /// The service failed.
-    pub const INTERNAL_SERVER_ERROR: u16 = 500;
-    /// The request's protocol major version is not supported.
-    pub const VERSION_NOT_SUPPORTED: u16 = 505;
-}
+/// Response status codes (`__stat`): the envelope's.
+pub use sinks::mqtt::rpc::envelope::status;
 
 /// The `code` of an application error (`{"error": {"code": ...}}`).
 pub mod error_code {
@@ -475,13 +445,7 @@ pub fn response_properties(
     }
 }
 
-/// The first user property called `name`.
-pub fn find_property<'a>(properties: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    properties
-        .iter()
-        .find(|(key, _)| key == name)
-        .map(|(_, value)| value.as_str())
-}
+pub use sinks::mqtt::rpc::envelope::find_property;
 
 /// Whether `text` has the form of an HLC timestamp: `{digits}:{digits}:{node id}`.
 pub fn is_hlc(text: &str) -> bool {

@@ -16,16 +16,18 @@
 //! expiry is what is left of the request's; a request that expired while it waited is not
 //! answered (its invoker has given up).
 
+use std::ops::ControlFlow;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use rumqttc::v5::mqttbytes::QoS;
-use rumqttc::v5::mqttbytes::v5::{Filter, Packet, Publish, SubscribeReasonCode};
-use rumqttc::v5::{AsyncClient, Event, EventLoop};
+use rumqttc::v5::mqttbytes::v5::Publish;
+use rumqttc::v5::{AsyncClient, EventLoop};
 use sinks::MqttConfig;
 use sinks::hlc::HybridLogicalClock;
+use sinks::mqtt::rpc::{Session, poll_subscribed};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
@@ -172,60 +174,33 @@ async fn poll(
     ready: watch::Sender<bool>,
     stop: CancellationToken,
 ) {
-    let filters =
-        [Command::Put, Command::Get].map(|c| Filter::new(c.request_topic(), QoS::AtLeastOnce));
-    let mut failures = 0u32;
-    loop {
-        let event = tokio::select! {
-            () = stop.cancelled() => break,
-            event = eventloop.poll() => event,
-        };
-        match event {
-            Ok(Event::Incoming(Packet::ConnAck(_))) => {
-                failures = 0;
-                tracing::info!(broker = %format!("{}:{}", config.host, config.port),
-                    "schema registry connected to the MQTT broker");
-                // Never wait on the request channel from the polling task.
-                if let Err(error) = client.try_subscribe_many(filters.clone()) {
-                    tracing::warn!(%error, "schema registry cannot subscribe");
-                }
+    let session = Session {
+        role: "schema registry",
+        topics: [Command::Put, Command::Get]
+            .map(|c| c.request_topic().to_owned())
+            .to_vec(),
+        ready: &ready,
+        announce: true,
+    };
+    poll_subscribed(
+        &mut eventloop,
+        &client,
+        &config,
+        &session,
+        &stop,
+        |publish| {
+            let incoming = Incoming {
+                publish,
+                received: Instant::now(),
+            };
+            match requests.send(incoming) {
+                Ok(()) => ControlFlow::Continue(()),
+                Err(_) => ControlFlow::Break(()),
             }
-            Ok(Event::Incoming(Packet::SubAck(ack))) => {
-                let ok = ack
-                    .return_codes
-                    .iter()
-                    .all(|code| matches!(code, SubscribeReasonCode::Success(_)));
-                if !ok {
-                    tracing::error!(codes = ?ack.return_codes,
-                        "the broker refused the schema registry's subscriptions");
-                }
-                ready.send_replace(ok);
-            }
-            Ok(Event::Incoming(Packet::Publish(publish))) => {
-                let incoming = Incoming {
-                    publish,
-                    received: Instant::now(),
-                };
-                if requests.send(incoming).is_err() {
-                    break;
-                }
-            }
-            Ok(_) => {}
-            Err(error) => {
-                ready.send_replace(false);
-                failures = failures.saturating_add(1);
-                if failures == 1 {
-                    tracing::warn!(%error, "schema registry lost the MQTT broker; reconnecting");
-                }
-                let pause = connection::backoff(&config, failures);
-                tokio::select! {
-                    () = stop.cancelled() => break,
-                    () = tokio::time::sleep(pause) => {}
-                }
-            }
-        }
-    }
-    ready.send_replace(false);
+        },
+        |_| {},
+    )
+    .await;
     // Flush what the worker queued, then say goodbye.
     connection::disconnect(&client, &mut eventloop).await;
 }

@@ -18,25 +18,25 @@
 
 use std::collections::HashMap;
 use std::collections::hash_map::Entry as MapEntry;
+use std::ops::ControlFlow;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::time::Duration;
 
 use bytes::Bytes;
-use rumqttc::v5::mqttbytes::QoS;
-use rumqttc::v5::mqttbytes::v5::{Filter, Packet, PublishProperties, SubscribeReasonCode};
-use rumqttc::v5::{AsyncClient, Event, EventLoop};
+use rumqttc::v5::EventLoop;
+use rumqttc::v5::mqttbytes::v5::PublishProperties;
 use sinks::MqttConfig;
 use sinks::hlc::{HlcTimestamp, HybridLogicalClock};
-use tokio::sync::{mpsc, oneshot, watch};
-use tokio::time::{Instant, timeout_at};
-use tokio_util::sync::{CancellationToken, DropGuard};
+use sinks::mqtt::rpc::envelope::{StatusProblem, response_status};
+use sinks::mqtt::rpc::{InvokeError, Invoker, Pending, Reply, Session, poll_subscribed};
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+use tokio_util::sync::DropGuard;
 
 use crate::connection;
 use crate::error::{Error, ErrorKind, ErrorSource, Result};
 use crate::observation::{KeyNotification, KeyObservation, OBSERVATION_BUFFER, deliver};
-use crate::protocol::{
-    self, CONTENT_TYPE, PROTOCOL_VERSION, REQUEST_TOPIC, find_property, property,
-};
+use crate::protocol::{self, CONTENT_TYPE, PROTOCOL_VERSION, REQUEST_TOPIC, property};
 use crate::resp3::{Request, Response, SetCondition};
 
 /// Default time a request waits for its response.
@@ -63,33 +63,19 @@ pub struct StateStoreClient {
 
 #[derive(Debug)]
 struct Inner {
-    client: AsyncClient,
+    invoker: Invoker,
     client_id: String,
     response_topic: String,
     clock: HybridLogicalClock,
-    shared: Arc<Shared>,
-    stop: CancellationToken,
+    observers: Arc<Observers>,
     _stop_on_drop: DropGuard,
 }
 
-/// State shared with the connection task.
-#[derive(Debug)]
-struct Shared {
-    pending: Mutex<HashMap<Bytes, oneshot::Sender<Reply>>>,
-    observers: Mutex<HashMap<Bytes, mpsc::Sender<KeyNotification>>>,
-    subscribed: watch::Sender<bool>,
-}
+/// The observed keys and where their notifications go.
+type Observers = Mutex<HashMap<Bytes, mpsc::Sender<KeyNotification>>>;
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-/// A response as it arrived.
-#[derive(Debug)]
-struct Reply {
-    payload: Bytes,
-    content_type: Option<String>,
-    user_properties: Vec<(String, String)>,
 }
 
 impl StateStoreClient {
@@ -109,22 +95,17 @@ impl StateStoreClient {
             )
         })?;
         let (client, eventloop) = connection::build(&config)?;
-        let stop = CancellationToken::new();
-        let shared = Arc::new(Shared {
-            pending: Mutex::new(HashMap::new()),
-            observers: Mutex::new(HashMap::new()),
-            subscribed: watch::channel(false).0,
-        });
+        let response_topic = protocol::response_topic(&config.client_id);
+        let invoker = Invoker::new(client, vec![response_topic.clone()]);
         let inner = Arc::new(Inner {
-            client,
+            _stop_on_drop: invoker.stop().clone().drop_guard(),
+            invoker,
             client_id: config.client_id.clone(),
-            response_topic: protocol::response_topic(&config.client_id),
+            response_topic,
             clock: HybridLogicalClock::new(),
-            shared,
-            stop: stop.clone(),
-            _stop_on_drop: stop.clone().drop_guard(),
+            observers: Arc::new(Mutex::new(HashMap::new())),
         });
-        runtime.spawn(run(eventloop, Arc::downgrade(&inner), config, stop));
+        runtime.spawn(run(eventloop, Arc::downgrade(&inner), config));
         Ok(Self {
             inner,
             timeout: DEFAULT_TIMEOUT,
@@ -155,8 +136,7 @@ impl StateStoreClient {
     /// # Cancel safety
     /// Cancel safe.
     pub async fn ready(&self) {
-        let mut subscribed = self.inner.shared.subscribed.subscribe();
-        let _ = subscribed.wait_for(|s| *s).await;
+        self.inner.invoker.wait_ready().await;
     }
 
     /// Sets `key` to `value`. `Ok(true)` when applied, `Ok(false)` when the condition kept it
@@ -247,7 +227,7 @@ impl StateStoreClient {
         let key = key.into();
         let (tx, notifications) = mpsc::channel(OBSERVATION_BUFFER);
         {
-            let mut observers = lock(&self.inner.shared.observers);
+            let mut observers = lock(&self.inner.observers);
             match observers.entry(key.clone()) {
                 MapEntry::Occupied(entry) if !entry.get().is_closed() => {
                     return Err(Error::new(
@@ -265,15 +245,15 @@ impl StateStoreClient {
         }
         // Registered before the request, so no notification right after the reply is lost;
         // removed again unless the service confirmed.
-        struct Unregister<'a>(&'a Shared, Option<Bytes>);
+        struct Unregister<'a>(&'a Observers, Option<Bytes>);
         impl Drop for Unregister<'_> {
             fn drop(&mut self) {
                 if let Some(key) = self.1.take() {
-                    lock(&self.0.observers).remove(&key);
+                    lock(self.0).remove(&key);
                 }
             }
         }
-        let mut unregister = Unregister(&self.inner.shared, Some(key.clone()));
+        let mut unregister = Unregister(&self.inner.observers, Some(key.clone()));
         let request = Request::KeyNotify {
             key: key.clone(),
             stop: false,
@@ -303,7 +283,7 @@ impl StateStoreClient {
                 None,
             )
             .await?;
-        lock(&self.inner.shared.observers).remove(&key);
+        lock(&self.inner.observers).remove(&key);
         match response {
             Response::Ok => Ok(true),
             Response::Integer(0) => Ok(false),
@@ -314,7 +294,7 @@ impl StateStoreClient {
     /// Disconnects (for every clone); pending and later requests fail with
     /// [`ErrorKind::Closed`].
     pub fn close(&self) {
-        self.inner.stop.cancel();
+        self.inner.invoker.close();
     }
 
     /// Sends one request and waits for its response; `-ERR` and non-200 statuses become
@@ -343,33 +323,7 @@ impl StateStoreClient {
             ));
         }
         let inner = &self.inner;
-        if inner.stop.is_cancelled() {
-            return Err(closed(verb));
-        }
-        let deadline = Instant::now() + self.timeout;
-        let mut subscribed = inner.shared.subscribed.subscribe();
-        match timeout_at(deadline, subscribed.wait_for(|s| *s)).await {
-            Err(_) => {
-                return Err(timed_out(
-                    verb,
-                    "no connection to the MQTT broker",
-                    self.timeout,
-                ));
-            }
-            Ok(Err(_)) => return Err(closed(verb)),
-            Ok(Ok(_)) => {}
-        }
-        let correlation = Bytes::from(rand::random::<[u8; 16]>().to_vec());
-        let (tx, rx) = oneshot::channel();
-        lock(&inner.shared.pending).insert(correlation.clone(), tx);
-        let pending = PendingRequest {
-            shared: Arc::clone(&inner.shared),
-            correlation: correlation.clone(),
-            reply: rx,
-            deadline,
-            timeout: self.timeout,
-            verb,
-        };
+        let timeout = self.timeout;
         let mut user_properties = vec![
             (
                 property::TIMESTAMP.to_owned(),
@@ -385,104 +339,74 @@ impl StateStoreClient {
         if let Some(token) = fencing {
             user_properties.push((property::FENCING_TOKEN.to_owned(), token.to_string()));
         }
-        let properties = PublishProperties {
-            message_expiry_interval: Some(protocol::expiry_secs(self.timeout)),
+        let properties = |correlation| PublishProperties {
+            message_expiry_interval: Some(protocol::expiry_secs(timeout)),
             content_type: Some(CONTENT_TYPE.to_owned()),
             response_topic: Some(inner.response_topic.clone()),
             correlation_data: Some(correlation),
             user_properties,
             ..PublishProperties::default()
         };
-        let publish = inner.client.publish_with_properties(
-            REQUEST_TOPIC,
-            QoS::AtLeastOnce,
-            false,
-            request.encode(),
-            properties,
-        );
-        match timeout_at(deadline, publish).await {
-            Err(_) => Err(timed_out(
-                verb,
-                "the request could not be queued",
-                self.timeout,
-            )),
-            Ok(Err(_)) => Err(closed(verb)),
-            Ok(Ok(())) => Ok(pending),
-        }
+        let deadline = Instant::now() + timeout;
+        let pending = inner
+            .invoker
+            .send(REQUEST_TOPIC, request.encode(), properties, deadline)
+            .await
+            .map_err(|e| failed(verb, e, timeout))?;
+        Ok(PendingRequest {
+            pending,
+            timeout,
+            verb,
+        })
     }
 }
 
-/// A request on its way: waits for its response until the request's deadline. Dropping it
-/// forgets the request.
+/// A request sent, waiting for its response; dropping it forgets the request.
 #[derive(Debug)]
 pub(crate) struct PendingRequest {
-    shared: Arc<Shared>,
-    correlation: Bytes,
-    reply: oneshot::Receiver<Reply>,
-    deadline: Instant,
+    pending: Pending,
     timeout: Duration,
     verb: &'static str,
 }
 
 impl PendingRequest {
-    /// The response; `-ERR` and non-200 statuses become errors.
+    /// The response.
     ///
     /// # Errors
-    /// [`ErrorKind::Timeout`], [`ErrorKind::Closed`], [`ErrorKind::Service`],
-    /// [`ErrorKind::Status`], [`ErrorKind::UnexpectedResponse`]. Cancel safe.
-    pub(crate) async fn response(mut self) -> Result<Response> {
-        let verb = self.verb;
-        let reply = match timeout_at(self.deadline, &mut self.reply).await {
-            Err(_) => return Err(timed_out(verb, "no response", self.timeout)),
-            Ok(Err(_)) => return Err(closed(verb)),
-            Ok(Ok(reply)) => reply,
-        };
-        read_reply(verb, reply)
+    /// As the request methods.
+    pub(crate) async fn response(self) -> Result<Response> {
+        let reply = self
+            .pending
+            .reply()
+            .await
+            .map_err(|e| failed(self.verb, e, self.timeout))?;
+        read_reply(self.verb, reply)
     }
 }
 
-impl Drop for PendingRequest {
-    fn drop(&mut self) {
-        lock(&self.shared.pending).remove(&self.correlation);
+/// The error of a request that got no response.
+fn failed(verb: &str, error: InvokeError, timeout: Duration) -> Error {
+    match error {
+        InvokeError::Closed => Error::new(
+            ErrorKind::Closed,
+            format!("{verb}: the state store client has shut down"),
+        ),
+        waited => Error::new(
+            ErrorKind::Timeout,
+            format!("{verb}: {waited} within {timeout:?}"),
+        ),
     }
 }
 
-fn timed_out(verb: &str, what: &str, timeout: Duration) -> Error {
-    Error::new(
-        ErrorKind::Timeout,
-        format!("{verb}: {what} within {timeout:?}"),
-    )
-}
-
-fn closed(verb: &str) -> Error {
-    Error::new(
-        ErrorKind::Closed,
-        format!("{verb}: the state store client has shut down"),
-    )
-}
-
-/// Checks `__stat` and the content type, parses the payload, and turns `-ERR` into an error.
 fn read_reply(verb: &str, reply: Reply) -> Result<Response> {
-    let props = &reply.user_properties;
     let unexpected =
         |what: String| Error::new(ErrorKind::UnexpectedResponse, format!("{verb}: {what}"));
-    let status = find_property(props, property::STATUS)
-        .ok_or_else(|| unexpected("the response has no __stat".into()))?;
-    let status: u16 = status
-        .parse()
-        .map_err(|_| unexpected(format!("the response status {status:?} is not a number")))?;
-    if status != protocol::status::OK {
-        let mut detail = find_property(props, property::STATUS_MESSAGE)
-            .unwrap_or("no message")
-            .to_owned();
-        if let Some(name) = find_property(props, property::INVALID_PROPERTY_NAME) {
-            detail.push_str(&format!(" (property {name}"));
-            if let Some(value) = find_property(props, property::INVALID_PROPERTY_VALUE) {
-                detail.push_str(&format!(" = {value:?}"));
-            }
-            detail.push(')');
+    match response_status(&reply.user_properties) {
+        Ok(()) => {}
+        Err(StatusProblem::Malformed(what)) => return Err(unexpected(what)),
+        Err(StatusProblem::Refused { status, detail }) => {
+            return Err(Error::status(verb, status, &detail));
         }
-        return Err(Error::status(verb, status, &detail));
     }
     if let Some(content_type) = &reply.content_type
         && content_type != CONTENT_TYPE
@@ -513,113 +437,66 @@ fn deleted(verb: &str, response: &Response) -> Result<u64> {
     }
 }
 
-/// The connection task: polls, routes responses and notifications, re-subscribes and
-/// re-observes after reconnects.
-async fn run(
-    mut eventloop: EventLoop,
-    inner: Weak<Inner>,
-    config: MqttConfig,
-    stop: CancellationToken,
-) {
+/// The connection task: polls, resolves responses, delivers notifications, re-subscribes
+/// and observes again after reconnects; ends when the client is closed or its last clone
+/// dropped.
+async fn run(mut eventloop: EventLoop, inner: Weak<Inner>, config: MqttConfig) {
     let Some(strong) = inner.upgrade() else {
         return;
     };
-    let (client, shared) = (strong.client.clone(), Arc::clone(&strong.shared));
-    let response_topic = strong.response_topic.clone();
+    let invoker = strong.invoker.clone();
+    let observers = Arc::clone(&strong.observers);
     let client_id = strong.client_id.clone();
     drop(strong);
-    let filters = [
-        Filter::new(response_topic.clone(), QoS::AtLeastOnce),
-        Filter::new(protocol::notification_filter(&client_id), QoS::AtLeastOnce),
-    ];
-    let (mut failures, mut connections) = (0u32, 0u32);
-    loop {
-        let event = tokio::select! {
-            () = stop.cancelled() => break,
-            event = eventloop.poll() => event,
-        };
-        match event {
-            Ok(Event::Incoming(Packet::ConnAck(_))) => {
-                failures = 0;
-                connections += 1;
-                // Never wait on the request channel from the polling task.
-                if let Err(error) = client.try_subscribe_many(filters.clone()) {
-                    tracing::warn!(%error, "state store client cannot subscribe");
-                }
-            }
-            Ok(Event::Incoming(Packet::SubAck(ack))) => {
-                let ok = ack
-                    .return_codes
-                    .iter()
-                    .all(|c| matches!(c, SubscribeReasonCode::Success(_)));
-                if !ok {
-                    tracing::error!(codes = ?ack.return_codes,
-                        "the broker refused the state store client's subscriptions");
-                }
-                shared.subscribed.send_replace(ok);
-                if ok && connections > 1 {
-                    reobserve(&inner);
-                }
-            }
-            Ok(Event::Incoming(Packet::Publish(publish))) => {
+    let client = invoker.client().clone();
+    let session = Session {
+        role: "state store client",
+        topics: vec![
+            invoker.response_topics()[0].clone(),
+            protocol::notification_filter(&client_id),
+        ],
+        ready: invoker.ready(),
+        announce: false,
+    };
+    poll_subscribed(
+        &mut eventloop,
+        &client,
+        &config,
+        &session,
+        invoker.stop(),
+        |publish| {
+            if let Some(publish) = invoker.take_response(publish) {
                 let topic = String::from_utf8_lossy(&publish.topic);
-                let props = publish.properties.unwrap_or_default();
-                if topic == response_topic {
-                    let Some(correlation) = props.correlation_data else {
-                        continue;
-                    };
-                    if let Some(waiter) = lock(&shared.pending).remove(&correlation) {
-                        let _ = waiter.send(Reply {
-                            payload: publish.payload,
-                            content_type: props.content_type,
-                            user_properties: props.user_properties,
-                        });
-                    }
-                } else if let Some(key) = protocol::notification_key(&topic, &client_id) {
+                if let Some(key) = protocol::notification_key(&topic, &client_id) {
+                    let props = publish.properties.unwrap_or_default();
                     deliver(
-                        &shared.observers,
+                        &observers,
                         Bytes::from(key),
                         &publish.payload,
                         &props.user_properties,
                     );
                 }
             }
-            Ok(_) => {}
-            Err(error) => {
-                shared.subscribed.send_replace(false);
-                failures = failures.saturating_add(1);
-                if failures == 1 {
-                    tracing::warn!(%error, "state store client lost the MQTT broker; reconnecting");
-                }
-                tokio::select! {
-                    () = stop.cancelled() => break,
-                    () = tokio::time::sleep(connection::backoff(&config, failures)) => {}
-                }
+            ControlFlow::Continue(())
+        },
+        |connection| {
+            if connection > 1 {
+                reobserve(&inner);
             }
-        }
-    }
+        },
+    )
+    .await;
     // Wake every waiter: their requests will not be answered on this connection.
-    shared.subscribed.send_replace(false);
-    lock(&shared.pending).clear();
-    lock(&shared.observers).clear();
-    if client.try_disconnect().is_ok() {
-        let _ = tokio::time::timeout(Duration::from_secs(1), async {
-            loop {
-                match eventloop.poll().await {
-                    Ok(Event::Outgoing(rumqttc::Outgoing::Disconnect)) | Err(_) => break,
-                    Ok(_) => {}
-                }
-            }
-        })
-        .await;
-    }
+    invoker.close();
+    lock(&observers).clear();
+    connection::disconnect(&client, &mut eventloop).await;
 }
 
 /// Sends KEYNOTIFY again for every observed key, in a task of its own (it waits for replies,
 /// which the polling task delivers).
 fn reobserve(inner: &Weak<Inner>) {
     let Some(inner) = inner.upgrade() else { return };
-    let keys: Vec<Bytes> = lock(&inner.shared.observers)
+    let keys: Vec<Bytes> = lock(&inner.observers)
         .iter()
         .filter(|(_, tx)| !tx.is_closed())
         .map(|(key, _)| key.clone())

@@ -1,8 +1,6 @@
 //! The connection of a client or service: a request/response connection from
 //! [`sinks::mqtt::request`], with this crate's errors.
 
-use std::time::Duration;
-
 use rumqttc::v5::{AsyncClient, EventLoop};
 use sinks::MqttConfig;
 
@@ -19,7 +17,7 @@ pub(crate) fn build(config: &MqttConfig) -> Result<(AsyncClient, EventLoop)> {
     Ok(sinks::mqtt::request::connection(config, REQUEST_CAPACITY)?)
 }
 
-/// The pause after the `failures`-th failed poll in a row, from the config's backoff.
-pub(crate) fn backoff(config: &MqttConfig, failures: u32) -> Duration {
-    sinks::mqtt::request::backoff(config, failures)
+/// Sends DISCONNECT and polls until it is out (bounded: the broker may be gone).
+pub(crate) async fn disconnect(client: &AsyncClient, eventloop: &mut EventLoop) {
+    sinks::mqtt::request::disconnect(client, eventloop).await;
 }

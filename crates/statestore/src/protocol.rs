@@ -38,49 +38,15 @@ pub const SUPPORTED_MAJOR_VERSIONS: &str = "1";
 /// How far a request's `__ts` or `__ft` may be ahead of the service's clock.
 pub const MAX_CLOCK_SKEW: Duration = Duration::from_secs(60);
 
-/// The user property names.
+/// The user property names: the envelope's, and the fencing token.
 pub mod property {
-    /// Hybrid logical clock timestamp: of the request; of the value version in a response.
-    pub const TIMESTAMP: &str = "__ts";
+    pub use sinks::mqtt::rpc::envelope::property::*;
     /// Fencing token (an HLC timestamp).
     pub const FENCING_TOKEN: &str = "__ft";
-    /// The sender's MQTT client id.
-    pub const SOURCE_ID: &str = "__srcId";
-    /// Protocol version of the message.
-    pub const PROTOCOL_VERSION: &str = "__protVer";
-    /// HTTP-like status of a response.
-    pub const STATUS: &str = "__stat";
-    /// Human-readable status message.
-    pub const STATUS_MESSAGE: &str = "__stMsg";
-    /// `true` when a non-200 status is an application error.
-    pub const APPLICATION_ERROR: &str = "__apErr";
-    /// A missing or invalid request header.
-    pub const INVALID_PROPERTY_NAME: &str = "__propName";
-    /// The value of an invalid request header.
-    pub const INVALID_PROPERTY_VALUE: &str = "__propVal";
-    /// Major versions supported, space separated (on a version error).
-    pub const SUPPORTED_MAJOR_VERSIONS: &str = "__supProtMajVer";
-    /// The version the refused request asked for.
-    pub const REQUEST_PROTOCOL_VERSION: &str = "__requestProtVer";
 }
 
-/// Response status codes (`__stat`).
-pub mod status {
-    /// Success: the payload is a RESP3 response (which may still be `-ERR`).
-    pub const OK: u16 = 200;
-    /// A header is missing or invalid, or the payload cannot be read.
-    pub const BAD_REQUEST: u16 = 400;
-    /// The request expired before it was executed.
-    pub const REQUEST_TIMEOUT: u16 = 408;
-    /// The content type is not `application/octet-stream`.
-    pub const UNSUPPORTED_MEDIA_TYPE: u16 = 415;
-    /// The service failed (for example it could not persist the change).
-    pub const INTERNAL_SERVER_ERROR: u16 = 500;
-    /// The service cannot serve requests now.
-    pub const SERVICE_UNAVAILABLE: u16 = 503;
-    /// The request's protocol major version is not supported.
-    pub const VERSION_NOT_SUPPORTED: u16 = 505;
-}
+/// Response status codes (`__stat`): the envelope's.
+pub use sinks::mqtt::rpc::envelope::status;
 
 /// `clients/{client_id}/services/` + [`REQUEST_TOPIC`] + `/response`.
 pub fn response_topic(client_id: &str) -> String {
@@ -180,13 +146,7 @@ pub fn expiry_secs(timeout: Duration) -> u32 {
     u32::try_from(secs.max(1)).unwrap_or(u32::MAX)
 }
 
-/// The first user property called `name`.
-pub fn find_property<'a>(properties: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    properties
-        .iter()
-        .find(|(key, _)| key == name)
-        .map(|(_, value)| value.as_str())
-}
+pub use sinks::mqtt::rpc::envelope::find_property;
 
 #[cfg(test)]
 mod tests {

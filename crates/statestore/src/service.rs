@@ -25,16 +25,18 @@
 //! after a failed `fdatasync` the file's state is unknown, and retrying could acknowledge
 //! changes that are not on disk. A restart replays what the log holds.
 
+use std::ops::ControlFlow;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use rumqttc::v5::mqttbytes::QoS;
-use rumqttc::v5::mqttbytes::v5::{Packet, Publish, PublishProperties, SubscribeReasonCode};
-use rumqttc::v5::{AsyncClient, Event, EventLoop};
+use rumqttc::v5::mqttbytes::v5::{Publish, PublishProperties};
+use rumqttc::v5::{AsyncClient, EventLoop};
 use sinks::MqttConfig;
 use sinks::hlc::{HlcTimestamp, wall_millis};
+use sinks::mqtt::rpc::{Session, poll_subscribed};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio_util::sync::{CancellationToken, DropGuard};
@@ -183,68 +185,32 @@ async fn poll(
     ready: watch::Sender<bool>,
     stop: CancellationToken,
 ) {
-    let mut failures = 0u32;
-    loop {
-        let event = tokio::select! {
-            () = stop.cancelled() => break,
-            event = eventloop.poll() => event,
-        };
-        match event {
-            Ok(Event::Incoming(Packet::ConnAck(_))) => {
-                failures = 0;
-                tracing::info!(broker = %format!("{}:{}", config.host, config.port),
-                    "state store connected to the MQTT broker");
-                // Never wait on the request channel from the polling task.
-                if let Err(error) = client.try_subscribe(REQUEST_TOPIC, QoS::AtLeastOnce) {
-                    tracing::warn!(%error, "state store cannot subscribe");
-                }
+    let session = Session {
+        role: "state store",
+        topics: vec![REQUEST_TOPIC.to_owned()],
+        ready: &ready,
+        announce: true,
+    };
+    poll_subscribed(
+        &mut eventloop,
+        &client,
+        &config,
+        &session,
+        &stop,
+        |publish| {
+            if publish.topic.as_ref() != REQUEST_TOPIC.as_bytes() {
+                return ControlFlow::Continue(());
             }
-            Ok(Event::Incoming(Packet::SubAck(ack))) => {
-                let ok = ack
-                    .return_codes
-                    .iter()
-                    .all(|code| matches!(code, SubscribeReasonCode::Success(_)));
-                if !ok {
-                    tracing::error!(codes = ?ack.return_codes,
-                        "the broker refused the state store's subscription");
-                }
-                ready.send_replace(ok);
+            match requests.send(Incoming { publish }) {
+                Ok(()) => ControlFlow::Continue(()),
+                Err(_) => ControlFlow::Break(()),
             }
-            Ok(Event::Incoming(Packet::Publish(publish))) => {
-                if publish.topic.as_ref() == REQUEST_TOPIC.as_bytes()
-                    && requests.send(Incoming { publish }).is_err()
-                {
-                    break;
-                }
-            }
-            Ok(_) => {}
-            Err(error) => {
-                ready.send_replace(false);
-                failures = failures.saturating_add(1);
-                if failures == 1 {
-                    tracing::warn!(%error, "state store lost the MQTT broker; reconnecting");
-                }
-                let pause = connection::backoff(&config, failures);
-                tokio::select! {
-                    () = stop.cancelled() => break,
-                    () = tokio::time::sleep(pause) => {}
-                }
-            }
-        }
-    }
-    ready.send_replace(false);
-    // Flush what the worker queued, then say goodbye (bounded: the broker may be gone).
-    if client.try_disconnect().is_ok() {
-        let _ = tokio::time::timeout(Duration::from_secs(2), async {
-            loop {
-                match eventloop.poll().await {
-                    Ok(Event::Outgoing(rumqttc::Outgoing::Disconnect)) | Err(_) => break,
-                    Ok(_) => {}
-                }
-            }
-        })
-        .await;
-    }
+        },
+        |_| {},
+    )
+    .await;
+    // Flush what the worker queued, then say goodbye.
+    connection::disconnect(&client, &mut eventloop).await;
 }
 
 /// The worker: store, log, replies.

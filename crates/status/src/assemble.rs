@@ -130,6 +130,15 @@ impl Context<'_> {
             .collect()
     }
 
+    /// The accepted definition of `kind` `name`.
+    fn body(&self, kind: Kind, name: &str) -> Option<&Body> {
+        self.observed
+            .snapshot
+            .resources
+            .get(&(kind, name.to_owned()))
+            .map(|l| &l.resource.body)
+    }
+
     fn operations(&self) -> impl Iterator<Item = &Operation> {
         self.observed.snapshot.plan.operations.values()
     }
@@ -142,13 +151,7 @@ impl Context<'_> {
     }
 
     fn device(&self, name: String) -> DeviceStatus {
-        let device = match self
-            .observed
-            .snapshot
-            .resources
-            .get(&(Kind::Device, name.clone()))
-            .map(|l| &l.resource.body)
-        {
+        let device = match self.body(Kind::Device, &name) {
             Some(Body::Device(device)) => Some(device.as_ref()),
             _ => None,
         };
@@ -194,13 +197,7 @@ impl Context<'_> {
     }
 
     fn asset(&self, name: String) -> AssetStatus {
-        let asset = match self
-            .observed
-            .snapshot
-            .resources
-            .get(&(Kind::Asset, name.clone()))
-            .map(|l| &l.resource.body)
-        {
+        let asset = match self.body(Kind::Asset, &name) {
             Some(Body::Asset(asset)) => Some(asset.as_ref()),
             _ => None,
         };

@@ -19,6 +19,7 @@ pub mod run;
 pub mod schema;
 pub mod secret;
 pub mod state;
+pub mod state_dir;
 pub mod status;
 pub mod tap;
 pub mod trust;

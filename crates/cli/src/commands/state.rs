@@ -34,8 +34,9 @@ use clap::{Args, Subcommand};
 use serde_json::{Map, Value, json};
 use statestore::{ErrorKind, KeyNotification, Notification, StateStoreClient, StoredKey};
 
-use crate::commands::run::settings::{BrokerCredentials, resolve_client_broker, resolve_state_dir};
+use crate::commands::run::settings::{BrokerCredentials, resolve_client_broker};
 use crate::commands::run::state_store::STATESTORE_DIR;
+use crate::commands::state_dir::StateDirArgs;
 use crate::output;
 use crate::shutdown::Shutdown;
 use crate::values;
@@ -134,12 +135,8 @@ struct DelArgs {
 
 #[derive(Debug, Args)]
 struct KeysArgs {
-    /// State directory of the connector that runs the embedded state store [default: ./state]
-    #[arg(long, value_name = "DIR", env = "SSE_CONNECTOR_STATE_DIR")]
-    state_dir: Option<PathBuf>,
-    /// YAML settings file of `run`; its `stateDir` is used
-    #[arg(long, value_name = "FILE", env = "SSE_CONNECTOR_CONFIG")]
-    config: Option<PathBuf>,
+    #[command(flatten)]
+    state_dir: StateDirArgs,
     /// One JSON object per key: key, value (or valueHex), version, expiresAt (ms)
     #[arg(long)]
     json: bool,
@@ -289,7 +286,7 @@ async fn del(args: DelArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn keys(args: &KeysArgs) -> anyhow::Result<ExitCode> {
-    let state_dir = resolve_state_dir(args.config.as_deref(), args.state_dir.as_deref())?;
+    let state_dir = args.state_dir.resolve()?;
     let dir = state_dir.join(STATESTORE_DIR);
     let keys = statestore::stored_keys(&dir).with_context(|| {
         format!(

@@ -11,7 +11,6 @@
 //! never ran with this state directory) or it cannot be read.
 
 use std::io::Write as _;
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, SystemTime};
 
@@ -20,7 +19,7 @@ use clap::Args;
 use status::report::{AssetStatus, DeviceStatus};
 use status::{ConfigError, RuntimeHealth, StatusReport};
 
-use crate::commands::run::settings::resolve_state_dir;
+use crate::commands::state_dir::StateDirArgs;
 use crate::output;
 use crate::table::Table;
 
@@ -31,13 +30,8 @@ const STALE_AFTER: Duration = Duration::from_secs(90);
 /// Arguments of `status`.
 #[derive(Debug, Args)]
 pub struct StatusArgs {
-    /// State directory of the connector [default: ./state]
-    #[arg(long, value_name = "DIR", env = "SSE_CONNECTOR_STATE_DIR")]
-    state_dir: Option<PathBuf>,
-
-    /// YAML settings file of `run`; its `stateDir` is used
-    #[arg(long, value_name = "FILE", env = "SSE_CONNECTOR_CONFIG")]
-    config: Option<PathBuf>,
+    #[command(flatten)]
+    state_dir: StateDirArgs,
 
     /// Print the whole report as JSON (the document of `GET /api/v1/status`)
     #[arg(long)]
@@ -49,7 +43,7 @@ pub struct StatusArgs {
 /// # Errors
 /// When the status file is missing or unreadable, or standard output is closed.
 pub fn run(args: &StatusArgs) -> anyhow::Result<ExitCode> {
-    let state_dir = resolve_state_dir(args.config.as_deref(), args.state_dir.as_deref())?;
+    let state_dir = args.state_dir.resolve()?;
     let report = status::files::read(&state_dir).with_context(|| {
         format!(
             "no status in {}: is a connector running with this state directory (--state-dir)?",

@@ -26,6 +26,7 @@ pub mod config;
 mod connection;
 mod inflight;
 pub mod request;
+pub mod rpc;
 pub mod subscriber;
 pub mod tls;
 
