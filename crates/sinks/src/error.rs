@@ -111,6 +111,8 @@ pub enum MqttErrorSource {
     Io(std::io::Error),
     /// rustls refused a certificate, a key, or the protocol versions.
     Tls(rustls::Error),
+    /// A certificate or key file could not be used.
+    Pem(tls_files::PemError),
 }
 
 impl fmt::Display for MqttErrorSource {
@@ -118,6 +120,7 @@ impl fmt::Display for MqttErrorSource {
         match self {
             Self::Io(e) => e.fmt(f),
             Self::Tls(e) => e.fmt(f),
+            Self::Pem(e) => e.fmt(f),
         }
     }
 }
@@ -127,6 +130,7 @@ impl std::error::Error for MqttErrorSource {
         match self {
             Self::Io(e) => Some(e),
             Self::Tls(e) => Some(e),
+            Self::Pem(e) => Some(e),
         }
     }
 }

@@ -140,11 +140,11 @@ pub(crate) enum Source {
     #[error(transparent)]
     Http(reqwest::Error),
     #[error(transparent)]
-    Io(std::io::Error),
-    #[error(transparent)]
     Tls(rustls::Error),
     #[error(transparent)]
     Decode(sse_parser::DecodeError),
+    #[error(transparent)]
+    Pem(tls_files::PemError),
 }
 
 impl Error {

@@ -8,11 +8,10 @@
 //! process-wide default provider being installed.
 
 use std::path::Path;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use rustls::RootCertStore;
 use rustls::crypto::CryptoProvider;
-use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 
 use crate::error::{Error, ErrorKind, Source};
@@ -23,20 +22,6 @@ pub(crate) struct IdentityFiles<'a> {
     pub cert_chain_pem: &'a Path,
     pub key_pem: &'a Path,
     pub intermediates: Option<&'a Path>,
-}
-
-/// The certificates of the operating system's trust store, loaded once. Unreadable entries
-/// are logged and skipped; an empty store is not an error because a trust list may be all
-/// that is needed.
-fn system_roots() -> &'static [CertificateDer<'static>] {
-    static ROOTS: OnceLock<Vec<CertificateDer<'static>>> = OnceLock::new();
-    ROOTS.get_or_init(|| {
-        let loaded = rustls_native_certs::load_native_certs();
-        for error in &loaded.errors {
-            tracing::warn!(%error, "skipping part of the system trust store");
-        }
-        loaded.certs
-    })
 }
 
 fn provider() -> Arc<CryptoProvider> {
@@ -50,7 +35,8 @@ fn provider() -> Arc<CryptoProvider> {
 /// certificate that is not a valid trust anchor.
 pub(crate) fn root_store(trust_list: &[impl AsRef<Path>]) -> Result<RootCertStore, Error> {
     let mut roots = RootCertStore::empty();
-    let (_added, ignored) = roots.add_parsable_certificates(system_roots().iter().cloned());
+    let (_added, ignored) =
+        roots.add_parsable_certificates(tls_files::system_roots().iter().cloned());
     if ignored > 0 {
         tracing::debug!(
             ignored,
@@ -127,51 +113,20 @@ pub(crate) fn client_config(
     Ok(config)
 }
 
-fn read_file(path: &Path, kind: ErrorKind, what: &str) -> Result<Vec<u8>, Error> {
-    std::fs::read(path).map_err(|e| {
-        Error::new(
-            kind,
-            format!("cannot read {what} file {}: {e}", path.display()),
-        )
-        .with_source(Source::Io(e))
-    })
-}
-
-/// All certificates of a PEM file (other PEM sections are skipped).
+/// Every certificate of a PEM file.
 fn read_certs(
     path: &Path,
     kind: ErrorKind,
     what: &str,
 ) -> Result<Vec<CertificateDer<'static>>, Error> {
-    let pem = read_file(path, kind, what)?;
-    let certs = CertificateDer::pem_slice_iter(&pem)
-        .collect::<Result<Vec<_>, _>>()
-        // The PEM error may quote file content; keep it out of the message.
-        .map_err(|_| {
-            Error::new(
-                kind,
-                format!("{what} file {} is not valid PEM", path.display()),
-            )
-        })?;
-    if certs.is_empty() {
-        return Err(Error::new(
-            kind,
-            format!("no certificate found in {what} file {}", path.display()),
-        ));
-    }
-    Ok(certs)
+    tls_files::certificates(path, what).map_err(|e| pem_error(kind, e))
 }
 
-/// The first private key of a PEM file. Error texts never include file content.
+/// The private key of a PEM file.
 fn read_key(path: &Path) -> Result<PrivateKeyDer<'static>, Error> {
-    let pem = read_file(path, ErrorKind::ClientCertificate, "client key")?;
-    PrivateKeyDer::from_pem_slice(&pem).map_err(|_| {
-        let encrypted = pem.windows(9).any(|w| w == b"ENCRYPTED");
-        let why = if encrypted {
-            "is encrypted; provide an unencrypted key"
-        } else {
-            "is not PKCS#8 (BEGIN PRIVATE KEY), PKCS#1 (BEGIN RSA PRIVATE KEY) or SEC1 (BEGIN EC PRIVATE KEY)"
-        };
-        Error::new(ErrorKind::ClientCertificate, format!("key in {} {why}", path.display()))
-    })
+    tls_files::private_key(path).map_err(|e| pem_error(ErrorKind::ClientCertificate, e))
+}
+
+fn pem_error(kind: ErrorKind, error: tls_files::PemError) -> Error {
+    Error::new(kind, &error).with_source(Source::Pem(error))
 }

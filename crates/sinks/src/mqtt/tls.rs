@@ -5,26 +5,13 @@
 //! explicitly (`builder_with_provider`), so nothing depends on a process-wide default provider.
 
 use std::path::Path;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use rustls::RootCertStore;
-use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 
 use super::config::TlsSettings;
 use crate::error::{MqttError, MqttErrorKind, MqttErrorSource};
-
-/// The operating system's trust store, loaded once; unreadable entries are logged and skipped.
-fn system_roots() -> &'static [CertificateDer<'static>] {
-    static ROOTS: OnceLock<Vec<CertificateDer<'static>>> = OnceLock::new();
-    ROOTS.get_or_init(|| {
-        let loaded = rustls_native_certs::load_native_certs();
-        for error in &loaded.errors {
-            tracing::warn!(%error, "skipping part of the system trust store");
-        }
-        loaded.certs
-    })
-}
 
 /// Builds the client configuration from the settings' files.
 ///
@@ -33,7 +20,7 @@ fn system_roots() -> &'static [CertificateDer<'static>] {
 /// for an unusable certificate or key, or a key that does not match the certificate.
 pub fn client_config(settings: &TlsSettings) -> Result<Arc<rustls::ClientConfig>, MqttError> {
     let mut roots = RootCertStore::empty();
-    roots.add_parsable_certificates(system_roots().iter().cloned());
+    roots.add_parsable_certificates(tls_files::system_roots().iter().cloned());
     if let Some(path) = &settings.ca_file {
         for cert in read_certs(path, MqttErrorKind::TrustList, "CA")? {
             roots.add(cert).map_err(|e| {
@@ -84,51 +71,22 @@ pub fn client_config(settings: &TlsSettings) -> Result<Arc<rustls::ClientConfig>
     Ok(Arc::new(config))
 }
 
-fn read_file(path: &Path, kind: MqttErrorKind, what: &str) -> Result<Vec<u8>, MqttError> {
-    std::fs::read(path).map_err(|e| {
-        MqttError::new(
-            kind,
-            format!("cannot read {what} file {}: {e}", path.display()),
-        )
-        .with_source(MqttErrorSource::Io(e))
-    })
-}
-
+/// Every certificate of a PEM file.
 fn read_certs(
     path: &Path,
     kind: MqttErrorKind,
     what: &str,
 ) -> Result<Vec<CertificateDer<'static>>, MqttError> {
-    let pem = read_file(path, kind, what)?;
-    // PEM errors may quote file content; keep it out of the message.
-    let certs = CertificateDer::pem_slice_iter(&pem)
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|_| {
-            MqttError::new(
-                kind,
-                format!("{what} file {} is not valid PEM", path.display()),
-            )
-        })?;
-    if certs.is_empty() {
-        return Err(MqttError::new(
-            kind,
-            format!("no certificate in {what} file {}", path.display()),
-        ));
-    }
-    Ok(certs)
+    tls_files::certificates(path, what).map_err(|e| pem_error(kind, e))
 }
 
+/// The private key of a PEM file.
 fn read_key(path: &Path) -> Result<PrivateKeyDer<'static>, MqttError> {
-    let pem = read_file(path, MqttErrorKind::ClientCertificate, "client key")?;
-    PrivateKeyDer::from_pem_slice(&pem).map_err(|_| {
-        MqttError::new(
-            MqttErrorKind::ClientCertificate,
-            format!(
-                "key file {} holds no unencrypted PKCS#8, PKCS#1 or SEC1 private key",
-                path.display()
-            ),
-        )
-    })
+    tls_files::private_key(path).map_err(|e| pem_error(MqttErrorKind::ClientCertificate, e))
+}
+
+fn pem_error(kind: MqttErrorKind, error: tls_files::PemError) -> MqttError {
+    MqttError::new(kind, error.to_string()).with_source(MqttErrorSource::Pem(error))
 }
 
 #[cfg(test)]
