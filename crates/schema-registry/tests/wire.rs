@@ -69,7 +69,7 @@ struct Raw {
 
 impl Raw {
     async fn start(broker: &Broker, name: &str, filter: &str) -> Self {
-        let config = broker.config(name);
+        let config = common::config(broker, name);
         let mut options = MqttOptions::new(config.client_id.clone(), config.host, config.port);
         options.set_clean_start(true);
         let (client, mut eventloop) = AsyncClient::new(options, 16);

@@ -320,9 +320,11 @@ async fn a_second_service_cannot_take_the_same_directory() {
     let broker = Broker::embedded().await;
     let dir = tempfile::tempdir().unwrap();
     let first = service(&broker, &service_id(), dir.path()).await;
-    let error =
-        statestore::StateStoreService::start(broker.config("second"), dir.path().to_owned())
-            .unwrap_err();
+    let error = statestore::StateStoreService::start(
+        common::config(&broker, "second"),
+        dir.path().to_owned(),
+    )
+    .unwrap_err();
     assert_eq!(error.kind(), ErrorKind::Storage);
     assert!(
         error.to_string().contains("another state store service"),

@@ -12,10 +12,12 @@
 //!   answers each with the next scripted [`sse_server::Response`].
 //! - [`gate`]: holds a scripted server back until the test opens it.
 //! - [`mosquitto`]: a real mosquitto broker on a free loopback port, restartable on that port.
+//! - [`any_broker`]: mosquitto or the embedded broker, for scenarios that run on both.
 //! - [`mqtt_subscriber`]: an MQTT v5 subscriber that records messages with their properties.
 //! - [`resumable_source`]: an SSE server with a numbered sequence of events that resumes after
 //!   the `Last-Event-ID` of each request and can drop every connection after a few events.
 
+pub mod any_broker;
 pub mod certs;
 pub mod gate;
 pub mod mosquitto;
@@ -23,6 +25,7 @@ pub mod mqtt_subscriber;
 pub mod resumable_source;
 pub mod sse_server;
 
+pub use any_broker::AnyBroker;
 pub use certs::{ClientAuth, PemFiles, TestPki};
 pub use gate::Gate;
 pub use mosquitto::Mosquitto;

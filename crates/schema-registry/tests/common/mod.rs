@@ -3,68 +3,30 @@
 
 #![allow(dead_code, clippy::unwrap_used)]
 
-use std::net::SocketAddr;
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use broker::{BrokerConfig, EmbeddedBroker};
 use schema_registry::{SchemaRegistryClient, SchemaRegistryService};
 use sinks::MqttConfig;
-use test_support::Mosquitto;
 
 /// Generous bound for anything that should happen "soon" on a loaded 2-core machine.
 pub const WAIT: Duration = Duration::from_secs(20);
 
-/// A running broker of either kind.
-pub enum Broker {
-    Mosquitto(Mosquitto),
-    Embedded(EmbeddedBroker),
-}
+pub use test_support::AnyBroker as Broker;
 
-impl Broker {
-    pub async fn mosquitto() -> Self {
-        Self::Mosquitto(tokio::task::block_in_place(Mosquitto::start))
-    }
-
-    pub async fn embedded() -> Self {
-        let config = BrokerConfig {
-            bind: SocketAddr::from(([127, 0, 0, 1], 0)),
-            ..BrokerConfig::default()
-        };
-        Self::Embedded(
-            EmbeddedBroker::start(config)
-                .await
-                .expect("embedded broker"),
-        )
-    }
-
-    pub fn addr(&self) -> SocketAddr {
-        match self {
-            Self::Mosquitto(m) => m.addr(),
-            Self::Embedded(e) => e.local_addr(),
-        }
-    }
-
-    /// Settings for a new client with a unique id starting with `name`.
-    pub fn config(&self, name: &str) -> MqttConfig {
-        static NEXT: AtomicU64 = AtomicU64::new(0);
-        let addr = self.addr();
-        let mut config = MqttConfig::new(addr.ip().to_string(), addr.port());
-        config.client_id = format!(
-            "{name}-{}-{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        );
-        config.clean_start = true;
-        config
-    }
+/// Settings for a new client of `broker` with a unique id starting with `name`.
+pub fn config(broker: &Broker, name: &str) -> MqttConfig {
+    let addr = broker.addr();
+    let mut config = MqttConfig::new(addr.ip().to_string(), addr.port());
+    config.client_id = Broker::client_id(name);
+    config.clean_start = true;
+    config
 }
 
 /// Starts a service on `dir` (namespace `sse-connector`) and waits until it is subscribed.
 pub async fn service(broker: &Broker, dir: &Path) -> SchemaRegistryService {
     let service = SchemaRegistryService::start(
-        broker.config("registry-svc"),
+        config(broker, "registry-svc"),
         dir.to_owned(),
         "sse-connector",
     )
@@ -77,7 +39,7 @@ pub async fn service(broker: &Broker, dir: &Path) -> SchemaRegistryService {
 
 /// Starts a client and waits until it is subscribed.
 pub async fn client(broker: &Broker, name: &str) -> SchemaRegistryClient {
-    let client = SchemaRegistryClient::start(broker.config(name)).expect("client starts");
+    let client = SchemaRegistryClient::start(config(broker, name)).expect("client starts");
     tokio::time::timeout(WAIT, client.ready())
         .await
         .expect("client subscribed");
