@@ -221,12 +221,13 @@ fn redact(url: &str) -> String {
     }
 }
 
-/// Reads a password file: the content without trailing line breaks.
+/// Reads a password file (a few bytes, read at each connection): the content without
+/// trailing line breaks.
 ///
 /// # Errors
 /// [`MqttErrorKind::PasswordFile`] when the file cannot be read or is not UTF-8.
-pub(crate) async fn read_password(path: &std::path::Path) -> Result<String, MqttError> {
-    let bytes = tokio::fs::read(path).await.map_err(|e| {
+pub(crate) fn read_password(path: &std::path::Path) -> Result<String, MqttError> {
+    let bytes = std::fs::read(path).map_err(|e| {
         MqttError::new(
             MqttErrorKind::PasswordFile,
             format!("cannot read MQTT password file {}: {e}", path.display()),
@@ -328,15 +329,13 @@ mod tests {
         assert_eq!(backoff.delay(u32::MAX, 7.0), Duration::from_secs(2));
     }
 
-    #[tokio::test]
-    async fn password_file_loses_its_line_break() {
+    #[test]
+    fn password_file_loses_its_line_break() {
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("pw");
         std::fs::write(&path, "s3cret\r\n").expect("write");
-        assert_eq!(read_password(&path).await.expect("read"), "s3cret");
-        let missing = read_password(&dir.path().join("none"))
-            .await
-            .expect_err("missing");
+        assert_eq!(read_password(&path).expect("read"), "s3cret");
+        let missing = read_password(&dir.path().join("none")).expect_err("missing");
         assert_eq!(missing.kind(), MqttErrorKind::PasswordFile);
     }
 }

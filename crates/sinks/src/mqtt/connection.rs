@@ -215,7 +215,7 @@ impl Connection {
         };
         let password = match &self.settings.password_file {
             None => String::new(),
-            Some(path) => match read_password(path).await {
+            Some(path) => match read_password(path) {
                 Ok(password) => password,
                 Err(error) => {
                     tracing::warn!(%error, "cannot connect to the MQTT broker");

@@ -7,9 +7,9 @@ use std::time::Duration;
 use rumqttc::v5::{AsyncClient, EventLoop, MqttOptions};
 use rumqttc::{NetworkOptions, Outgoing, TlsConfiguration, Transport};
 
-use super::config::MqttConfig;
+use super::config::{MqttConfig, read_password};
 use super::tls;
-use crate::error::{MqttError, MqttErrorKind};
+use crate::error::MqttError;
 
 /// Validates `config` and builds a client and its event loop (nothing connects yet), with
 /// `capacity` requests queued in rumqttc's channel before a send waits.
@@ -38,15 +38,7 @@ pub fn connection(
     if let Some(user) = &config.username {
         let password = match &config.password_file {
             None => String::new(),
-            Some(path) => std::fs::read_to_string(path)
-                .map_err(|e| {
-                    MqttError::new(
-                        MqttErrorKind::PasswordFile,
-                        format!("cannot read MQTT password file {}: {e}", path.display()),
-                    )
-                })?
-                .trim_end_matches(['\r', '\n'])
-                .to_owned(),
+            Some(path) => read_password(path)?,
         };
         options.set_credentials(user.clone(), password);
     }
