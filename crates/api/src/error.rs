@@ -16,7 +16,8 @@ pub enum ApiError {
     /// The address is beyond loopback and no token was configured.
     #[error(
         "the HTTP listener on {addr} is reachable beyond this machine and needs a token: \
-         set SSE_CONNECTOR_HTTP_TOKEN_FILE (or --http-token-file) to a file holding it"
+         set SSE_CONNECTOR_HTTP_TOKEN_FILE (or --http-token-file) to a file holding it, \
+         or SSE_CONNECTOR_HTTP_TOKEN to the token"
     )]
     TokenRequired {
         /// The listen address.

@@ -11,6 +11,11 @@ use crate::error::ApiError;
 /// The default listen address: loopback only.
 pub const DEFAULT_HTTP_ADDR: &str = "127.0.0.1:8080";
 
+/// The environment variable that may hold the token itself (a Kubernetes secret exposed as
+/// an environment variable); a token file, when given, wins. Never a command-line option:
+/// other users can read a process's arguments.
+pub const TOKEN_ENV: &str = "SSE_CONNECTOR_HTTP_TOKEN";
+
 /// The `--http` setting.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HttpListen {
@@ -73,6 +78,21 @@ impl Token {
         Ok(Self(token.into()))
     }
 
+    /// A token given as a value (from [`TOKEN_ENV`]), surrounding white space removed.
+    ///
+    /// # Errors
+    /// [`ApiError::Token`] when it is empty.
+    pub fn new(value: &str) -> Result<Self, ApiError> {
+        let token = value.trim();
+        if token.is_empty() {
+            return Err(ApiError::Token {
+                path: TOKEN_ENV.to_owned(),
+                reason: "the variable is empty".to_owned(),
+            });
+        }
+        Ok(Self(token.into()))
+    }
+
     /// Whether `candidate` is this token, compared in constant time.
     pub fn matches(&self, candidate: &str) -> bool {
         let (a, b) = (self.0.as_bytes(), candidate.as_bytes());
@@ -123,5 +143,11 @@ mod tests {
         assert!(!token.matches("secret-valuE"));
         assert!(!token.matches("secret"));
         assert!(!format!("{token:?}").contains("secret"));
+        assert!(
+            Token::new("  secret-value\n")
+                .unwrap()
+                .matches("secret-value")
+        );
+        assert!(Token::new(" ").is_err());
     }
 }

@@ -18,7 +18,11 @@ pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 pub(crate) async fn show(State(state): State<Arc<AppState>>) -> Response {
     match &state.metrics {
-        Some(source) => ([(header::CONTENT_TYPE, CONTENT_TYPE)], source.prometheus_text()).into_response(),
+        Some(source) => (
+            [(header::CONTENT_TYPE, CONTENT_TYPE)],
+            source.prometheus_text(),
+        )
+            .into_response(),
         None => reply::error(
             StatusCode::NOT_FOUND,
             "no metrics are available to this listener",

@@ -20,7 +20,6 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use model::resource::{Decoded, decode};
@@ -29,27 +28,23 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::reply::{self, ProblemBody};
-use crate::server::AppState;
-use crate::store::store;
+use crate::store::RegistryStore;
 
-/// The collection of a kind, as in URLs.
-fn collection(kind: Kind) -> &'static str {
+/// The paths of a kind's routes, in OpenAPI's syntax: the collection
+/// (`/api/v1/devices`) and one item (`/api/v1/devices/{name}`).
+pub(crate) fn paths(kind: Kind) -> (&'static str, &'static str) {
     match kind {
-        Kind::Device => "devices",
-        Kind::Asset => "assets",
+        Kind::Device => ("/api/v1/devices", "/api/v1/devices/{name}"),
+        Kind::Asset => ("/api/v1/assets", "/api/v1/assets/{name}"),
     }
 }
 
-async fn list(state: Arc<AppState>, kind: Kind) -> Response {
+pub(crate) async fn list(store: Arc<RegistryStore>, kind: Kind) -> Response {
     #[derive(Serialize)]
     struct Listing {
         items: Vec<Value>,
         problems: Vec<ProblemBody>,
     }
-    let store = match store(&state) {
-        Ok(store) => store,
-        Err(response) => return response,
-    };
     let prefix = format!("{}/", kind.as_str());
     let found = store
         .run(false, move |registry| {
@@ -85,11 +80,7 @@ async fn list(state: Arc<AppState>, kind: Kind) -> Response {
     }
 }
 
-async fn show(state: Arc<AppState>, kind: Kind, name: String) -> Response {
-    let store = match store(&state) {
-        Ok(store) => store,
-        Err(response) => return response,
-    };
+pub(crate) async fn show(store: Arc<RegistryStore>, kind: Kind, name: String) -> Response {
     let wanted = name.clone();
     match store
         .run(false, move |registry| registry.find(kind, &wanted))
@@ -101,16 +92,12 @@ async fn show(state: Arc<AppState>, kind: Kind, name: String) -> Response {
     }
 }
 
-async fn create(state: Arc<AppState>, kind: Kind, body: Bytes) -> Response {
-    let store = match store(&state) {
-        Ok(store) => store,
-        Err(response) => return response,
-    };
+pub(crate) async fn create(store: Arc<RegistryStore>, kind: Kind, body: Bytes) -> Response {
     let resource = match decode_body(kind, None, &body) {
         Ok(resource) => resource,
         Err(response) => return response,
     };
-    let location = format!("/api/v1/{}/{}", collection(kind), resource.name);
+    let location = format!("{}/{}", paths(kind).0, resource.name);
     let written = resource.clone();
     match store
         .run(true, move |registry| registry.create(written))
@@ -127,11 +114,12 @@ async fn create(state: Arc<AppState>, kind: Kind, body: Bytes) -> Response {
     }
 }
 
-async fn replace(state: Arc<AppState>, kind: Kind, name: String, body: Bytes) -> Response {
-    let store = match store(&state) {
-        Ok(store) => store,
-        Err(response) => return response,
-    };
+pub(crate) async fn replace(
+    store: Arc<RegistryStore>,
+    kind: Kind,
+    name: String,
+    body: Bytes,
+) -> Response {
     let resource = match decode_body(kind, Some(&name), &body) {
         Ok(resource) => resource,
         Err(response) => return response,
@@ -151,11 +139,7 @@ async fn replace(state: Arc<AppState>, kind: Kind, name: String, body: Bytes) ->
     }
 }
 
-async fn delete(state: Arc<AppState>, kind: Kind, name: String) -> Response {
-    let store = match store(&state) {
-        Ok(store) => store,
-        Err(response) => return response,
-    };
+pub(crate) async fn delete(store: Arc<RegistryStore>, kind: Kind, name: String) -> Response {
     match store
         .run(false, move |registry| registry.delete(kind, &name))
         .await
@@ -266,7 +250,7 @@ fn decode_body(kind: Kind, url_name: Option<&str>, body: &[u8]) -> Result<Resour
             &format!(
                 "this is a {}, and {} takes only a {}",
                 resource.kind().as_str(),
-                format_args!("/api/v1/{}", collection(kind)),
+                paths(kind).0,
                 kind.as_str()
             ),
         )]));
@@ -284,68 +268,11 @@ fn decode_body(kind: Kind, url_name: Option<&str>, body: &[u8]) -> Result<Resour
         return Err(invalid_body(&[body_problem(
             &resource.label(),
             &name_path,
-            &format!("{:?} differs from the name in the URL, {name:?}", resource.name),
+            &format!(
+                "{:?} differs from the name in the URL, {name:?}",
+                resource.name
+            ),
         )]));
     }
     Ok(resource)
-}
-
-pub(crate) async fn list_devices(State(state): State<Arc<AppState>>) -> Response {
-    list(state, Kind::Device).await
-}
-
-pub(crate) async fn create_device(State(state): State<Arc<AppState>>, body: Bytes) -> Response {
-    create(state, Kind::Device, body).await
-}
-
-pub(crate) async fn show_device(
-    State(state): State<Arc<AppState>>,
-    Path(name): Path<String>,
-) -> Response {
-    show(state, Kind::Device, name).await
-}
-
-pub(crate) async fn replace_device(
-    State(state): State<Arc<AppState>>,
-    Path(name): Path<String>,
-    body: Bytes,
-) -> Response {
-    replace(state, Kind::Device, name, body).await
-}
-
-pub(crate) async fn delete_device(
-    State(state): State<Arc<AppState>>,
-    Path(name): Path<String>,
-) -> Response {
-    delete(state, Kind::Device, name).await
-}
-
-pub(crate) async fn list_assets(State(state): State<Arc<AppState>>) -> Response {
-    list(state, Kind::Asset).await
-}
-
-pub(crate) async fn create_asset(State(state): State<Arc<AppState>>, body: Bytes) -> Response {
-    create(state, Kind::Asset, body).await
-}
-
-pub(crate) async fn show_asset(
-    State(state): State<Arc<AppState>>,
-    Path(name): Path<String>,
-) -> Response {
-    show(state, Kind::Asset, name).await
-}
-
-pub(crate) async fn replace_asset(
-    State(state): State<Arc<AppState>>,
-    Path(name): Path<String>,
-    body: Bytes,
-) -> Response {
-    replace(state, Kind::Asset, name, body).await
-}
-
-pub(crate) async fn delete_asset(
-    State(state): State<Arc<AppState>>,
-    Path(name): Path<String>,
-) -> Response {
-    delete(state, Kind::Asset, name).await
 }

@@ -11,7 +11,7 @@
 //!
 //! A summary is the schema without `schemaContent`, plus `dataschema`
 //! (`aio-sr://{namespace}/{name}:{version}`, what messages carry). Errors are
-//! `{"error": {"code": N, "message": "..."}}`. Both routes need the bearer token when one is set.
+//! [`reply`](crate::reply)'s `{"error": {"code": N, "message": "..."}}`. Both routes need the bearer token when one is set.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -22,6 +22,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
+use crate::reply;
 use crate::server::AppState;
 
 /// One schema version, as the registry holds it. Serializes as the registry's `Schema`
@@ -120,32 +121,13 @@ pub trait SchemaCatalog: Send + Sync + 'static {
     fn get(&self, name: &str, version: &str) -> Result<Option<SchemaRecord>, CatalogError>;
 }
 
-fn error(status: StatusCode, message: &str) -> Response {
-    #[derive(Serialize)]
-    struct Body<'a> {
-        error: Detail<'a>,
-    }
-    #[derive(Serialize)]
-    struct Detail<'a> {
-        code: u16,
-        message: &'a str,
-    }
-    let body = Body {
-        error: Detail {
-            code: status.as_u16(),
-            message,
-        },
-    };
-    (status, Json(body)).into_response()
-}
-
 /// Runs `call` on the catalog on a blocking thread; a missing catalog is a 404.
 async fn with_catalog<T: Send + 'static>(
     state: &AppState,
     call: impl FnOnce(&dyn SchemaCatalog) -> Result<T, CatalogError> + Send + 'static,
 ) -> Result<T, Response> {
     let Some(catalog) = state.schemas.clone() else {
-        return Err(error(
+        return Err(reply::error(
             StatusCode::NOT_FOUND,
             "no schema registry is available to this listener",
         ));
@@ -154,12 +136,12 @@ async fn with_catalog<T: Send + 'static>(
         Ok(Ok(value)) => Ok(value),
         Ok(Err(failure)) => {
             tracing::warn!(error = %failure, "the schema catalog cannot answer");
-            Err(error(
+            Err(reply::error(
                 StatusCode::SERVICE_UNAVAILABLE,
                 &format!("the schemas cannot be read now: {failure}"),
             ))
         }
-        Err(_) => Err(error(
+        Err(_) => Err(reply::error(
             StatusCode::INTERNAL_SERVER_ERROR,
             "the schema catalog failed",
         )),
@@ -187,7 +169,7 @@ pub(crate) async fn show(
     let (wanted_name, wanted_version) = (name.clone(), version.clone());
     match with_catalog(&state, move |catalog| catalog.get(&name, &version)).await {
         Ok(Some(record)) => Json(record).into_response(),
-        Ok(None) => error(
+        Ok(None) => reply::error(
             StatusCode::NOT_FOUND,
             &format!("schema {wanted_name} version {wanted_version} not found"),
         ),

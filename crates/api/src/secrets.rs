@@ -13,29 +13,23 @@
 //! | `DELETE /api/v1/secrets/{name}` | 204; 404 |
 
 use std::path::Path as FsPath;
-use std::sync::Arc;
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::Path;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use model::environment::safe_relative_path;
 use serde::{Deserialize, Serialize};
 
 use crate::reply;
-use crate::server::AppState;
-use crate::store::store;
+use crate::store::Store;
 
-pub(crate) async fn list(State(state): State<Arc<AppState>>) -> Response {
+pub(crate) async fn list(Store(store): Store) -> Response {
     #[derive(Serialize)]
     struct Listing {
         secrets: Vec<String>,
     }
-    let store = match store(&state) {
-        Ok(store) => store,
-        Err(response) => return response,
-    };
     let dir = store.paths.secrets.clone();
     let names = tokio::task::spawn_blocking(move || {
         let mut names = Vec::new();
@@ -70,8 +64,8 @@ fn walk(dir: &FsPath, prefix: &str, names: &mut Vec<String>) {
 }
 
 pub(crate) async fn put(
-    State(state): State<Arc<AppState>>,
     Path(name): Path<String>,
+    Store(store): Store,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
@@ -79,10 +73,6 @@ pub(crate) async fn put(
     struct Value {
         value: String,
     }
-    let store = match store(&state) {
-        Ok(store) => store,
-        Err(response) => return response,
-    };
     let is_json = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -104,23 +94,13 @@ pub(crate) async fn put(
     if value.is_empty() {
         return reply::error(StatusCode::UNPROCESSABLE_ENTITY, "the value is empty");
     }
-    match store
+    let written = store
         .run(false, move |registry| registry.set_secret(&name, &value))
-        .await
-    {
-        Ok(_) => StatusCode::NO_CONTENT.into_response(),
-        Err(error) => store.failure(&error),
-    }
+        .await;
+    store.no_content(written)
 }
 
-pub(crate) async fn delete(
-    State(state): State<Arc<AppState>>,
-    Path(name): Path<String>,
-) -> Response {
-    let store = match store(&state) {
-        Ok(store) => store,
-        Err(response) => return response,
-    };
+pub(crate) async fn delete(Path(name): Path<String>, Store(store): Store) -> Response {
     let relative = match safe_relative_path(&name) {
         Ok(relative) => relative,
         Err(why) => {
@@ -134,13 +114,5 @@ pub(crate) async fn delete(
     if !path.is_file() {
         return reply::error(StatusCode::NOT_FOUND, &format!("no secret named {name:?}"));
     }
-    match store
-        .run(false, move |_| {
-            std::fs::remove_file(&path).map_err(|source| registry::Error::Io { path, source })
-        })
-        .await
-    {
-        Ok(()) => StatusCode::NO_CONTENT.into_response(),
-        Err(error) => store.failure(&error),
-    }
+    store.remove(path, |path| std::fs::remove_file(path)).await
 }

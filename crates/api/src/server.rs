@@ -25,11 +25,13 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{Request, State};
+use axum::body::Bytes;
+use axum::extract::{Path, Request, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, delete, get, post, put};
+use model::Kind;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -37,7 +39,7 @@ use crate::error::ApiError;
 use crate::listen::{Token, check_exposure};
 use crate::schemas::{self, SchemaCatalog};
 use crate::sources::{MetricsSource, Readiness, Sources, StatusSource, TailSource};
-use crate::store::RegistryStore;
+use crate::store::{RegistryStore, Store};
 use crate::{metrics, openapi, reply, resources, secrets, status, tail, trust, ui};
 
 pub(crate) struct AppState {
@@ -128,64 +130,113 @@ struct Route {
     handler: MethodRouter<Arc<AppState>>,
 }
 
+impl Route {
+    /// A route behind the token.
+    fn token(
+        path: &'static str,
+        method: &'static str,
+        handler: MethodRouter<Arc<AppState>>,
+    ) -> Self {
+        Self {
+            info: RouteInfo {
+                path,
+                method,
+                open: false,
+            },
+            axum_path: path,
+            handler,
+        }
+    }
+
+    /// A route served without the token.
+    fn open(
+        path: &'static str,
+        method: &'static str,
+        handler: MethodRouter<Arc<AppState>>,
+    ) -> Self {
+        let mut route = Self::token(path, method, handler);
+        route.info.open = true;
+        route
+    }
+}
+
 /// Every route, in the order of the table in the crate's docs.
 fn routes() -> Vec<Route> {
-    let open = |path, method, handler| Route {
-        info: RouteInfo {
-            path,
-            method,
-            open: true,
-        },
-        axum_path: path,
-        handler,
-    };
-    let token = |path, method, handler| Route {
-        info: RouteInfo {
-            path,
-            method,
-            open: false,
-        },
-        axum_path: path,
-        handler,
-    };
-    let secret_path = |method, handler| Route {
-        info: RouteInfo {
-            path: "/api/v1/secrets/{name}",
-            method,
-            open: false,
-        },
+    use Route as R;
+    // A secret's name may hold `/`: axum matches the rest of the path.
+    let secret = |method, handler| Route {
         axum_path: "/api/v1/secrets/{*name}",
-        handler,
+        ..R::token("/api/v1/secrets/{name}", method, handler)
     };
-    vec![
-        open("/healthz", "GET", get(healthz)),
-        open("/readyz", "GET", get(readyz)),
-        open("/", "GET", get(ui::index)),
-        open("/app.js", "GET", get(ui::app)),
-        open("/style.css", "GET", get(ui::style)),
-        open("/api/v1/openapi.json", "GET", get(openapi::show)),
-        token("/metrics", "GET", get(metrics::show)),
-        token("/api/v1/status", "GET", get(status::show)),
-        token("/api/v1/schemas", "GET", get(schemas::list)),
-        token("/api/v1/schemas/{name}/{version}", "GET", get(schemas::show)),
-        token("/api/v1/devices", "GET", get(resources::list_devices)),
-        token("/api/v1/devices", "POST", post(resources::create_device)),
-        token("/api/v1/devices/{name}", "GET", get(resources::show_device)),
-        token("/api/v1/devices/{name}", "PUT", put(resources::replace_device)),
-        token("/api/v1/devices/{name}", "DELETE", delete(resources::delete_device)),
-        token("/api/v1/assets", "GET", get(resources::list_assets)),
-        token("/api/v1/assets", "POST", post(resources::create_asset)),
-        token("/api/v1/assets/{name}", "GET", get(resources::show_asset)),
-        token("/api/v1/assets/{name}", "PUT", put(resources::replace_asset)),
-        token("/api/v1/assets/{name}", "DELETE", delete(resources::delete_asset)),
-        token("/api/v1/assets/{name}/tail", "GET", get(tail::tail)),
-        token("/api/v1/secrets", "GET", get(secrets::list)),
-        secret_path("PUT", put(secrets::put)),
-        secret_path("DELETE", delete(secrets::delete)),
-        token("/api/v1/trust", "GET", get(trust::list)),
-        token("/api/v1/trust/{list}", "GET", get(trust::show)),
-        token("/api/v1/trust/{list}", "PUT", put(trust::put)),
-        token("/api/v1/trust/{list}", "DELETE", delete(trust::delete)),
+    let mut routes = vec![
+        R::open("/healthz", "GET", get(healthz)),
+        R::open("/readyz", "GET", get(readyz)),
+        R::open("/", "GET", get(ui::index)),
+        R::open("/app.js", "GET", get(ui::app)),
+        R::open("/style.css", "GET", get(ui::style)),
+        R::open("/api/v1/openapi.json", "GET", get(openapi::show)),
+        R::token("/metrics", "GET", get(metrics::show)),
+        R::token("/api/v1/status", "GET", get(status::show)),
+        R::token("/api/v1/schemas", "GET", get(schemas::list)),
+        R::token(
+            "/api/v1/schemas/{name}/{version}",
+            "GET",
+            get(schemas::show),
+        ),
+    ];
+    routes.extend(resource_routes(Kind::Device));
+    routes.extend(resource_routes(Kind::Asset));
+    routes.extend([
+        R::token("/api/v1/assets/{name}/tail", "GET", get(tail::tail)),
+        R::token("/api/v1/secrets", "GET", get(secrets::list)),
+        secret("PUT", put(secrets::put)),
+        secret("DELETE", delete(secrets::delete)),
+        R::token("/api/v1/trust", "GET", get(trust::list)),
+        R::token("/api/v1/trust/{list}", "GET", get(trust::show)),
+        R::token("/api/v1/trust/{list}", "PUT", put(trust::put)),
+        R::token("/api/v1/trust/{list}", "DELETE", delete(trust::delete)),
+    ]);
+    routes
+}
+
+/// The five routes of devices or assets: list and create on the collection; show, replace
+/// and delete on one item.
+fn resource_routes(kind: Kind) -> [Route; 5] {
+    let (items, item) = resources::paths(kind);
+    [
+        Route::token(
+            items,
+            "GET",
+            get(move |Store(store): Store| resources::list(store, kind)),
+        ),
+        Route::token(
+            items,
+            "POST",
+            post(move |Store(store): Store, body: Bytes| resources::create(store, kind, body)),
+        ),
+        Route::token(
+            item,
+            "GET",
+            get(move |Path(name): Path<String>, Store(store): Store| {
+                resources::show(store, kind, name)
+            }),
+        ),
+        Route::token(
+            item,
+            "PUT",
+            put(
+                move |Path(name): Path<String>, Store(store): Store, body: Bytes| {
+                    resources::replace(store, kind, name, body)
+                },
+            ),
+        ),
+        Route::token(
+            item,
+            "DELETE",
+            delete(move |Path(name): Path<String>, Store(store): Store| {
+                resources::delete(store, kind, name)
+            }),
+        ),
     ]
 }
 

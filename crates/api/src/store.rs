@@ -5,11 +5,17 @@
 //!
 //! The running connector watches the directory, so what is written here takes effect by
 //! itself.
+//!
+//! Handlers take the store as the [`Store`] argument, which answers 404 for them when the
+//! listener has no registry.
 
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
+use axum::extract::FromRequestParts;
 use axum::http::StatusCode;
-use axum::response::Response;
+use axum::http::request::Parts;
+use axum::response::{IntoResponse, Response};
 use registry::{Registry, RegistryPaths};
 
 use crate::reply::{self, ProblemBody};
@@ -104,6 +110,31 @@ impl RegistryStore {
         }
     }
 
+    /// 204 for a call that succeeded, else the answer for its error (see [`failure`]).
+    ///
+    /// [`failure`]: Self::failure
+    pub(crate) fn no_content<T>(&self, done: Result<T, registry::Error>) -> Response {
+        match done {
+            Ok(_) => StatusCode::NO_CONTENT.into_response(),
+            Err(error) => self.failure(&error),
+        }
+    }
+
+    /// Removes `path` (a secret's file, a trust list's directory) with `remove`, alone like
+    /// every call: 204, or 503 when it cannot be removed now.
+    pub(crate) async fn remove(
+        self: &Arc<Self>,
+        path: PathBuf,
+        remove: fn(&Path) -> std::io::Result<()>,
+    ) -> Response {
+        let removed = self
+            .run(false, move |_| {
+                remove(&path).map_err(|source| registry::Error::Io { path, source })
+            })
+            .await;
+        self.no_content(removed)
+    }
+
     /// The error's message with the registry directory's own path left out.
     fn relative(&self, error: &registry::Error) -> String {
         let root = format!("{}/", self.paths.definitions.display());
@@ -111,7 +142,23 @@ impl RegistryStore {
     }
 }
 
-/// The store, or the answer when this listener has no registry.
+/// The store as a handler argument: 404 for the request when this listener has no registry.
+pub(crate) struct Store(pub(crate) Arc<RegistryStore>);
+
+impl FromRequestParts<Arc<AppState>> for Store {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        _: &mut Parts,
+        state: &Arc<AppState>,
+    ) -> Result<Self, Self::Rejection> {
+        store(state).map(Self)
+    }
+}
+
+/// The store, or the answer when this listener has no registry. (The error is the HTTP
+/// answer itself, returned at once; its size does not matter.)
+#[allow(clippy::result_large_err)]
 pub(crate) fn store(state: &AppState) -> Result<Arc<RegistryStore>, Response> {
     state.registry.clone().ok_or_else(|| {
         reply::error(

@@ -105,18 +105,19 @@ pub(crate) async fn tail(State(state): State<Arc<AppState>>, Path(name): Path<St
         }
     }
     let receiver = source.subscribe(&name);
-    let feed = futures_util::stream::unfold((receiver, 0_u64), |(mut receiver, mut id)| async move {
-        let event = match receiver.recv().await {
-            Ok(message) => {
-                id += 1;
-                message_event(&message, id)
-            }
-            Err(RecvError::Lagged(skipped)) => lagged_event(skipped),
-            Err(RecvError::Closed) => return None,
-        };
-        Some((Ok::<_, Infallible>(event), (receiver, id)))
-    })
-    .take_until(state.shutdown.clone().cancelled_owned());
+    let feed =
+        futures_util::stream::unfold((receiver, 0_u64), |(mut receiver, mut id)| async move {
+            let event = match receiver.recv().await {
+                Ok(message) => {
+                    id += 1;
+                    message_event(&message, id)
+                }
+                Err(RecvError::Lagged(skipped)) => lagged_event(skipped),
+                Err(RecvError::Closed) => return None,
+            };
+            Some((Ok::<_, Infallible>(event), (receiver, id)))
+        })
+        .take_until(state.shutdown.clone().cancelled_owned());
     let mut response = Sse::new(feed)
         .keep_alive(KeepAlive::new().interval(KEEP_ALIVE).text("keep-alive"))
         .into_response();

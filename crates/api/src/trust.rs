@@ -9,19 +9,17 @@
 //! | `DELETE /api/v1/trust/{list}` | 204; 404 |
 
 use std::path::{Path as FsPath, PathBuf};
-use std::sync::Arc;
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::Path;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use model::environment::safe_relative_path;
 use serde::Serialize;
 
 use crate::reply;
-use crate::server::AppState;
-use crate::store::{RegistryStore, store};
+use crate::store::{RegistryStore, Store};
 
 /// The file a `PUT` writes.
 const FILE: &str = "ca.pem";
@@ -32,45 +30,41 @@ struct TrustList {
     files: Vec<String>,
 }
 
-fn files(dir: &FsPath) -> Vec<String> {
-    let mut files: Vec<String> = std::fs::read_dir(dir)
+/// The names of the entries of `dir` that pass `keep`, sorted. Hidden entries (a mounted
+/// secret's `..data` links, temporary files) are neither lists nor certificates.
+fn names(dir: &FsPath, keep: fn(&FsPath) -> bool) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
         .into_iter()
         .flatten()
         .flatten()
-        .filter(|e| e.path().is_file())
+        .filter(|e| keep(&e.path()))
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .filter(|n| !n.starts_with('.'))
         .collect();
-    files.sort();
-    files
+    names.sort();
+    names
 }
 
-pub(crate) async fn list(State(state): State<Arc<AppState>>) -> Response {
+/// The certificate files of the list in `dir`.
+fn files(dir: &FsPath) -> Vec<String> {
+    names(dir, FsPath::is_file)
+}
+
+pub(crate) async fn list(Store(store): Store) -> Response {
     #[derive(Serialize)]
     #[serde(rename_all = "camelCase")]
     struct Listing {
         trust_lists: Vec<TrustList>,
     }
-    let store = match store(&state) {
-        Ok(store) => store,
-        Err(response) => return response,
-    };
     let dir = store.paths.trust.clone();
     let lists = tokio::task::spawn_blocking(move || {
-        let mut lists: Vec<TrustList> = std::fs::read_dir(&dir)
+        names(&dir, FsPath::is_dir)
             .into_iter()
-            .flatten()
-            .flatten()
-            .filter(|e| e.path().is_dir())
-            .map(|e| e.file_name().to_string_lossy().into_owned())
-            .filter(|n| !n.starts_with('.'))
             .map(|name| TrustList {
                 files: files(&dir.join(&name)),
                 name,
             })
-            .collect();
-        lists.sort_by(|a, b| a.name.cmp(&b.name));
-        lists
+            .collect()
     })
     .await
     .unwrap_or_default();
@@ -94,21 +88,26 @@ fn directory(store: &RegistryStore, list: &str) -> Result<PathBuf, Response> {
         .map_err(bad)
 }
 
-pub(crate) async fn show(State(state): State<Arc<AppState>>, Path(list): Path<String>) -> Response {
-    let store = match store(&state) {
-        Ok(store) => store,
-        Err(response) => return response,
-    };
-    let dir = match directory(&store, &list) {
+/// The directory of a list that exists, or the answer for a bad name (422) or a missing
+/// list (404).
+#[allow(clippy::result_large_err)]
+fn existing(store: &RegistryStore, list: &str) -> Result<PathBuf, Response> {
+    let dir = directory(store, list)?;
+    if dir.is_dir() {
+        Ok(dir)
+    } else {
+        Err(reply::error(
+            StatusCode::NOT_FOUND,
+            &format!("no trust list named {list:?}"),
+        ))
+    }
+}
+
+pub(crate) async fn show(Path(list): Path<String>, Store(store): Store) -> Response {
+    let dir = match existing(&store, &list) {
         Ok(dir) => dir,
         Err(response) => return response,
     };
-    if !dir.is_dir() {
-        return reply::error(
-            StatusCode::NOT_FOUND,
-            &format!("no trust list named {list:?}"),
-        );
-    }
     let pem = tokio::task::spawn_blocking(move || {
         let mut pem = Vec::new();
         for file in files(&dir) {
@@ -126,15 +125,7 @@ pub(crate) async fn show(State(state): State<Arc<AppState>>, Path(list): Path<St
     ([(header::CONTENT_TYPE, "application/x-pem-file")], pem).into_response()
 }
 
-pub(crate) async fn put(
-    State(state): State<Arc<AppState>>,
-    Path(list): Path<String>,
-    body: Bytes,
-) -> Response {
-    let store = match store(&state) {
-        Ok(store) => store,
-        Err(response) => return response,
-    };
+pub(crate) async fn put(Path(list): Path<String>, Store(store): Store, body: Bytes) -> Response {
     let dir = match directory(&store, &list) {
         Ok(dir) => dir,
         Err(response) => return response,
@@ -158,37 +149,12 @@ pub(crate) async fn put(
             Ok(())
         })
         .await;
-    match written {
-        Ok(()) => StatusCode::NO_CONTENT.into_response(),
-        Err(error) => store.failure(&error),
-    }
+    store.no_content(written)
 }
 
-pub(crate) async fn delete(
-    State(state): State<Arc<AppState>>,
-    Path(list): Path<String>,
-) -> Response {
-    let store = match store(&state) {
-        Ok(store) => store,
-        Err(response) => return response,
-    };
-    let dir = match directory(&store, &list) {
-        Ok(dir) => dir,
-        Err(response) => return response,
-    };
-    if !dir.is_dir() {
-        return reply::error(
-            StatusCode::NOT_FOUND,
-            &format!("no trust list named {list:?}"),
-        );
-    }
-    match store
-        .run(false, move |_| {
-            std::fs::remove_dir_all(&dir).map_err(|source| registry::Error::Io { path: dir, source })
-        })
-        .await
-    {
-        Ok(()) => StatusCode::NO_CONTENT.into_response(),
-        Err(error) => store.failure(&error),
+pub(crate) async fn delete(Path(list): Path<String>, Store(store): Store) -> Response {
+    match existing(&store, &list) {
+        Ok(dir) => store.remove(dir, |dir| std::fs::remove_dir_all(dir)).await,
+        Err(response) => response,
     }
 }

@@ -2,11 +2,14 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod support;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use api::{ApiError, Readiness, Token, serve};
+use support::{client, token_file};
 use tokio_util::sync::CancellationToken;
 
 #[derive(Default)]
@@ -18,20 +21,6 @@ impl Readiness for Switch {
     }
 }
 
-fn client() -> reqwest::Client {
-    let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_root_certificates(rustls::RootCertStore::empty())
-    .with_no_client_auth();
-    reqwest::Client::builder()
-        .tls_backend_preconfigured(tls)
-        .build()
-        .unwrap()
-}
-
 async fn start(token: Option<Token>, ready: Arc<Switch>) -> (SocketAddr, CancellationToken) {
     let shutdown = CancellationToken::new();
     let (addr, _task) = serve(([127, 0, 0, 1], 0).into(), token, ready, shutdown.clone())
@@ -40,49 +29,35 @@ async fn start(token: Option<Token>, ready: Arc<Switch>) -> (SocketAddr, Cancell
     (addr, shutdown)
 }
 
+/// Status and text of a plain `GET` of `path`.
+async fn get(addr: SocketAddr, path: &str) -> (u16, String) {
+    let response = client()
+        .get(format!("http://{addr}{path}"))
+        .send()
+        .await
+        .unwrap();
+    (response.status().as_u16(), response.text().await.unwrap())
+}
+
 #[tokio::test]
 async fn healthz_answers_and_readyz_follows_the_runtime() {
     let ready = Arc::new(Switch::default());
     let (addr, shutdown) = start(None, ready.clone()).await;
-    let http = client();
-    let health = http
-        .get(format!("http://{addr}/healthz"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(health.status(), 200);
-    assert_eq!(health.text().await.unwrap(), "ok\n");
+    assert_eq!(get(addr, "/healthz").await, (200, "ok\n".to_owned()));
 
-    let not_ready = http
-        .get(format!("http://{addr}/readyz"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(not_ready.status(), 503);
-    assert!(
-        not_ready
-            .text()
-            .await
-            .unwrap()
-            .contains("broker not connected")
-    );
+    let (status, text) = get(addr, "/readyz").await;
+    assert_eq!(status, 503);
+    assert!(text.contains("broker not connected"), "{text}");
 
     ready.0.store(true, Ordering::SeqCst);
-    let ready_now = http
-        .get(format!("http://{addr}/readyz"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(ready_now.status(), 200);
+    assert_eq!(get(addr, "/readyz").await.0, 200);
     shutdown.cancel();
 }
 
 #[tokio::test]
 async fn a_token_guards_everything_but_the_probes() {
     let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("token");
-    std::fs::write(&file, "s3cret\n").unwrap();
-    let token = Token::from_file(&file).unwrap();
+    let token = Token::from_file(&token_file(dir.path(), "s3cret\n")).unwrap();
     let (addr, shutdown) = start(Some(token), Arc::new(Switch(AtomicBool::new(true)))).await;
     let http = client();
     let url = format!("http://{addr}/api/v1/anything");
@@ -91,12 +66,7 @@ async fn a_token_guards_everything_but_the_probes() {
     assert_eq!(wrong.status(), 401);
     let right = http.get(&url).bearer_auth("s3cret").send().await.unwrap();
     assert_eq!(right.status(), 404);
-    let probe = http
-        .get(format!("http://{addr}/healthz"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(probe.status(), 200);
+    assert_eq!(get(addr, "/healthz").await.0, 200);
     shutdown.cancel();
 }
 
@@ -115,8 +85,8 @@ async fn listening_beyond_loopback_without_a_token_is_refused() {
 #[test]
 fn an_empty_token_file_is_refused_without_echoing_it() {
     let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("token");
-    std::fs::write(&file, "  \n").unwrap();
-    let error = Token::from_file(&file).unwrap_err().to_string();
+    let error = Token::from_file(&token_file(dir.path(), "  \n"))
+        .unwrap_err()
+        .to_string();
     assert!(error.contains("empty"), "{error}");
 }

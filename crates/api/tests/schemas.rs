@@ -3,21 +3,16 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod support;
+
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use api::{CatalogError, Readiness, SchemaCatalog, SchemaRecord, Sources, Token, serve_with};
+use api::{CatalogError, SchemaCatalog, SchemaRecord, Sources, Token, serve_with};
 use serde_json::{Value, json};
+use support::{Ready, answer, client, message, token_file};
 use tokio_util::sync::CancellationToken;
-
-struct Ready;
-
-impl Readiness for Ready {
-    fn not_ready(&self) -> Option<String> {
-        None
-    }
-}
 
 struct Fixed(Vec<SchemaRecord>);
 
@@ -62,20 +57,6 @@ fn record(version: &str) -> SchemaRecord {
     }
 }
 
-fn client() -> reqwest::Client {
-    let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_root_certificates(rustls::RootCertStore::empty())
-    .with_no_client_auth();
-    reqwest::Client::builder()
-        .tls_backend_preconfigured(tls)
-        .build()
-        .unwrap()
-}
-
 async fn start(
     token: Option<Token>,
     schemas: Option<Arc<dyn SchemaCatalog>>,
@@ -96,13 +77,7 @@ async fn get(url: &str, token: Option<&str>) -> (u16, Value) {
     if let Some(token) = token {
         request = request.bearer_auth(token);
     }
-    let response = request.send().await.unwrap();
-    let status = response.status().as_u16();
-    let body = response.text().await.unwrap();
-    (
-        status,
-        serde_json::from_str(&body).unwrap_or(Value::String(body)),
-    )
+    answer(request.send().await.unwrap()).await
 }
 
 #[tokio::test]
@@ -158,24 +133,14 @@ async fn without_or_with_a_broken_catalog() {
     let (addr, shutdown) = start(None, None).await;
     let (status, body) = get(&format!("http://{addr}/api/v1/schemas"), None).await;
     assert_eq!(status, 404);
-    assert!(
-        body["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("no schema registry")
-    );
+    assert!(message(&body).contains("no schema registry"), "{body}");
     shutdown.cancel();
 
     let (addr, shutdown) = start(None, Some(Arc::new(Broken))).await;
     for path in ["/api/v1/schemas", "/api/v1/schemas/a/1"] {
         let (status, body) = get(&format!("http://{addr}{path}"), None).await;
         assert_eq!(status, 503, "{path}");
-        assert!(
-            body["error"]["message"]
-                .as_str()
-                .unwrap()
-                .contains("unreadable")
-        );
+        assert!(message(&body).contains("unreadable"), "{body}");
     }
     shutdown.cancel();
 }
@@ -183,9 +148,7 @@ async fn without_or_with_a_broken_catalog() {
 #[tokio::test]
 async fn the_token_guards_the_schema_routes() {
     let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("token");
-    std::fs::write(&file, "s3cret\n").unwrap();
-    let token = Token::from_file(&file).unwrap();
+    let token = Token::from_file(&token_file(dir.path(), "s3cret\n")).unwrap();
     let (addr, shutdown) = start(Some(token), Some(Arc::new(Fixed(vec![record("1")])))).await;
     for path in ["/api/v1/schemas", "/api/v1/schemas/e3a2/1"] {
         let url = format!("http://{addr}{path}");

@@ -30,7 +30,7 @@ function h(tag, attrs = {}, ...children) {
 }
 
 function append(el, children) {
-  for (const child of children.flat(Infinity)) {
+  for (const child of [children].flat(Infinity)) {
     if (child === null || child === undefined || child === false) continue;
     el.append(child instanceof Node ? child : document.createTextNode(String(child)));
   }
@@ -74,15 +74,23 @@ let tokenPrompt = null;
 /** Shows the token dialog once, whatever the number of requests waiting for it. */
 function askToken() {
   if (tokenPrompt) return tokenPrompt;
-  tokenPrompt = new Promise((resolve) => {
+  tokenPrompt = new Promise((resolve, reject) => {
     const dialog = document.getElementById('token-dialog');
     const form = document.getElementById('token-form');
     const input = document.getElementById('token-input');
     input.value = '';
-    form.addEventListener('submit', () => {
+    let submitted = false;
+    const onSubmit = () => {
+      submitted = true;
       sessionStorage.setItem(TOKEN_KEY, input.value.trim());
+    };
+    form.addEventListener('submit', onSubmit, { once: true });
+    // Closed by the submit button, or dismissed with Escape.
+    dialog.addEventListener('close', () => {
+      form.removeEventListener('submit', onSubmit);
       tokenPrompt = null;
-      resolve();
+      if (submitted) resolve();
+      else reject(new ApiFailure(401, 'This page needs the API token: reload it to enter the token.'));
     }, { once: true });
     dialog.showModal();
   });
@@ -371,7 +379,7 @@ async function devicesPage() {
       h('p', { class: 'muted', text: 'Devices and their Microsoft.SSEHttp inbound endpoints: where the connector opens its event streams.' }),
       h('span', { class: 'spacer' }),
       h('a', { class: 'button primary', href: '#/devices/new', id: 'new-device', text: 'New device' })),
-    table(['Name', 'Endpoint', 'Address', 'Authentication', 'Health', 'Last message', ''], rows,
+    table(['Name', 'Endpoint', 'Address', 'Authentication', 'Health', 'Details', ''], rows,
       'No devices yet. Create one to tell the connector where an SSE server is.'),
   ]);
 }
@@ -886,10 +894,9 @@ function schemaReferences(state) {
 }
 
 async function assetPage(name) {
-  const [asset, status, schemas] = await Promise.all([
+  const [asset, status] = await Promise.all([
     api('GET', `${API}/assets/${encodeURIComponent(name)}`),
     optional(`${API}/status`, null),
-    optional(`${API}/schemas`, { schemas: [] }),
   ]);
   const spec = asset.spec || asset.properties || {};
   const stateOf = (s) => (s?.assets || []).find((a) => a.name === name);
@@ -898,6 +905,7 @@ async function assetPage(name) {
   const problemsBox = h('div');
   const refresh = (s) => {
     const state = stateOf(s);
+    drawSchemas(state);
     clear(headBadge).append(badge(state?.health?.status));
     clear(healthBody);
     append(healthBody, healthRows(asset, state));
@@ -909,7 +917,6 @@ async function assetPage(name) {
         h('ul', {}, problems.map((p) => h('li', {}, h('code', { text: p.path }), `: ${p.message} (${p.severity})`)))));
     }
   };
-  refresh(status);
   if (status) {
     const timer = setInterval(async () => {
       try { refresh(await api('GET', `${API}/status`)); } catch { /* keep the last view */ }
@@ -917,31 +924,40 @@ async function assetPage(name) {
     pageCleanup.push(() => clearInterval(timer));
   }
 
-  // Schemas: the ones the status refers to, else those named after this asset's parts.
-  const schemaBox = h('div');
-  const refs = schemaReferences(stateOf(status));
-  const schemaRows = refs.map(([part, ref]) => {
-    const pre = h('pre', { class: 'json', hidden: true });
-    const button = h('button', { type: 'button', class: 'small', text: 'Show', onclick: async () => {
-      if (!pre.hidden) { pre.hidden = true; button.textContent = 'Show'; return; }
-      try {
-        const schema = await api('GET', `${API}/schemas/${encodeURIComponent(ref.schemaName)}/${encodeURIComponent(ref.schemaVersion)}`);
-        let content = schema.schemaContent;
-        try { content = JSON.stringify(JSON.parse(content), null, 2); } catch { /* as is */ }
-        pre.textContent = content;
-      } catch (error) {
-        pre.textContent = error.message;
-      }
-      pre.hidden = false;
-      button.textContent = 'Hide';
-    } });
-    return [h('tr', {}, h('td', { text: part }), h('td', { class: 'mono wrap', text: `aio-sr://${ref.schemaRegistryNamespace}/${ref.schemaName}:${ref.schemaVersion}` }), h('td', {}, button)),
-      h('tr', {}, h('td', { colspan: 3 }, pre))];
-  });
-  append(schemaBox, refs.length ? table(['Part', 'Schema', ''], schemaRows.flat(), '')
-    : h('p', { class: 'muted', text: schemas.schemas.length
-      ? `No schema registered for this asset yet (${schemas.schemas.length} in the registry). Schemas are inferred from the first messages.`
-      : 'No schema registered yet: schemas are inferred from the first messages of each part.' }));
+  // Schemas: the ones the status says each part's messages carry; redrawn when that changes.
+  const schemaBox = h('div', { id: 'schemas' });
+  let schemaKey = null;
+  const drawSchemas = (state) => {
+    const refs = schemaReferences(state);
+    const drawn = JSON.stringify(refs);
+    if (drawn === schemaKey) return;
+    schemaKey = drawn;
+    const rows = refs.map(([part, ref]) => {
+      const pre = h('pre', { class: 'json' });
+      const contentRow = h('tr', { class: 'schema-content', hidden: true }, h('td', { colspan: 3 }, pre));
+      const button = h('button', { type: 'button', class: 'small', text: 'Show', onclick: async () => {
+        if (!contentRow.hidden) { contentRow.hidden = true; button.textContent = 'Show'; return; }
+        try {
+          const schema = await api('GET', `${API}/schemas/${encodeURIComponent(ref.schemaName)}/${encodeURIComponent(ref.schemaVersion)}`);
+          let content = schema.schemaContent;
+          try { content = JSON.stringify(JSON.parse(content), null, 2); } catch { /* as is */ }
+          pre.textContent = content;
+        } catch (error) {
+          pre.textContent = error.message;
+        }
+        contentRow.hidden = false;
+        button.textContent = 'Hide';
+      } });
+      return [h('tr', {}, h('td', { text: part }),
+        h('td', { class: 'mono wrap', text: `aio-sr://${ref.schemaRegistryNamespace}/${ref.schemaName}:${ref.schemaVersion}` }),
+        h('td', {}, button)),
+      contentRow];
+    });
+    clear(schemaBox).append(refs.length ? table(['Part', 'Schema', ''], rows.flat(), '')
+      : h('p', { class: 'muted', text: 'No schema registered yet: a schema is inferred from the first messages of each part.' }));
+  };
+
+  refresh(status);
 
   // Live tail.
   const tailBody = h('tbody');
@@ -983,6 +999,7 @@ async function assetPage(name) {
         });
       } catch (error) {
         if (signal.aborted) break;
+        if (error.status === 401) { tailState.textContent = 'stopped: the API token is needed'; return; }
       }
       dot.classList.remove('on');
       tailState.textContent = 'reconnecting…';

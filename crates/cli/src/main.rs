@@ -5,7 +5,8 @@
 //! `anyhow` is used here and nowhere in the libraries.
 //!
 //! # Layout
-//! - `main.rs`: [`Cli`] (one [`Command`] variant per subcommand), logging, the runtime, and
+//! - `main.rs`: [`Cli`] (one [`Command`] variant per subcommand), logging (`telemetry::logs`:
+//!   `--log-format`, `--log-level`, `RUST_LOG`), the runtime, and
 //!   how errors become exit statuses (1 for failures, 2 for usage errors).
 //! - [`commands`]: one module per subcommand, each with its clap `Args` and its `run`:
 //!   - [`commands::tap`]: print a stream (URL, file or stdin) as JSON lines.
@@ -43,11 +44,10 @@ mod shutdown;
 mod table;
 mod values;
 
-use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser, Subcommand};
-use tracing_subscriber::EnvFilter;
+use telemetry::logs::{LogFormat, LogSettings};
 
 use crate::commands::UsageError;
 use crate::shutdown::Shutdown;
@@ -56,7 +56,24 @@ use crate::shutdown::Shutdown;
 /// from `warn`. The client's own per-stream lines are left out because `tap` reports the
 /// same reconnects and failures in one line each.
 const DEFAULT_LOG_FILTER: &str = "warn,sse_connector=info,sse_client=info,sse_parser=info,sse_client::stream=error,\
-     supervisor=info,sinks=info,broker=info,api=info,registry=info,statestore=info";
+     supervisor=info,sinks=info,broker=info,api=info,registry=info,statestore=info,telemetry=info";
+
+/// The connector's own crates: what `--log-level LEVEL` (and the config file's `logLevel`)
+/// sets; other crates stay at `warn`.
+pub const LOG_TARGETS: [&str; 12] = [
+    "sse_connector",
+    "sse_client",
+    "sse_parser",
+    "supervisor",
+    "sinks",
+    "broker",
+    "api",
+    "registry",
+    "statestore",
+    "schema",
+    "status",
+    "telemetry",
+];
 
 /// What `state` logs when `RUST_LOG` is not set.
 const STATE_LOG_FILTER: &str = "error";
@@ -73,6 +90,25 @@ const STATE_LOG_FILTER: &str = "error";
 struct Cli {
     #[command(subcommand)]
     command: Command,
+
+    /// Log format: `human` (one line per event) or `json` (one object per line)
+    /// [default: human]
+    #[arg(long, global = true, value_name = "FORMAT", value_parser = parse_log_format, env = "SSE_CONNECTOR_LOG_FORMAT")]
+    log_format: Option<LogFormat>,
+
+    /// Log level of the connector (trace, debug, info, warn, error) or filter directives;
+    /// RUST_LOG, when set, wins [default: info]
+    #[arg(
+        long,
+        global = true,
+        value_name = "LEVEL",
+        env = "SSE_CONNECTOR_LOG_LEVEL"
+    )]
+    log_level: Option<String>,
+}
+
+fn parse_log_format(text: &str) -> Result<LogFormat, String> {
+    text.parse().map_err(|e: telemetry::Error| e.to_string())
 }
 
 /// The subcommands.
@@ -105,7 +141,7 @@ enum Command {
                       applied live; only what changed restarts. SIGINT/SIGTERM stop it after \
                       in-flight messages are acknowledged and checkpoints saved."
     )]
-    Run(commands::run::RunArgs),
+    Run(Box<commands::run::RunArgs>),
 
     /// Try it all with nothing to set up: a simulated device, the embedded broker, the
     /// connector, and a live view of the messages
@@ -176,10 +212,26 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     // `state` reports its failures itself, once; the client's reconnect warnings would
     // only repeat them.
-    init_logging(match cli.command {
-        Command::State(_) => STATE_LOG_FILTER,
-        _ => DEFAULT_LOG_FILTER,
-    });
+    let level = cli
+        .log_level
+        .as_deref()
+        .map(|level| telemetry::logs::level_directives(level, &LOG_TARGETS));
+    if let Err(error) = telemetry::logs::init(LogSettings {
+        format: cli.log_format,
+        level: level.as_deref(),
+        default_filter: match cli.command {
+            Command::State(_) => STATE_LOG_FILTER,
+            _ => DEFAULT_LOG_FILTER,
+        },
+    }) {
+        let mut command = Cli::command();
+        command
+            .error(
+                clap::error::ErrorKind::ValueValidation,
+                format!("--log-level: {error}"),
+            )
+            .exit();
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(worker_threads())
         .enable_all()
@@ -207,7 +259,7 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
     match command {
         // Only `tap` runs until stopped; the others keep the default Ctrl-C behaviour.
         Command::Tap(args) => commands::tap::run(args, Shutdown::install()).await,
-        Command::Run(args) => commands::run::run(args, Shutdown::install()).await,
+        Command::Run(args) => commands::run::run(*args, Shutdown::install()).await,
         Command::Demo(args) => commands::demo::run(args, Shutdown::install()).await,
         // `state watch` installs its own stop handling; the others keep Ctrl-C's default.
         Command::State(args) => commands::state::run(args).await,
@@ -261,25 +313,6 @@ fn usage_exit(usage: &UsageError) -> ! {
         .exit()
 }
 
-/// Logs to standard error in a human format, filtered by `RUST_LOG`, else by
-/// `default_filter` ([`DEFAULT_LOG_FILTER`] or [`STATE_LOG_FILTER`]).
-fn init_logging(default_filter: &str) {
-    let filter = match std::env::var("RUST_LOG") {
-        Ok(directives) if !directives.trim().is_empty() => EnvFilter::try_new(&directives)
-            .unwrap_or_else(|error| {
-                eprintln!("warning: ignoring RUST_LOG ({error})");
-                EnvFilter::new(default_filter)
-            }),
-        _ => EnvFilter::new(default_filter),
-    };
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_target(false)
-        .init();
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -291,6 +324,10 @@ mod tests {
 
     #[test]
     fn default_log_filter_parses() {
-        assert!(EnvFilter::try_new(DEFAULT_LOG_FILTER).is_ok());
+        assert!(telemetry::logs::filter(DEFAULT_LOG_FILTER).is_ok());
+        assert!(
+            telemetry::logs::filter(&telemetry::logs::level_directives("debug", &LOG_TARGETS))
+                .is_ok()
+        );
     }
 }

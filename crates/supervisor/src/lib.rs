@@ -20,6 +20,15 @@
 //! [`Supervisor::apply`] each plan (the first one and every change), and
 //! [`Supervisor::shutdown`] at the end.
 //! [`Supervisor::streams`] shows each stream's [`StreamState`] and [`StreamStats`].
+//!
+//! # Telemetry
+//! [`Supervisor::metrics`] gives the counters to `telemetry` (AIO's metric names; read at
+//! collection time, nothing but relaxed atomics on the event path: per stream events, bytes
+//! and errors, per operation forwarded, failed, bytes out and a latency histogram from the
+//! event's arrival to its delivery). [`Supervisor::with_tracer`] adds a span per connection
+//! attempt and per forwarded message of a sampled event, whose `traceparent` the MQTT
+//! message carries. [`Supervisor::tail`] feeds an asset's forwarded messages to a listener;
+//! free when nobody listens.
 //! Operations whose destination was not given are reported as [`Unsupported`].
 //!
 //! # Delivery
@@ -41,7 +50,9 @@
 //! - `deliver.rs`: the destinations a supervisor has, and sending to them.
 //! - `schemas.rs`: message schemas per operation: inference, registration, `dataschema`.
 //! - [`checkpoint`]: the pure [`Tracker`] and the [`CheckpointStore`] files.
-//! - [`state`]: [`StreamState`], [`StreamStats`] and [`OperationSchema`].
+//! - [`state`]: [`StreamState`], [`StreamStats`], [`OperationStats`] and [`OperationSchema`].
+//! - [`metrics`]: [`RuntimeMetrics`], every stream's and operation's counters for telemetry.
+//! - [`tap`]: [`Tap`], the live tail of an asset's forwarded messages.
 //! - [`error`](mod@error): [`Error`].
 #![forbid(unsafe_code)]
 
@@ -50,16 +61,21 @@ mod client;
 mod deliver;
 pub mod error;
 mod forward;
+pub mod metrics;
 mod projection;
 mod router;
 mod schemas;
 pub mod state;
 mod stream_task;
 pub mod supervisor;
+pub mod tap;
 
 pub use checkpoint::{CheckpointStore, Tracker};
 pub use error::Error;
+pub use metrics::RuntimeMetrics;
 pub use state::{
-    OperationSchema, OperationSchemas, SchemaFailure, StatsSnapshot, StreamState, StreamStats,
+    OperationSchema, OperationSchemas, OperationStats, OperationStatsSnapshot, SchemaFailure,
+    StatsSnapshot, StreamState, StreamStats,
 };
 pub use supervisor::{Applied, StreamHandle, Supervisor, SupervisorConfig, Unsupported};
+pub use tap::{Tap, TapMessage};

@@ -9,11 +9,14 @@
 //! state store, a `Storage` without a storage root) are kept aside (the supervisor logs each
 //! once) so that their events are counted as `unsupported`, not as unmatched.
 
+use std::sync::Arc;
+
 use model::destination::Sink;
 use model::plan::{DataPointRule, Match, Operation, OperationId};
 use sinks::cloudevents::OperationHeaders;
 
 use crate::forward::Destination;
+use crate::state::OperationStats;
 
 /// One operation, ready to publish.
 #[derive(Debug, Clone)]
@@ -28,6 +31,8 @@ pub(crate) struct Target {
     pub headers: OperationHeaders,
     /// Where it delivers.
     pub destination: Destination,
+    /// Its counters (the supervisor's, kept across router changes; see [`Router::with_stats`]).
+    pub stats: Arc<OperationStats>,
 }
 
 /// The operations of one stream.
@@ -54,12 +59,21 @@ impl Router {
                     data_points: op.data_points.clone(),
                     headers: OperationHeaders::new(op, client_id),
                     destination: Destination::of(op),
+                    stats: Arc::default(),
                 });
             } else {
                 router.unsupported.push(op.matching.clone());
             }
         }
         router
+    }
+
+    /// Uses `stats` for each operation's counters.
+    pub fn with_stats(mut self, stats: impl Fn(&OperationId) -> Arc<OperationStats>) -> Self {
+        for target in &mut self.targets {
+            target.stats = stats(&target.id);
+        }
+        self
     }
 
     /// The operations that take an event of SSE type `event_type`, in operation id order.

@@ -6,6 +6,8 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use telemetry::LatencyHistogram;
+
 use model::plan::OperationId;
 use schema::SchemaReference;
 
@@ -119,6 +121,8 @@ pub struct StreamStats {
     too_large: AtomicU64,
     reconnects: AtomicU64,
     checkpoint_failures: AtomicU64,
+    bytes_in: AtomicU64,
+    stream_failures: AtomicU64,
 }
 
 /// A copy of a stream's counters at one moment.
@@ -144,6 +148,10 @@ pub struct StatsSnapshot {
     pub reconnects: u64,
     /// Checkpoint files that could not be written (tried again at the next flush).
     pub checkpoint_failures: u64,
+    /// Event data bytes read.
+    pub bytes_in: u64,
+    /// Failures that stopped the stream (not retried) or 204 closes.
+    pub stream_failures: u64,
 }
 
 /// Which counter to add to.
@@ -159,6 +167,8 @@ pub(crate) enum Count {
     TooLarge,
     Reconnects,
     CheckpointFailures,
+    BytesIn,
+    StreamFailures,
 }
 
 impl StreamStats {
@@ -174,6 +184,8 @@ impl StreamStats {
             Count::TooLarge => &self.too_large,
             Count::Reconnects => &self.reconnects,
             Count::CheckpointFailures => &self.checkpoint_failures,
+            Count::BytesIn => &self.bytes_in,
+            Count::StreamFailures => &self.stream_failures,
         };
         counter.fetch_add(n, Ordering::Relaxed);
     }
@@ -192,6 +204,56 @@ impl StreamStats {
             too_large: get(&self.too_large),
             reconnects: get(&self.reconnects),
             checkpoint_failures: get(&self.checkpoint_failures),
+            bytes_in: get(&self.bytes_in),
+            stream_failures: get(&self.stream_failures),
+        }
+    }
+}
+
+/// Counters of one data operation (kept across stream restarts while the operation exists),
+/// updated by the stream task when a delivery resolves.
+#[derive(Debug, Default)]
+pub struct OperationStats {
+    forwarded: AtomicU64,
+    failed: AtomicU64,
+    bytes_out: AtomicU64,
+    latency: LatencyHistogram,
+}
+
+/// A copy of an operation's counters.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OperationStatsSnapshot {
+    /// Messages delivered.
+    pub forwarded: u64,
+    /// Messages whose delivery failed.
+    pub failed: u64,
+    /// Payload bytes delivered.
+    pub bytes_out: u64,
+    /// From arrival to delivery, per delivered message.
+    pub latency: telemetry::HistogramSnapshot,
+}
+
+impl OperationStats {
+    /// One message delivered: `bytes` of payload, `latency` since its event arrived.
+    #[inline]
+    pub(crate) fn delivered(&self, bytes: u64, latency: Duration) {
+        self.forwarded.fetch_add(1, Ordering::Relaxed);
+        self.bytes_out.fetch_add(bytes, Ordering::Relaxed);
+        self.latency.record(latency);
+    }
+
+    /// One delivery failed.
+    pub(crate) fn failed(&self) {
+        self.failed.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The counters now.
+    pub fn snapshot(&self) -> OperationStatsSnapshot {
+        OperationStatsSnapshot {
+            forwarded: self.forwarded.load(Ordering::Relaxed),
+            failed: self.failed.load(Ordering::Relaxed),
+            bytes_out: self.bytes_out.load(Ordering::Relaxed),
+            latency: self.latency.snapshot(),
         }
     }
 }

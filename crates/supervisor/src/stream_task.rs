@@ -38,10 +38,12 @@ use crate::deliver::Sinks;
 use crate::error::Error;
 use crate::forward::{self, Outgoing};
 use crate::projection;
-use crate::router::Router;
+use crate::router::{Router, Target};
 use crate::schemas::{SchemaSetup, Schemas};
-use crate::state::{Count, OperationSchemas, StreamState, StreamStats};
+use crate::state::{Count, OperationSchemas, OperationStats, StreamState, StreamStats};
 use crate::supervisor::SupervisorConfig;
+use crate::tap::{Tap, TapMessage};
+use telemetry::{EventSampler, EventSpan, ForwardAttributes, Tracer};
 
 /// Everything a stream task needs; built by the supervisor.
 pub(crate) struct StreamTask<P> {
@@ -65,6 +67,10 @@ pub(crate) struct StreamTask<P> {
     /// Done tokens of the tasks of the same URL being stopped: their checkpoint is saved
     /// when they are cancelled, so this task starts from it.
     pub after: Vec<CancellationToken>,
+    /// The live tail's feeds.
+    pub tap: Tap,
+    /// Spans of connection attempts and sampled events.
+    pub tracer: Tracer,
 }
 
 impl<P: Publisher> StreamTask<P> {
@@ -81,10 +87,15 @@ impl<P: Publisher> StreamTask<P> {
         }
         let url = self.spec.url.clone();
         let checkpoint = self.load_checkpoint().await;
+        let connect_span = self.tracer.connect_span(&url, 1);
         let stream = match self.open(checkpoint.as_deref()).await {
             Ok(stream) => stream,
             Err(error) => {
                 tracing::warn!(%url, %error, reason = error.reason_code(), "stream cannot start");
+                self.stats.add(Count::StreamFailures, 1);
+                if let Some(span) = connect_span {
+                    span.end(Some(error.reason_code()));
+                }
                 self.set_state(StreamState::Failed {
                     reason: error.to_string(),
                     code: error.reason_code(),
@@ -94,6 +105,7 @@ impl<P: Publisher> StreamTask<P> {
         };
         let router = self.router.borrow().clone();
         let schemas = Schemas::new(self.schemas.clone(), self.schema_status.clone());
+        let sampler = self.tracer.sampler();
         let mut reader = Reader {
             task: self,
             stream: Some(stream),
@@ -104,6 +116,8 @@ impl<P: Publisher> StreamTask<P> {
             warned_not_json: BTreeSet::new(),
             schemas,
             aborted: false,
+            sampler,
+            connect_span,
         };
         reader.run().await;
     }
@@ -158,16 +172,45 @@ impl<P: Publisher> StreamTask<P> {
 struct Tagged {
     seq: Seq,
     delivery: Delivery,
+    /// Taken when the delivery resolves.
+    sent: Option<Sent>,
 }
 
 impl Future for Tagged {
-    type Output = (Seq, Result<(), PublishError>);
+    type Output = (Seq, Result<(), PublishError>, Option<Sent>);
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
         Pin::new(&mut this.delivery)
             .poll(cx)
-            .map(|result| (this.seq, result))
+            .map(|result| (this.seq, result, this.sent.take()))
+    }
+}
+
+/// What a delivery updates when it resolves: its operation's counters, and its span when
+/// its event was sampled.
+struct Sent {
+    stats: Arc<OperationStats>,
+    /// When the event arrived (the latency's start).
+    arrived: std::time::Instant,
+    /// Payload bytes.
+    bytes: u64,
+    span: Option<EventSpan>,
+}
+
+impl Sent {
+    fn delivered(self) {
+        self.stats.delivered(self.bytes, self.arrived.elapsed());
+        if let Some(span) = self.span {
+            span.end(None);
+        }
+    }
+
+    fn failed(self, error: &PublishError) {
+        self.stats.failed();
+        if let Some(span) = self.span {
+            span.end(Some(&error.to_string()));
+        }
     }
 }
 
@@ -175,7 +218,7 @@ impl Future for Tagged {
 enum Step {
     Abort,
     Stop,
-    Resolved(Seq, Result<(), PublishError>),
+    Resolved(Seq, Result<(), PublishError>, Option<Sent>),
     Flush,
     Item(Option<StreamItem>),
 }
@@ -194,6 +237,10 @@ struct Reader<P> {
     /// Each operation's schema, and the `dataschema` of its messages.
     schemas: Schemas,
     aborted: bool,
+    /// Which events get spans.
+    sampler: EventSampler,
+    /// The span of the connection attempt under way.
+    connect_span: Option<EventSpan>,
 }
 
 impl<P: Publisher> Reader<P> {
@@ -206,8 +253,8 @@ impl<P: Publisher> Reader<P> {
                 biased;
                 () = self.task.abort.cancelled() => Step::Abort,
                 () = self.task.stop.cancelled(), if self.stream.is_some() => Step::Stop,
-                Some((seq, result)) = self.deliveries.next(), if !self.deliveries.is_empty() => {
-                    Step::Resolved(seq, result)
+                Some((seq, result, sent)) = self.deliveries.next(), if !self.deliveries.is_empty() => {
+                    Step::Resolved(seq, result, sent)
                 }
                 () = sleep_until(flush_at), if flush_at.is_some() => Step::Flush,
                 item = next_item(&mut self.stream), if can_read => Step::Item(item),
@@ -215,7 +262,7 @@ impl<P: Publisher> Reader<P> {
             match step {
                 Step::Abort => self.aborted = true,
                 Step::Stop => self.stream = None,
-                Step::Resolved(seq, result) => self.resolved(seq, result),
+                Step::Resolved(seq, result, sent) => self.resolved(seq, result, sent),
                 Step::Flush => {
                     self.flush_at = None;
                     self.flush().await;
@@ -231,13 +278,28 @@ impl<P: Publisher> Reader<P> {
         tracing::debug!(url = %self.task.spec.url, checkpoint = ?self.tracker.checkpoint(), "stream task ended");
     }
 
-    fn resolved(&mut self, seq: Seq, result: Result<(), PublishError>) {
+    fn resolved(&mut self, seq: Seq, result: Result<(), PublishError>, sent: Option<Sent>) {
         match result {
             Ok(()) => {
                 self.task.stats.add(Count::Delivered, 1);
+                if let Some(sent) = sent {
+                    sent.delivered();
+                }
                 self.tracker.resolve(seq, true);
             }
-            Err(error) => self.failed_delivery(seq, &error),
+            Err(error) => {
+                if let Some(sent) = sent {
+                    sent.failed(&error);
+                }
+                self.failed_delivery(seq, &error);
+            }
+        }
+    }
+
+    /// Ends the current connection attempt's span, with `error` when it failed.
+    fn end_attempt(&mut self, error: Option<&str>) {
+        if let Some(span) = self.connect_span.take() {
+            span.end(error);
         }
     }
 
@@ -258,7 +320,11 @@ impl<P: Publisher> Reader<P> {
     async fn item(&mut self, item: StreamItem) {
         let url = &self.task.spec.url;
         match item {
-            StreamItem::Connected { .. } => self.task.set_state(StreamState::Connected),
+            StreamItem::Connected { .. } => {
+                tracing::info!(%url, "stream connected");
+                self.end_attempt(None);
+                self.task.set_state(StreamState::Connected);
+            }
             StreamItem::Event(event) => self.event(event).await,
             StreamItem::Comment(_) => {}
             StreamItem::Reconnecting {
@@ -267,6 +333,12 @@ impl<P: Publisher> Reader<P> {
                 error,
             } => {
                 self.task.stats.add(Count::Reconnects, 1);
+                tracing::info!(%url, attempt, ?delay, reason = error.reason_code(), "stream reconnecting");
+                self.end_attempt(Some(error.reason_code()));
+                self.connect_span = self
+                    .task
+                    .tracer
+                    .connect_span(&self.task.spec.url, attempt.saturating_add(1));
                 self.task.set_state(StreamState::Backoff {
                     reason: error.to_string(),
                     code: error.reason_code(),
@@ -280,6 +352,8 @@ impl<P: Publisher> Reader<P> {
             }
             StreamItem::Failed(error) => {
                 tracing::error!(%url, %error, reason = error.reason_code(), "stream failed; it stays stopped until its definition, a secret or a trust list changes");
+                self.task.stats.add(Count::StreamFailures, 1);
+                self.end_attempt(Some(error.reason_code()));
                 self.task.set_state(StreamState::Failed {
                     reason: error.to_string(),
                     code: error.reason_code(),
@@ -288,6 +362,7 @@ impl<P: Publisher> Reader<P> {
             }
             StreamItem::Closed(error) => {
                 tracing::warn!(%url, %error, "stream closed by the server (204)");
+                self.end_attempt(Some("closed"));
                 self.task.set_state(StreamState::Closed {
                     reason: error.to_string(),
                 });
@@ -298,8 +373,17 @@ impl<P: Publisher> Reader<P> {
 
     /// Routes one event, sends it to each destination and tracks the deliveries.
     async fn event(&mut self, event: Event) {
+        let arrived = std::time::Instant::now();
         let stats = &self.task.stats;
         stats.add(Count::Events, 1);
+        stats.add(Count::BytesIn, event.data.len() as u64);
+        tracing::trace!(url = %self.task.spec.url, event = %event.event_type, id = %event.last_event_id, bytes = event.data.len(), "event");
+        let sampled = self.sampler.sample();
+        let extras = Extras {
+            tracer: sampled.then_some(&self.task.tracer),
+            tap: self.task.tap.is_listening().then_some(&self.task.tap),
+            arrived,
+        };
         if self.task.router.has_changed().unwrap_or(false) {
             self.router = self.task.router.borrow_and_update().clone();
             self.schemas.router_changed();
@@ -310,7 +394,7 @@ impl<P: Publisher> Reader<P> {
         let data: Bytes = event.data.clone().into_bytes();
         let mut raw_type: Option<&'static str> = None;
         let mut parsed: Option<Option<serde_json::Value>> = None;
-        let mut outgoing: Vec<Outgoing> = Vec::new();
+        let mut outgoing: Vec<(Outgoing, Sent)> = Vec::new();
         let mut routed = false;
         for target in router.route(&event.event_type) {
             routed = true;
@@ -318,14 +402,15 @@ impl<P: Publisher> Reader<P> {
                 let content_type =
                     *raw_type.get_or_insert_with(|| cloudevents::content_type(&data));
                 let headers = self.schemas.headers(target, &data);
-                outgoing.push(forward::outgoing(
+                let item = forward::outgoing(
                     &target.destination,
                     headers,
                     &event,
                     data.clone(),
                     content_type,
                     clock,
-                ));
+                );
+                outgoing.push(extras.sent(target, &event, &data, content_type, item));
                 continue;
             }
             match parsed.get_or_insert_with(|| projection::parse(&event.data)) {
@@ -333,14 +418,16 @@ impl<P: Publisher> Reader<P> {
                     let projected = projection::project(value, &target.data_points);
                     stats.add(Count::MissingDataPoints, projected.missing as u64);
                     let headers = self.schemas.headers(target, &projected.payload);
-                    outgoing.push(forward::outgoing(
+                    let payload = projected.payload;
+                    let item = forward::outgoing(
                         &target.destination,
                         headers,
                         &event,
-                        projected.payload,
+                        payload.clone(),
                         CONTENT_TYPE_JSON,
                         clock,
-                    ));
+                    );
+                    outgoing.push(extras.sent(target, &event, &payload, CONTENT_TYPE_JSON, item));
                 }
                 None => {
                     stats.add(Count::NotJson, 1);
@@ -358,7 +445,7 @@ impl<P: Publisher> Reader<P> {
             }
         }
         let seq = self.tracker.push(&event.last_event_id, outgoing.len());
-        for item in outgoing {
+        for (item, sent) in outgoing {
             let published = tokio::select! {
                 biased;
                 () = self.task.abort.cancelled() => None,
@@ -370,8 +457,15 @@ impl<P: Publisher> Reader<P> {
                     self.aborted = true;
                     return;
                 }
-                Some(Ok(delivery)) => self.deliveries.push(Tagged { seq, delivery }),
-                Some(Err(error)) => self.failed_delivery(seq, &error),
+                Some(Ok(delivery)) => self.deliveries.push(Tagged {
+                    seq,
+                    delivery,
+                    sent: Some(sent),
+                }),
+                Some(Err(error)) => {
+                    sent.failed(&error);
+                    self.failed_delivery(seq, &error);
+                }
             }
         }
     }
@@ -392,6 +486,80 @@ impl<P: Publisher> Reader<P> {
             tracing::warn!(url = %self.task.spec.url, %error, "checkpoint not saved; trying again");
             self.tracker.mark_dirty();
         }
+    }
+}
+
+/// What an event's messages get besides their payload: a span and a `traceparent` when the
+/// event is sampled, a copy for the live tail when someone listens. Both `None` (the usual
+/// case) cost nothing.
+struct Extras<'a> {
+    tracer: Option<&'a Tracer>,
+    tap: Option<&'a Tap>,
+    arrived: std::time::Instant,
+}
+
+impl Extras<'_> {
+    /// `item` with what its delivery updates; its span started and its `traceparent` set
+    /// when sampled; copied to the tail when someone listens.
+    fn sent(
+        &self,
+        target: &Target,
+        event: &Event,
+        payload: &Bytes,
+        content_type: &str,
+        mut item: Outgoing,
+    ) -> (Outgoing, Sent) {
+        let mut span = None;
+        if let Some(tracer) = self.tracer {
+            let operation = target.id.to_string();
+            let arrived = std::time::SystemTime::now()
+                .checked_sub(self.arrived.elapsed())
+                .unwrap_or_else(std::time::SystemTime::now);
+            span = tracer.forward_span(&ForwardAttributes {
+                operation: &operation,
+                destination: destination_name(target),
+                sse_event: &event.event_type,
+                sse_id: &event.last_event_id,
+                payload_bytes: payload.len(),
+                arrived,
+            });
+            if let (Some(span), Outgoing::Mqtt(message)) = (&span, &mut item) {
+                message
+                    .user_properties
+                    .push(("traceparent".to_owned(), span.traceparent()));
+            }
+        }
+        if let Some(tap) = self.tap {
+            tap.publish(target.id.asset(), || TapMessage {
+                operation: target.id.to_string(),
+                destination: destination_name(target).to_owned(),
+                sse_event: event.event_type.to_string(),
+                sse_id: event.last_event_id.to_string(),
+                content_type: content_type.to_owned(),
+                payload: payload.clone(),
+                time: cloudevents::time(
+                    std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
+                ),
+            });
+        }
+        let sent = Sent {
+            stats: target.stats.clone(),
+            arrived: self.arrived,
+            bytes: payload.len() as u64,
+            span,
+        };
+        (item, sent)
+    }
+}
+
+/// The topic, key or file of `target`.
+fn destination_name(target: &Target) -> &str {
+    match &target.destination {
+        forward::Destination::Mqtt(settings) => &settings.topic,
+        forward::Destination::KeyValue { key } => key,
+        forward::Destination::File { path, .. } => path,
     }
 }
 

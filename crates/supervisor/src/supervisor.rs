@@ -44,10 +44,12 @@ use url::Url;
 use crate::checkpoint::CheckpointStore;
 use crate::client::ClientCache;
 use crate::deliver::Sinks;
+use crate::metrics::RuntimeMetrics;
 use crate::router::Router;
 use crate::schemas::SchemaSetup;
 use crate::state::{OperationSchema, OperationSchemas, StreamState, StreamStats};
 use crate::stream_task::StreamTask;
+use crate::tap::{Tap, TapMessage};
 
 /// Settings of the runtime.
 #[derive(Debug, Clone)]
@@ -156,6 +158,12 @@ pub struct Supervisor<P: Publisher> {
     stopping: HashMap<Url, Vec<CancellationToken>>,
     tasks: TaskTracker,
     abort: CancellationToken,
+    /// Counters of streams and operations, for telemetry.
+    metrics: RuntimeMetrics,
+    /// The live tail's feeds.
+    tap: Tap,
+    /// Spans of connection attempts and sampled events (disabled by default).
+    tracer: telemetry::Tracer,
 }
 
 impl<P: Publisher> std::fmt::Debug for Supervisor<P> {
@@ -187,7 +195,34 @@ impl<P: Publisher> Supervisor<P> {
             stopping: HashMap::new(),
             tasks: TaskTracker::new(),
             abort: CancellationToken::new(),
+            metrics: RuntimeMetrics::default(),
+            tap: Tap::default(),
+            tracer: telemetry::Tracer::disabled(),
         }
+    }
+
+    /// Traces connection attempts and sampled forwarded events with `tracer` (see
+    /// `telemetry::traces`); sampled MQTT messages carry a `traceparent` user property. Call
+    /// it before the first [`apply`](Self::apply), like [`with_key_value`](Self::with_key_value).
+    pub fn with_tracer(mut self, tracer: telemetry::Tracer) -> Self {
+        self.tracer = tracer;
+        self
+    }
+
+    /// The counters of every stream and operation, for telemetry (a shared handle that
+    /// implements [`telemetry::MetricsProducer`]; it outlives the supervisor).
+    pub fn metrics(&self) -> RuntimeMetrics {
+        self.metrics.clone()
+    }
+
+    /// The live tail's feeds (a shared handle, usable without the supervisor).
+    pub fn tap(&self) -> Tap {
+        self.tap.clone()
+    }
+
+    /// A feed of the messages forwarded for `asset` from now on (see [`Tap`]).
+    pub fn tail(&self, asset: &str) -> tokio::sync::broadcast::Receiver<TapMessage> {
+        self.tap.subscribe(asset)
     }
 
     /// Delivers `BrokerStateStore` operations to `store`: each event SETs the operation's key
@@ -267,14 +302,18 @@ impl<P: Publisher> Supervisor<P> {
             .collect();
         for spec in gone {
             self.stop(&spec);
+            self.metrics.remove_stream(&spec);
             applied.stopped.push(spec.url.clone());
         }
+        self.metrics
+            .retain_operations(|id| plan.operations.contains_key(id));
 
         for (spec, operations) in wanted {
             match self.streams.get_mut(&spec) {
                 Some(running) if running.operations == operations => {}
                 Some(running) if !running.state.borrow().is_terminal() => {
-                    let router = router(&self.sinks, &self.config.client_id, &operations);
+                    let router = router(&self.sinks, &self.config.client_id, &operations)
+                        .with_stats(|id| self.metrics.operation(id));
                     running.router.send_replace(Arc::new(router));
                     running.schemas.send_if_modified(|schemas| {
                         let before = schemas.len();
@@ -320,10 +359,11 @@ impl<P: Publisher> Supervisor<P> {
     }
 
     fn start(&mut self, spec: StreamSpec, operations: BTreeMap<OperationId, Operation>) {
-        let router = router(&self.sinks, &self.config.client_id, &operations);
+        let router = router(&self.sinks, &self.config.client_id, &operations)
+            .with_stats(|id| self.metrics.operation(id));
         let (router_tx, router_rx) = watch::channel(Arc::new(router));
         let (state_tx, state_rx) = watch::channel(StreamState::Connecting);
-        let stats = Arc::new(StreamStats::default());
+        let stats: Arc<StreamStats> = self.metrics.stream(&spec, operations.values());
         let schema_status = watch::Sender::new(OperationSchemas::new());
         let schemas = self.schemas.clone().map(|mut setup| {
             setup.sampling = self.schema_sampling;
@@ -346,6 +386,8 @@ impl<P: Publisher> Supervisor<P> {
             stop: stop.clone(),
             abort: self.abort.clone(),
             after: self.stopping.get(&spec.url).cloned().unwrap_or_default(),
+            tap: self.tap.clone(),
+            tracer: self.tracer.clone(),
         };
         // Cancelled when the task ends, even by a panic: its successor may then start.
         let guard = done.clone().drop_guard();

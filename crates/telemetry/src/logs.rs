@@ -56,8 +56,8 @@ impl std::str::FromStr for LogFormat {
 /// What [`init`] needs.
 #[derive(Debug, Clone, Copy)]
 pub struct LogSettings<'a> {
-    /// The format.
-    pub format: LogFormat,
+    /// The format; `None`: human, and [`set_format`] may change it later.
+    pub format: Option<LogFormat>,
     /// A level (`trace`…`error`) or filter directives; `RUST_LOG` wins over it.
     pub level: Option<&'a str>,
     /// The filter when neither `RUST_LOG` nor a level is given.
@@ -69,6 +69,7 @@ struct State {
     json: &'static AtomicBool,
     from_env: bool,
     level_given: bool,
+    format_given: bool,
 }
 
 static STATE: OnceLock<State> = OnceLock::new();
@@ -80,8 +81,36 @@ static BRIDGE: OnceLock<OpenTelemetryTracingBridge<SdkLoggerProvider, SdkLogger>
 /// # Errors
 /// Invalid directives.
 pub fn filter(level: &str) -> Result<EnvFilter, Error> {
-    EnvFilter::try_new(level.trim())
-        .map_err(|e| Error::new(ErrorKind::InvalidConfig, format!("log level {level:?}: {e}")))
+    EnvFilter::try_new(level.trim()).map_err(|e| {
+        Error::new(
+            ErrorKind::InvalidConfig,
+            format!("log level {level:?}: {e}"),
+        )
+    })
+}
+
+/// The filter directives of a log `level` for the connector: a plain level (`trace`, `debug`,
+/// `info`, `warn`, `error`, `off`) applies to `targets` (the connector's own crates), and
+/// other crates stay at `warn` (or the level, when it is quieter); anything else is taken as
+/// directives, as `RUST_LOG` would be.
+pub fn level_directives(level: &str, targets: &[&str]) -> String {
+    let level = level.trim();
+    let lower = level.to_ascii_lowercase();
+    match lower.as_str() {
+        "trace" | "debug" | "info" | "warn" | "error" | "off" => {
+            let others = if matches!(lower.as_str(), "error" | "off") {
+                lower.as_str()
+            } else {
+                "warn"
+            };
+            let mut directives = others.to_owned();
+            for target in targets {
+                directives.push_str(&format!(",{target}={lower}"));
+            }
+            directives
+        }
+        _ => level.to_owned(),
+    }
 }
 
 /// Installs the global subscriber: `RUST_LOG` if set (an invalid one is reported and
@@ -108,7 +137,7 @@ pub fn init(settings: LogSettings<'_>) -> Result<(), Error> {
         _ => filter(settings.default_filter)?,
     };
     let (filter_layer, handle) = reload::Layer::new(active);
-    JSON.store(settings.format == LogFormat::Json, Ordering::Relaxed);
+    JSON.store(settings.format == Some(LogFormat::Json), Ordering::Relaxed);
     let ansi = std::io::stderr().is_terminal();
     let human = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
@@ -136,6 +165,7 @@ pub fn init(settings: LogSettings<'_>) -> Result<(), Error> {
             json: &JSON,
             from_env,
             level_given: settings.level.is_some(),
+            format_given: settings.format.is_some(),
         });
     }
     Ok(())
@@ -160,10 +190,14 @@ pub fn set_level(level: &str) -> Result<(), Error> {
     Ok(())
 }
 
-/// Switches the format.
+/// Applies a format from a settings file: ignored when one was given at [`init`].
 pub fn set_format(format: LogFormat) {
-    if let Some(state) = STATE.get() {
-        state.json.store(format == LogFormat::Json, Ordering::Relaxed);
+    if let Some(state) = STATE.get()
+        && !state.format_given
+    {
+        state
+            .json
+            .store(format == LogFormat::Json, Ordering::Relaxed);
     }
 }
 
@@ -175,7 +209,14 @@ pub(crate) fn attach_otlp(provider: &SdkLoggerProvider) {
 /// Events of these targets never go to OTLP: they are the exporters' own HTTP stack, and
 /// forwarding them would export the logs of exporting logs.
 const NOT_EXPORTED: [&str; 8] = [
-    "hyper", "reqwest", "h2", "tonic", "tower", "rustls", "opentelemetry", "telemetry",
+    "hyper",
+    "reqwest",
+    "h2",
+    "tonic",
+    "tower",
+    "rustls",
+    "opentelemetry",
+    "telemetry",
 ];
 
 /// The OTLP bridge, once attached.
@@ -251,6 +292,16 @@ mod tests {
         assert_eq!("JSON".parse::<LogFormat>().ok(), Some(LogFormat::Json));
         assert_eq!("human".parse::<LogFormat>().ok(), Some(LogFormat::Human));
         assert!("xml".parse::<LogFormat>().is_err());
+    }
+
+    #[test]
+    fn a_level_applies_to_our_targets() {
+        assert_eq!(
+            level_directives("DEBUG", &["a", "b"]),
+            "warn,a=debug,b=debug"
+        );
+        assert_eq!(level_directives("error", &["a"]), "error,a=error");
+        assert_eq!(level_directives("a=trace", &["a"]), "a=trace");
     }
 
     #[test]

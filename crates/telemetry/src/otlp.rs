@@ -35,9 +35,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
-use opentelemetry_proto::tonic::common::v1::{
-    AnyValue, InstrumentationScope, KeyValue, any_value,
-};
+use opentelemetry_proto::tonic::common::v1::{AnyValue, InstrumentationScope, KeyValue, any_value};
 use opentelemetry_proto::tonic::metrics::v1::{
     AggregationTemporality, Histogram, HistogramDataPoint, Metric, NumberDataPoint,
     ResourceMetrics, ScopeMetrics, Sum, metric, number_data_point,
@@ -204,7 +202,10 @@ impl OtlpEndpoints {
                 Some(text) => text.parse()?,
                 None => general_protocol,
             };
-            if let Some(url) = var(&format!("OTEL_EXPORTER_OTLP_{}_ENDPOINT", signal.otel_name())) {
+            if let Some(url) = var(&format!(
+                "OTEL_EXPORTER_OTLP_{}_ENDPOINT",
+                signal.otel_name()
+            )) {
                 return Ok(Some(endpoint(&url, protocol, signal, false)));
             }
             Ok(settings
@@ -321,8 +322,8 @@ pub fn metrics_request(snapshot: &MetricsSnapshot, now: SystemTime) -> ExportMet
         )),
         ..NumberDataPoint::default()
     };
-    let sum = |name: &str, description: &str, unit: &str, data_points: Vec<NumberDataPoint>| {
-        Metric {
+    let sum =
+        |name: &str, description: &str, unit: &str, data_points: Vec<NumberDataPoint>| Metric {
             name: name.to_owned(),
             description: description.to_owned(),
             unit: unit.to_owned(),
@@ -332,8 +333,7 @@ pub fn metrics_request(snapshot: &MetricsSnapshot, now: SystemTime) -> ExportMet
                 is_monotonic: true,
             })),
             ..Metric::default()
-        }
-    };
+        };
     let per_stream = |value: fn(&crate::metrics::StreamMetrics) -> u64| {
         snapshot
             .streams
@@ -386,13 +386,48 @@ pub fn metrics_request(snapshot: &MetricsSnapshot, now: SystemTime) -> ExportMet
         })
         .collect();
     let metrics = vec![
-        sum(names::MESSAGES_RECEIVED, "SSE events received", "{message}", per_stream(|s| s.received)),
-        sum(names::MESSAGES_DROPPED, "Events received and forwarded nowhere", "{message}", per_stream(|s| s.dropped)),
-        sum(names::BYTES_IN, "Event data bytes received", "By", per_stream(|s| s.bytes_in)),
-        sum(names::ERRORS, "Errors by general category", "{error}", errors),
-        sum(names::MESSAGES_FORWARDED, "Messages delivered", "{message}", per_op(|o| o.forwarded)),
-        sum(names::MESSAGES_FAILED, "Messages whose delivery failed", "{message}", per_op(|o| o.failed)),
-        sum(names::BYTES_OUT, "Payload bytes delivered", "By", per_op(|o| o.bytes_out)),
+        sum(
+            names::MESSAGES_RECEIVED,
+            "SSE events received",
+            "{message}",
+            per_stream(|s| s.received),
+        ),
+        sum(
+            names::MESSAGES_DROPPED,
+            "Events received and forwarded nowhere",
+            "{message}",
+            per_stream(|s| s.dropped),
+        ),
+        sum(
+            names::BYTES_IN,
+            "Event data bytes received",
+            "By",
+            per_stream(|s| s.bytes_in),
+        ),
+        sum(
+            names::ERRORS,
+            "Errors by general category",
+            "{error}",
+            errors,
+        ),
+        sum(
+            names::MESSAGES_FORWARDED,
+            "Messages delivered",
+            "{message}",
+            per_op(|o| o.forwarded),
+        ),
+        sum(
+            names::MESSAGES_FAILED,
+            "Messages whose delivery failed",
+            "{message}",
+            per_op(|o| o.failed),
+        ),
+        sum(
+            names::BYTES_OUT,
+            "Payload bytes delivered",
+            "By",
+            per_op(|o| o.bytes_out),
+        ),
         Metric {
             name: names::PROCESSING_LATENCY.to_owned(),
             description: "From an event's arrival until its delivery completed".to_owned(),
@@ -403,7 +438,12 @@ pub fn metrics_request(snapshot: &MetricsSnapshot, now: SystemTime) -> ExportMet
             })),
             ..Metric::default()
         },
-        sum(names::HEARTBEAT, "+1 every 30 s while the connector runs", "1", vec![point(base(&[]), snapshot.heartbeat)]),
+        sum(
+            names::HEARTBEAT,
+            "+1 every 30 s while the connector runs",
+            "1",
+            vec![point(base(&[]), snapshot.heartbeat)],
+        ),
     ];
     ExportMetricsServiceRequest {
         resource_metrics: vec![ResourceMetrics {
@@ -484,12 +524,15 @@ impl MetricsExporter {
                 format!("OTLP metrics to {}: {e}", self.endpoint.url),
             )
         };
-        let channel = tonic::transport::Endpoint::from_shared(self.endpoint.url.clone())
+        let mut endpoint = tonic::transport::Endpoint::from_shared(self.endpoint.url.clone())
             .map_err(|e| fail(&e))?
-            .timeout(EXPORT_TIMEOUT)
-            .connect()
-            .await
-            .map_err(|e| fail(&e))?;
+            .timeout(EXPORT_TIMEOUT);
+        if self.endpoint.url.starts_with("https://") {
+            endpoint = endpoint
+                .tls_config(tonic::transport::ClientTlsConfig::new().with_native_roots())
+                .map_err(|e| fail(&e))?;
+        }
+        let channel = endpoint.connect().await.map_err(|e| fail(&e))?;
         MetricsServiceClient::new(channel)
             .export(request)
             .await
@@ -532,7 +575,9 @@ pub(crate) async fn export_metrics(
                 failing = true;
                 tracing::warn!(target: "telemetry", %error, "OTLP metrics export failed (warned once until it works again)");
             }
-            Err(error) => tracing::debug!(target: "telemetry", %error, "OTLP metrics export failed"),
+            Err(error) => {
+                tracing::debug!(target: "telemetry", %error, "OTLP metrics export failed")
+            }
         }
         if last {
             return;
@@ -563,7 +608,10 @@ mod tests {
 
     #[test]
     fn nothing_configured_nothing_exported() {
-        assert_eq!(resolve(&OtlpSettings::default(), &[]), OtlpEndpoints::default());
+        assert_eq!(
+            resolve(&OtlpSettings::default(), &[]),
+            OtlpEndpoints::default()
+        );
     }
 
     #[test]
@@ -588,8 +636,14 @@ mod tests {
             &settings,
             &[
                 ("OTLP_HTTP_METRIC_ENDPOINT", "http://aio:4318"),
-                ("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", "http://std:4318/custom"),
-                ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://std:4318/custom"),
+                (
+                    "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
+                    "http://std:4318/custom",
+                ),
+                (
+                    "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+                    "http://std:4318/custom",
+                ),
             ],
         );
         assert_eq!(e.metrics, http("http://aio:4318/v1/metrics"));
@@ -617,7 +671,10 @@ mod tests {
         let e = resolve(
             &OtlpSettings::default(),
             &[
-                ("OTEL_EXPORTER_OTLP_ENDPOINT", "ignored: passed by the caller"),
+                (
+                    "OTEL_EXPORTER_OTLP_ENDPOINT",
+                    "ignored: passed by the caller",
+                ),
                 ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
                 ("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT", "http://c:4317"),
             ],

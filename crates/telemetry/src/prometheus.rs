@@ -36,19 +36,54 @@ pub fn render(snapshot: &MetricsSnapshot) -> String {
         )
     };
 
-    header(&mut out, names::MESSAGES_RECEIVED, "counter", "SSE events received.");
+    header(
+        &mut out,
+        names::MESSAGES_RECEIVED,
+        "counter",
+        "SSE events received.",
+    );
     for s in &snapshot.streams {
-        sample(&mut out, names::MESSAGES_RECEIVED, &stream_labels(&s.device, &s.endpoint), s.received);
+        sample(
+            &mut out,
+            names::MESSAGES_RECEIVED,
+            &stream_labels(&s.device, &s.endpoint),
+            s.received,
+        );
     }
-    header(&mut out, names::MESSAGES_DROPPED, "counter", "Events received and forwarded nowhere (unmatched, unsupported destination, too large).");
+    header(
+        &mut out,
+        names::MESSAGES_DROPPED,
+        "counter",
+        "Events received and forwarded nowhere (unmatched, unsupported destination, too large).",
+    );
     for s in &snapshot.streams {
-        sample(&mut out, names::MESSAGES_DROPPED, &stream_labels(&s.device, &s.endpoint), s.dropped);
+        sample(
+            &mut out,
+            names::MESSAGES_DROPPED,
+            &stream_labels(&s.device, &s.endpoint),
+            s.dropped,
+        );
     }
-    header(&mut out, names::BYTES_IN, "counter", "Event data bytes received.");
+    header(
+        &mut out,
+        names::BYTES_IN,
+        "counter",
+        "Event data bytes received.",
+    );
     for s in &snapshot.streams {
-        sample(&mut out, names::BYTES_IN, &stream_labels(&s.device, &s.endpoint), s.bytes_in);
+        sample(
+            &mut out,
+            names::BYTES_IN,
+            &stream_labels(&s.device, &s.endpoint),
+            s.bytes_in,
+        );
     }
-    header(&mut out, names::ERRORS, "counter", "Errors by general category.");
+    header(
+        &mut out,
+        names::ERRORS,
+        "counter",
+        "Errors by general category.",
+    );
     for s in &snapshot.streams {
         for category in ErrorCategory::ALL {
             let n = s.errors.get(&category).copied().unwrap_or(0);
@@ -60,19 +95,54 @@ pub fn render(snapshot: &MetricsSnapshot) -> String {
             sample(&mut out, names::ERRORS, &labels, n);
         }
     }
-    header(&mut out, names::MESSAGES_FORWARDED, "counter", "Messages delivered (acknowledged for QoS 1).");
+    header(
+        &mut out,
+        names::MESSAGES_FORWARDED,
+        "counter",
+        "Messages delivered (acknowledged for QoS 1).",
+    );
     for o in &snapshot.operations {
-        sample(&mut out, names::MESSAGES_FORWARDED, &op_labels(&o.asset, &o.operation), o.forwarded);
+        sample(
+            &mut out,
+            names::MESSAGES_FORWARDED,
+            &op_labels(&o.asset, &o.operation),
+            o.forwarded,
+        );
     }
-    header(&mut out, names::MESSAGES_FAILED, "counter", "Messages whose delivery failed.");
+    header(
+        &mut out,
+        names::MESSAGES_FAILED,
+        "counter",
+        "Messages whose delivery failed.",
+    );
     for o in &snapshot.operations {
-        sample(&mut out, names::MESSAGES_FAILED, &op_labels(&o.asset, &o.operation), o.failed);
+        sample(
+            &mut out,
+            names::MESSAGES_FAILED,
+            &op_labels(&o.asset, &o.operation),
+            o.failed,
+        );
     }
-    header(&mut out, names::BYTES_OUT, "counter", "Payload bytes delivered (no headers).");
+    header(
+        &mut out,
+        names::BYTES_OUT,
+        "counter",
+        "Payload bytes delivered (no headers).",
+    );
     for o in &snapshot.operations {
-        sample(&mut out, names::BYTES_OUT, &op_labels(&o.asset, &o.operation), o.bytes_out);
+        sample(
+            &mut out,
+            names::BYTES_OUT,
+            &op_labels(&o.asset, &o.operation),
+            o.bytes_out,
+        );
     }
-    header(&mut out, names::PROCESSING_LATENCY, "histogram", "Milliseconds from an event's arrival until its delivery completed (PUBACK for QoS 1).");
+    header(
+        &mut out,
+        names::PROCESSING_LATENCY,
+        "histogram",
+        "Milliseconds from an event's arrival until its delivery completed (PUBACK for QoS 1).",
+    );
     for o in &snapshot.operations {
         let labels = op_labels(&o.asset, &o.operation);
         let cumulative = o.latency.cumulative();
@@ -102,7 +172,12 @@ pub fn render(snapshot: &MetricsSnapshot) -> String {
             o.latency.count
         );
     }
-    header(&mut out, names::HEARTBEAT, "counter", "+1 every 30 s while the connector runs.");
+    header(
+        &mut out,
+        names::HEARTBEAT,
+        "counter",
+        "+1 every 30 s while the connector runs.",
+    );
     sample(&mut out, names::HEARTBEAT, &base, snapshot.heartbeat);
     out
 }
@@ -137,18 +212,40 @@ mod tests {
         let text = render(&crate::metrics::tests::sample().snapshot());
         let base = "service=\"aio_sse_connector\",instance=\"conn-1\"";
         for line in [
-            format!("aio_sse_connector_messages_received{{{base},device=\"dev\",endpoint=\"ep\"}} 6"),
-            format!("aio_sse_connector_messages_dropped{{{base},device=\"dev\",endpoint=\"ep\"}} 2"),
+            format!(
+                "aio_sse_connector_messages_received{{{base},device=\"dev\",endpoint=\"ep\"}} 6"
+            ),
+            format!(
+                "aio_sse_connector_messages_dropped{{{base},device=\"dev\",endpoint=\"ep\"}} 2"
+            ),
             format!("aio_sse_connector_bytes_in{{{base},device=\"dev\",endpoint=\"ep\"}} 60"),
-            format!("aio_sse_connector_errors{{{base},device=\"dev\",endpoint=\"ep\",error=\"connection\"}} 4"),
-            format!("aio_sse_connector_errors{{{base},device=\"dev\",endpoint=\"ep\",error=\"delivery\"}} 0"),
-            format!("aio_sse_connector_messages_forwarded{{{base},asset=\"a\",operation=\"a/datasets/d\"}} 2"),
-            format!("aio_sse_connector_bytes_out{{{base},asset=\"a\",operation=\"a/datasets/d\"}} 20"),
-            format!("aio_sse_connector_processing_latency_bucket{{{base},asset=\"a\",operation=\"a/datasets/d\",le=\"2\"}} 0"),
-            format!("aio_sse_connector_processing_latency_bucket{{{base},asset=\"a\",operation=\"a/datasets/d\",le=\"5\"}} 1"),
-            format!("aio_sse_connector_processing_latency_bucket{{{base},asset=\"a\",operation=\"a/datasets/d\",le=\"+Inf\"}} 2"),
-            format!("aio_sse_connector_processing_latency_sum{{{base},asset=\"a\",operation=\"a/datasets/d\"}} 33"),
-            format!("aio_sse_connector_processing_latency_count{{{base},asset=\"a\",operation=\"a/datasets/d\"}} 2"),
+            format!(
+                "aio_sse_connector_errors{{{base},device=\"dev\",endpoint=\"ep\",error=\"connection\"}} 4"
+            ),
+            format!(
+                "aio_sse_connector_errors{{{base},device=\"dev\",endpoint=\"ep\",error=\"delivery\"}} 0"
+            ),
+            format!(
+                "aio_sse_connector_messages_forwarded{{{base},asset=\"a\",operation=\"a/datasets/d\"}} 2"
+            ),
+            format!(
+                "aio_sse_connector_bytes_out{{{base},asset=\"a\",operation=\"a/datasets/d\"}} 20"
+            ),
+            format!(
+                "aio_sse_connector_processing_latency_bucket{{{base},asset=\"a\",operation=\"a/datasets/d\",le=\"2\"}} 0"
+            ),
+            format!(
+                "aio_sse_connector_processing_latency_bucket{{{base},asset=\"a\",operation=\"a/datasets/d\",le=\"5\"}} 1"
+            ),
+            format!(
+                "aio_sse_connector_processing_latency_bucket{{{base},asset=\"a\",operation=\"a/datasets/d\",le=\"+Inf\"}} 2"
+            ),
+            format!(
+                "aio_sse_connector_processing_latency_sum{{{base},asset=\"a\",operation=\"a/datasets/d\"}} 33"
+            ),
+            format!(
+                "aio_sse_connector_processing_latency_count{{{base},asset=\"a\",operation=\"a/datasets/d\"}} 2"
+            ),
             format!("aio_sse_connector_heartbeat{{{base}}} 0"),
             "# TYPE aio_sse_connector_processing_latency histogram".to_owned(),
         ] {

@@ -132,6 +132,12 @@ impl Tracer {
         }
     }
 
+    /// Makes spans (and `traceparent`s) that are exported nowhere: for tests, and to check
+    /// the propagation without a collector.
+    pub fn without_export(ratio: f64) -> Self {
+        Self::new(&SdkTracerProvider::builder().build(), ratio)
+    }
+
     /// Whether spans are made at all.
     pub fn is_enabled(&self) -> bool {
         self.inner.is_some()
@@ -167,7 +173,9 @@ impl Tracer {
             .with_start_time(message.arrived)
             .with_attributes(attributes)
             .start(&inner.tracer);
-        Some(EventSpan { span })
+        Some(EventSpan {
+            span: Box::new(span),
+        })
     }
 
     /// Starts the `connect` span of a connection attempt to `url` (its query left out);
@@ -189,7 +197,9 @@ impl Tracer {
                 KeyValue::new("sse.attempt", i64::from(attempt)),
             ])
             .start(&inner.tracer);
-        Some(EventSpan { span })
+        Some(EventSpan {
+            span: Box::new(span),
+        })
     }
 }
 
@@ -241,7 +251,9 @@ impl EventSampler {
 /// A started span; ends (with its status) when [`end`](Self::end) is called or it is dropped.
 #[derive(Debug)]
 pub struct EventSpan {
-    span: opentelemetry_sdk::trace::Span,
+    /// Boxed: a span is a few hundred bytes, and the runtime keeps an `Option<EventSpan>`
+    /// beside every delivery in flight.
+    span: Box<opentelemetry_sdk::trace::Span>,
 }
 
 impl EventSpan {
@@ -304,11 +316,7 @@ mod tests {
     #[test]
     fn traceparent_format() {
         assert_eq!(
-            traceparent(
-                "4bf92f3577b34da6a3ce929d0e0e4736",
-                "00f067aa0ba902b7",
-                1
-            ),
+            traceparent("4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7", 1),
             "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
         );
     }

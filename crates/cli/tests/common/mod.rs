@@ -137,6 +137,7 @@ const SCRUBBED: &[&str] = &[
     "SSE_CONNECTOR_TRUST",
     "SSE_CONNECTOR_HTTP",
     "SSE_CONNECTOR_HTTP_TOKEN_FILE",
+    "SSE_CONNECTOR_HTTP_TOKEN",
 ];
 
 /// `sse-connector run`, with none of the connector's variables inherited from the test's

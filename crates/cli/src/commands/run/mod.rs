@@ -16,6 +16,7 @@ pub mod schema_registry;
 pub mod settings;
 pub mod state_store;
 pub mod status;
+pub mod telemetry;
 
 use std::future::Future;
 use std::process::ExitCode;
@@ -133,6 +134,7 @@ pub async fn start_plumbing(settings: &RuntimeSettings) -> anyhow::Result<Plumbi
 /// all. Problems in definitions are reported and do not stop the connector.
 pub async fn run(args: RunArgs, shutdown: Shutdown) -> anyhow::Result<ExitCode> {
     let settings = args.runtime.resolve()?;
+    self::telemetry::apply_log_settings(&settings)?;
     let plumbing = start_plumbing(&settings).await?;
     let signal = async move {
         let signal = shutdown.requested().await;
@@ -173,11 +175,14 @@ pub async fn serve(
     };
     let files = FileSinks::new(&settings.storage_root, file_options);
     tracing::debug!(root = %settings.storage_root.display(), "storage root");
+    let telemetry = self::telemetry::start(settings)?;
     let mut supervisor = Supervisor::new(
         SupervisorConfig::new(&settings.state_dir, &settings.client_id),
         plumbing.publisher.clone(),
     )
-    .with_files(files.clone());
+    .with_files(files.clone())
+    .with_tracer(telemetry.tracer());
+    self::telemetry::attach(&telemetry, &supervisor);
     if let Some(store) = plumbing.key_value.clone() {
         supervisor = supervisor.with_key_value(store);
     }
@@ -214,6 +219,7 @@ pub async fn serve(
         plumbing.publisher.clone(),
         plumbing.schema_registry.catalog(),
         board.clone(),
+        self::telemetry::http(&telemetry, &supervisor),
         stop_http.clone(),
     )
     .await?;
@@ -238,6 +244,7 @@ pub async fn serve(
     if unacknowledged > 0 {
         tracing::warn!(unacknowledged, "messages left unacknowledged at stop");
     }
+    telemetry.shutdown().await;
     // Clients first (nothing is left for them to send), then the services.
     plumbing.schema_registry.close_client();
     plumbing.state_store.shutdown().await;
@@ -327,20 +334,26 @@ async fn start_http(
     publisher: MqttPublisher,
     catalog: Option<::schema_registry::Catalog>,
     board: StatusBoard,
+    observed: self::telemetry::HttpTelemetry,
     stop: CancellationToken,
 ) -> anyhow::Result<Option<tokio::task::JoinHandle<()>>> {
     let api::HttpListen::On(addr) = settings.http else {
         return Ok(None);
     };
-    let token = settings
-        .http_token_file
-        .as_deref()
-        .map(Token::from_file)
-        .transpose()?;
+    // The token file wins; else the token itself from SSE_CONNECTOR_HTTP_TOKEN (a Kubernetes
+    // secret as an environment variable). Never from the command line.
+    let token = match settings.http_token_file.as_deref() {
+        Some(file) => Some(Token::from_file(file)?),
+        None => std::env::var(api::listen::TOKEN_ENV)
+            .ok()
+            .map(|value| Token::new(&value))
+            .transpose()?,
+    };
     // The CRUD routes write the registry directory that `serve` watches.
     let mut sources =
         api::Sources::new(Arc::new(BrokerReadiness(publisher))).with_registry(paths.clone());
     sources = sources.with_status(Arc::new(status::BoardStatus(board)));
+    sources = observed.add_to(sources);
     if let Some(catalog) = catalog {
         sources = sources.with_schemas(Arc::new(RegistryCatalog::new(catalog)));
     }

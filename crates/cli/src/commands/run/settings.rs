@@ -107,6 +107,125 @@ pub struct RuntimeArgs {
     /// File holding the bearer token of the HTTP listener (required beyond loopback)
     #[arg(long, value_name = "FILE", env = "SSE_CONNECTOR_HTTP_TOKEN_FILE")]
     pub http_token_file: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub telemetry: TelemetryArgs,
+}
+
+/// Telemetry options of `run` (see docs/telemetry.md). `--log-format` and `--log-level` are
+/// global options of the binary (main.rs); the config file's `logFormat` and `logLevel`
+/// apply when neither they nor `RUST_LOG` are given.
+#[derive(Debug, Clone, Default, Args)]
+pub struct TelemetryArgs {
+    /// Share of events traced with a span and a `traceparent` user property, 0 to 1, when
+    /// traces are exported [default: 0.01]
+    #[arg(
+        long,
+        value_name = "RATIO",
+        env = "SSE_CONNECTOR_TRACE_SAMPLE_RATIO",
+        help_heading = "Telemetry"
+    )]
+    pub trace_sample_ratio: Option<f64>,
+
+    /// OTLP endpoint of every signal (metrics, traces, logs); AIO's `OTLP_*_ENDPOINT` and the
+    /// per-signal `OTEL_EXPORTER_OTLP_*_ENDPOINT` variables override it per signal
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "OTEL_EXPORTER_OTLP_ENDPOINT",
+        help_heading = "Telemetry"
+    )]
+    pub otlp_endpoint: Option<String>,
+
+    /// OTLP protocol of --otlp-endpoint: `http/protobuf` or `grpc` (a build with the
+    /// otlp-grpc feature) [default: http/protobuf]
+    #[arg(
+        long,
+        value_name = "PROTOCOL",
+        env = "OTEL_EXPORTER_OTLP_PROTOCOL",
+        help_heading = "Telemetry"
+    )]
+    pub otlp_protocol: Option<String>,
+
+    /// How often metrics are exported over OTLP (`OTEL_METRIC_EXPORT_INTERVAL` gives it in
+    /// milliseconds) [default: 60s]
+    #[arg(long, value_name = "DURATION", value_parser = values::duration, help_heading = "Telemetry")]
+    pub metric_export_interval: Option<Duration>,
+}
+
+/// Telemetry settings, resolved.
+#[derive(Debug, Clone)]
+pub struct TelemetrySettings {
+    /// The config file's log level (applied unless `RUST_LOG` or `--log-level` was given).
+    pub log_level: Option<String>,
+    /// The config file's log format (applied unless `--log-format` was given).
+    pub log_format: Option<telemetry::logs::LogFormat>,
+    /// Share of events traced.
+    pub trace_sample_ratio: f64,
+    /// The general OTLP endpoint and protocol.
+    pub otlp: telemetry::OtlpSettings,
+    /// Metric export interval.
+    pub metric_interval: Duration,
+}
+
+impl Default for TelemetrySettings {
+    fn default() -> Self {
+        Self {
+            log_level: None,
+            log_format: None,
+            trace_sample_ratio: telemetry::traces::DEFAULT_SAMPLE_RATIO,
+            otlp: telemetry::OtlpSettings::default(),
+            metric_interval: telemetry::otlp::DEFAULT_METRIC_INTERVAL,
+        }
+    }
+}
+
+impl TelemetryArgs {
+    /// The options, then the environment, then the config file's keys.
+    fn resolve(&self, file: &ConfigFile) -> anyhow::Result<TelemetrySettings> {
+        let ratio = self
+            .trace_sample_ratio
+            .or(file.trace_sample_ratio)
+            .unwrap_or(telemetry::traces::DEFAULT_SAMPLE_RATIO);
+        if !(0.0..=1.0).contains(&ratio) {
+            bail!("--trace-sample-ratio {ratio}: give a number from 0 to 1");
+        }
+        let protocol = match self.otlp_protocol.as_ref().or(file.otlp_protocol.as_ref()) {
+            Some(text) => Some(text.parse().context("--otlp-protocol")?),
+            None => None,
+        };
+        let metric_interval = match (self.metric_export_interval, &file.metric_export_interval) {
+            (Some(interval), _) => interval,
+            (None, file_value) => match telemetry::metric_interval_from_env() {
+                Some(interval) => interval,
+                None => match file_value {
+                    Some(text) => values::duration(text)
+                        .map_err(|e| anyhow::anyhow!("config file: metricExportInterval: {e}"))?,
+                    None => telemetry::otlp::DEFAULT_METRIC_INTERVAL,
+                },
+            },
+        };
+        if metric_interval.is_zero() {
+            bail!("--metric-export-interval: the interval is zero");
+        }
+        let log_format = match &file.log_format {
+            Some(text) => Some(text.parse().context("config file: logFormat")?),
+            None => None,
+        };
+        if let Some(level) = &file.log_level {
+            telemetry::logs::filter(level).context("config file: logLevel")?;
+        }
+        Ok(TelemetrySettings {
+            log_level: file.log_level.clone(),
+            log_format,
+            trace_sample_ratio: ratio,
+            otlp: telemetry::OtlpSettings {
+                endpoint: self.otlp_endpoint.clone().or(file.otlp_endpoint.clone()),
+                protocol,
+            },
+            metric_interval,
+        })
+    }
 }
 
 /// How to authenticate to the broker and verify it: shared by `run`, `demo` and `state`.
@@ -182,6 +301,13 @@ struct ConfigFile {
     schema_namespace: Option<String>,
     http: Option<String>,
     http_token_file: Option<PathBuf>,
+    // Telemetry (docs/telemetry.md).
+    log_level: Option<String>,
+    log_format: Option<String>,
+    trace_sample_ratio: Option<f64>,
+    otlp_endpoint: Option<String>,
+    otlp_protocol: Option<String>,
+    metric_export_interval: Option<String>,
 }
 
 /// A size in the config file: a number of bytes, or text with a unit (`64MiB`).
@@ -270,6 +396,8 @@ pub struct RuntimeSettings {
     pub http: HttpListen,
     /// HTTP token file.
     pub http_token_file: Option<PathBuf>,
+    /// Logs, metrics and traces.
+    pub telemetry: TelemetrySettings,
 }
 
 impl RuntimeArgs {
@@ -283,6 +411,7 @@ impl RuntimeArgs {
             Some(path) => read_config(path)?,
             None => ConfigFile::default(),
         };
+        let telemetry = self.telemetry.resolve(&file)?;
         let duration = |cli: Option<Duration>,
                         env: &str,
                         file: &Option<String>,
@@ -398,6 +527,7 @@ impl RuntimeArgs {
             schema_namespace,
             http,
             http_token_file: self.http_token_file.clone().or(file.http_token_file),
+            telemetry,
         })
     }
 }
@@ -610,6 +740,41 @@ mod tests {
             let settings = resolve(&["--config", file.path().to_str().unwrap()]).unwrap();
             assert_eq!(settings.storage_max_file_bytes, bytes, "{text}");
         }
+    }
+
+    #[test]
+    fn telemetry_from_options_or_file() {
+        let defaults = resolve(&[]).unwrap().telemetry;
+        assert!((defaults.trace_sample_ratio - 0.01).abs() < f64::EPSILON);
+        assert_eq!(defaults.log_format, None);
+        let option = resolve(&[
+            "--trace-sample-ratio",
+            "1",
+            "--otlp-endpoint",
+            "http://c:4318",
+        ])
+        .unwrap()
+        .telemetry;
+        assert!((option.trace_sample_ratio - 1.0).abs() < f64::EPSILON);
+        assert_eq!(option.otlp.endpoint.as_deref(), Some("http://c:4318"));
+        assert!(resolve(&["--trace-sample-ratio", "1.5"]).is_err());
+        let file = config(
+            "logLevel: debug\nlogFormat: json\ntraceSampleRatio: 0\notlpEndpoint: http://f:4318\n\
+             otlpProtocol: http/protobuf\nmetricExportInterval: 5s\n",
+        );
+        let from_file = resolve(&["--config", file.path().to_str().unwrap()])
+            .unwrap()
+            .telemetry;
+        assert_eq!(from_file.log_level.as_deref(), Some("debug"));
+        assert_eq!(from_file.log_format, Some(telemetry::logs::LogFormat::Json));
+        assert!(from_file.trace_sample_ratio.abs() < f64::EPSILON);
+        assert_eq!(from_file.metric_interval, Duration::from_secs(5));
+        assert_eq!(
+            from_file.otlp.protocol,
+            Some(telemetry::Protocol::HttpProtobuf)
+        );
+        let bad = config("logFormat: xml\n");
+        assert!(resolve(&["--config", bad.path().to_str().unwrap()]).is_err());
     }
 
     #[test]

@@ -1,0 +1,145 @@
+//! Telemetry of `run`: starts [`Telemetry`] from the resolved settings (OTLP endpoints,
+//! sample ratio, export interval, the config file's log level and format), gives it the
+//! supervisor's counters, and adapts it and the supervisor's tap to what the HTTP API reads
+//! ([`api::MetricsSource`] for `GET /metrics`, [`api::TailSource`] for the live tail).
+//!
+//! Order: [`apply_log_settings`] right after the settings are resolved (in `run`), then in
+//! `serve` [`start`] before the supervisor (the supervisor takes
+//! [`Telemetry::tracer`]), [`attach`] once it exists, [`http`] for the HTTP listener's sources
+//! ([`HttpTelemetry::add_to`]), and `Telemetry::shutdown` last, after the supervisor drained (its final
+//! export then has the final counts).
+
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use sinks::Publisher;
+use supervisor::{Supervisor, Tap, TapMessage};
+use telemetry::{Metrics, OtlpEndpoints, Telemetry, TelemetryConfig};
+use tokio::sync::broadcast;
+use tokio::sync::broadcast::error::RecvError;
+
+use super::settings::RuntimeSettings;
+
+/// Messages a tail listener may lag behind (the API's side of the feed).
+const TAIL_CAPACITY: usize = 256;
+
+/// Applies the config file's `logLevel` and `logFormat` (unless `RUST_LOG` or the options
+/// gave them): call it as soon as the settings are resolved, so that every line after is in
+/// the configured format. Calling it again changes nothing.
+///
+/// # Errors
+/// An invalid log level.
+pub fn apply_log_settings(settings: &RuntimeSettings) -> anyhow::Result<()> {
+    let config = &settings.telemetry;
+    if let Some(level) = &config.log_level {
+        let directives = telemetry::logs::level_directives(level, &crate::LOG_TARGETS);
+        telemetry::logs::set_level(&directives).context("config file: logLevel")?;
+    }
+    if let Some(format) = config.log_format {
+        telemetry::logs::set_format(format);
+    }
+    Ok(())
+}
+
+/// Applies the log settings ([`apply_log_settings`]) and starts the telemetry of `settings`.
+///
+/// # Errors
+/// An invalid log level, OTLP protocol, or an exporter that cannot be built.
+///
+/// # Panics
+/// Outside a Tokio runtime.
+pub fn start(settings: &RuntimeSettings) -> anyhow::Result<Telemetry> {
+    apply_log_settings(settings)?;
+    let config = &settings.telemetry;
+    let endpoints = OtlpEndpoints::resolve(&config.otlp).context("OTLP settings")?;
+    Telemetry::start(TelemetryConfig {
+        instance: settings.client_id.clone(),
+        endpoints,
+        metric_interval: config.metric_interval,
+        trace_sample_ratio: config.trace_sample_ratio,
+    })
+    .context("cannot start telemetry")
+}
+
+/// Makes `supervisor`'s counters the source of the metrics.
+pub fn attach<P: Publisher>(telemetry: &Telemetry, supervisor: &Supervisor<P>) {
+    telemetry
+        .metrics()
+        .set_producer(Arc::new(supervisor.metrics()));
+}
+
+/// What the HTTP listener reads of telemetry: the metrics and the supervisor's tap.
+#[derive(Debug, Clone)]
+pub struct HttpTelemetry {
+    metrics: Arc<Metrics>,
+    tap: Tap,
+}
+
+/// The metrics of `telemetry` and the tap of `supervisor`, for the HTTP listener.
+pub fn http<P: Publisher>(telemetry: &Telemetry, supervisor: &Supervisor<P>) -> HttpTelemetry {
+    HttpTelemetry {
+        metrics: telemetry.metrics().clone(),
+        tap: supervisor.tap(),
+    }
+}
+
+impl HttpTelemetry {
+    /// `sources` with `GET /metrics` and the live tail.
+    pub fn add_to(self, sources: api::Sources) -> api::Sources {
+        sources
+            .with_metrics(Arc::new(PrometheusText(self.metrics)))
+            .with_tail(Arc::new(Tail(self.tap)))
+    }
+}
+
+/// `GET /metrics`: the Prometheus text of the metrics.
+#[derive(Debug)]
+pub struct PrometheusText(pub Arc<Metrics>);
+
+impl api::MetricsSource for PrometheusText {
+    fn prometheus_text(&self) -> String {
+        telemetry::prometheus::render(&self.0.snapshot())
+    }
+}
+
+/// The live tail over the supervisor's [`Tap`].
+#[derive(Debug, Clone)]
+pub struct Tail(pub Tap);
+
+impl api::TailSource for Tail {
+    /// A feed of `asset`'s forwarded messages: a task copies the supervisor's feed into the
+    /// API's message type, and ends when the listener goes away or the supervisor stops.
+    fn subscribe(&self, asset: &str) -> broadcast::Receiver<api::TailMessage> {
+        let mut from = self.0.subscribe(asset);
+        let (to, receiver) = broadcast::channel(TAIL_CAPACITY);
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    () = to.closed() => return,
+                    message = from.recv() => match message {
+                        Ok(message) => {
+                            if to.send(tail_message(message)).is_err() {
+                                return;
+                            }
+                        }
+                        Err(RecvError::Lagged(_)) => {}
+                        Err(RecvError::Closed) => return,
+                    },
+                }
+            }
+        });
+        receiver
+    }
+}
+
+fn tail_message(message: TapMessage) -> api::TailMessage {
+    api::TailMessage {
+        operation: message.operation,
+        destination: message.destination,
+        sse_event: message.sse_event,
+        sse_id: message.sse_id,
+        content_type: message.content_type,
+        payload: message.payload,
+        time: message.time,
+    }
+}

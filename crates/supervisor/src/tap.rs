@@ -1,0 +1,122 @@
+//! The live tail: a feed of the messages forwarded for one asset, for whoever listens (the
+//! web UI's tail view, `GET /api/v1/assets/{name}/tail`).
+//!
+//! Free when nobody listens: the stream tasks check one atomic ([`Tap::is_listening`])
+//! before building anything; only then do they lock the map of feeds and copy the message
+//! (the payload is a shared `Bytes`, not copied). Feeds are `broadcast` channels: a slow
+//! listener loses the oldest messages, never slows the stream down.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use tokio::sync::broadcast;
+
+/// Messages a listener may lag behind before it loses the oldest.
+const FEED_CAPACITY: usize = 256;
+
+/// One forwarded message, as the tail shows it.
+#[derive(Debug, Clone)]
+pub struct TapMessage {
+    /// `asset/datasets/name` or `asset/eventGroups/group/events/name`.
+    pub operation: String,
+    /// The MQTT topic, the state store key or the file path.
+    pub destination: String,
+    /// The SSE event type.
+    pub sse_event: String,
+    /// The SSE event id (may be empty).
+    pub sse_id: String,
+    /// The payload's content type.
+    pub content_type: String,
+    /// The payload, as forwarded.
+    pub payload: Bytes,
+    /// When it was forwarded, RFC 3339.
+    pub time: String,
+}
+
+/// The feeds, by asset; cheap to clone (shared).
+#[derive(Debug, Clone, Default)]
+pub struct Tap {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    /// Number of feeds (assets with a sender); 0: nothing to do on the event path.
+    feeds: AtomicUsize,
+    senders: Mutex<HashMap<String, broadcast::Sender<TapMessage>>>,
+}
+
+impl Tap {
+    /// A feed of the messages forwarded for `asset` from now on.
+    pub fn subscribe(&self, asset: &str) -> broadcast::Receiver<TapMessage> {
+        let mut senders = self.lock();
+        senders.retain(|_, tx| tx.receiver_count() > 0);
+        let receiver = senders
+            .entry(asset.to_owned())
+            .or_insert_with(|| broadcast::channel(FEED_CAPACITY).0)
+            .subscribe();
+        self.inner.feeds.store(senders.len(), Ordering::Relaxed);
+        receiver
+    }
+
+    /// Whether anyone may listen (one relaxed load).
+    #[inline]
+    pub fn is_listening(&self) -> bool {
+        self.inner.feeds.load(Ordering::Relaxed) > 0
+    }
+
+    /// Sends `message()` to the listeners of `asset`, if any; drops the feed when its last
+    /// listener went away.
+    pub(crate) fn publish(&self, asset: &str, message: impl FnOnce() -> TapMessage) {
+        let mut senders = self.lock();
+        let Some(tx) = senders.get(asset) else {
+            return;
+        };
+        if tx.receiver_count() == 0 {
+            senders.remove(asset);
+            self.inner.feeds.store(senders.len(), Ordering::Relaxed);
+            return;
+        }
+        let _ = tx.send(message());
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, broadcast::Sender<TapMessage>>> {
+        self.inner
+            .senders
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message(op: &str) -> TapMessage {
+        TapMessage {
+            operation: op.into(),
+            destination: "t".into(),
+            sse_event: "m".into(),
+            sse_id: String::new(),
+            content_type: "application/json".into(),
+            payload: Bytes::from_static(b"{}"),
+            time: "now".into(),
+        }
+    }
+
+    #[test]
+    fn listeners_get_their_asset_only_and_leaving_stops_the_work() {
+        let tap = Tap::default();
+        assert!(!tap.is_listening());
+        let mut rx = tap.subscribe("a");
+        assert!(tap.is_listening());
+        tap.publish("b", || panic!("nobody listens to b"));
+        tap.publish("a", || message("a/datasets/d"));
+        assert_eq!(rx.try_recv().expect("message").operation, "a/datasets/d");
+        drop(rx);
+        tap.publish("a", || panic!("nobody listens any more"));
+        assert!(!tap.is_listening());
+    }
+}
