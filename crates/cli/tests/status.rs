@@ -2,7 +2,8 @@
 //! (401), an unknown CA, a 404, a 500 that recovers, a 204, a payload that is not JSON, and a
 //! definition file that cannot be read. Each shows up where AIO puts it (configuration status
 //! or runtime health, with AIO's reason codes) on `GET /api/v1/status`, in the status files
-//! and in `sse-connector status`; no secret value appears anywhere.
+//! and in `sse-connector status`, and is counted in the metrics (`GET /metrics`); no secret
+//! value appears anywhere.
 
 #![allow(clippy::unwrap_used)]
 
@@ -56,6 +57,19 @@ fn one_dataset_asset(registry: &Path, name: &str, device: &str, path: &str) {
             + "  datasets:\n"
             + &dataset("d", path, &format!("it/{name}"), &["qos: Qos1"])),
     );
+}
+
+/// The value of the series of `name` whose labels include `labels`, in Prometheus text.
+fn metric(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    text.lines().find_map(|line| {
+        let rest = line.strip_prefix(name)?.strip_prefix('{')?;
+        let (series, value) = rest.split_once("} ")?;
+        labels
+            .iter()
+            .all(|(k, v)| series.split(',').any(|pair| pair == format!("{k}=\"{v}\"")))
+            .then(|| value.trim().parse().ok())
+            .flatten()
+    })
 }
 
 async fn status_command(state_dir: &Path, json: bool) -> String {
@@ -256,6 +270,54 @@ async fn real_failures_land_in_configuration_status_or_health() {
     assert_eq!(gone.requests().len(), 1, "404 is not retried");
     assert_eq!(done.requests().len(), 1, "204 is not retried");
 
+    // The metrics count the same failures and flows.
+    let (code, metrics) = http_get(http, "/metrics").await;
+    assert_eq!(code, 200, "{metrics}");
+    let connection_errors = |device: &str| {
+        metric(
+            &metrics,
+            "aio_sse_connector_errors",
+            &[("device", device), ("error", "connection")],
+        )
+    };
+    for device in ["locked", "pinned", "gone", "done"] {
+        assert!(
+            connection_errors(device).is_some_and(|n| n >= 1.0),
+            "no connection error counted for {device}:\n{metrics}"
+        );
+    }
+    assert!(
+        connection_errors("flaky").is_some_and(|n| n >= 1.0),
+        "the 500 counts as a connection error:\n{metrics}"
+    );
+    assert_eq!(
+        metric(
+            &metrics,
+            "aio_sse_connector_messages_received",
+            &[("device", "texty")]
+        ),
+        Some(2.0),
+        "{metrics}"
+    );
+    assert_eq!(
+        metric(
+            &metrics,
+            "aio_sse_connector_messages_forwarded",
+            &[("asset", "texty"), ("operation", "texty/datasets/d")]
+        ),
+        Some(2.0),
+        "the payload that is not JSON is still forwarded:\n{metrics}"
+    );
+    assert!(
+        metric(
+            &metrics,
+            "aio_sse_connector_messages_forwarded",
+            &[("asset", "flaky")]
+        )
+        .is_some_and(|n| n >= 1.0),
+        "{metrics}"
+    );
+
     // The status files and `sse-connector status` say the same.
     let files = state.path().join("status");
     common::eventually("status files", || {
@@ -287,6 +349,7 @@ async fn real_failures_land_in_configuration_status_or_health() {
         ("the status", &status_body),
         ("the status file", &written),
         ("the status table", &table),
+        ("the metrics", &metrics),
         ("the log", &connector.log().join("\n")),
     ] {
         assert!(!text.contains(PASSWORD), "the password is in {what}");

@@ -21,6 +21,7 @@
 //! - `connection`: the task that owns rumqttc's event loop.
 //! - `inflight`: the I/O-free state machine that matches acknowledgements to messages and
 //!   plans replays; its module docs explain why rumqttc's own replay is not used.
+//! - `window`: the in-flight window, refilled in batches once it ran full.
 
 pub mod config;
 mod connection;
@@ -29,6 +30,7 @@ pub mod request;
 pub mod rpc;
 pub mod subscriber;
 pub mod tls;
+mod window;
 
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -37,7 +39,7 @@ use std::time::Duration;
 use rumqttc::v5::mqttbytes::QoS;
 use rumqttc::v5::{AsyncClient, MqttOptions};
 use rumqttc::{TlsConfiguration, Transport};
-use tokio::sync::{Notify, Semaphore, watch};
+use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 use tokio_util::sync::{CancellationToken, DropGuard};
 
@@ -49,6 +51,7 @@ use crate::message::{Message, Qos};
 use crate::publisher::{Delivery, Publisher};
 use connection::{Connection, Settings, Shared, Waiter};
 use inflight::Inflight;
+use window::Window;
 
 /// Whether the publisher has a working broker connection (for readiness checks).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -75,7 +78,7 @@ pub struct MqttPublisher {
 struct Inner {
     shared: Arc<Shared>,
     client: AsyncClient,
-    window: Arc<Semaphore>,
+    window: Window,
     max_packet_size: u32,
     close_timeout: Duration,
     task: Mutex<Option<JoinHandle<()>>>,
@@ -152,7 +155,7 @@ impl MqttPublisher {
             inner: Arc::new(Inner {
                 shared,
                 client,
-                window: Arc::new(Semaphore::new(usize::from(config.max_in_flight))),
+                window: Window::new(usize::from(config.max_in_flight)),
                 max_packet_size: config.max_packet_size,
                 close_timeout: config.close_timeout,
                 task: Mutex::new(Some(task)),
@@ -265,10 +268,7 @@ impl Publisher for MqttPublisher {
     async fn publish(&self, message: Message) -> Result<Delivery, PublishError> {
         self.check(&message)?;
         let inner = &self.inner;
-        let permit = Arc::clone(&inner.window)
-            .acquire_owned()
-            .await
-            .map_err(|_| PublishError::Closed)?;
+        let permit = inner.window.permit().await.ok_or(PublishError::Closed)?;
         let qos = match message.qos {
             Qos::AtMostOnce => QoS::AtMostOnce,
             Qos::AtLeastOnce => QoS::AtLeastOnce,
