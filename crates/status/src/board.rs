@@ -45,6 +45,11 @@ struct Inner {
     streams: Vec<StreamHandle>,
     unsupported: BTreeMap<OperationId, Unsupported>,
     stamps: Stamps,
+    /// What [`StatusBoard::take_changed`] watches: set by [`StatusBoard::applied`], and
+    /// each stream's state and schemas (receivers of its own, so reports do not mark them
+    /// seen).
+    applied_since_taken: bool,
+    watched: Vec<StreamHandle>,
 }
 
 impl std::fmt::Debug for StatusBoard {
@@ -65,6 +70,8 @@ impl StatusBoard {
                 streams: Vec::new(),
                 unsupported: BTreeMap::new(),
                 stamps: Stamps::default(),
+                applied_since_taken: true,
+                watched: Vec::new(),
             })),
         }
     }
@@ -83,7 +90,28 @@ impl StatusBoard {
                 .insert(unsupported.operation.clone(), unsupported.clone());
         }
         inner.snapshot = snapshot;
+        inner.watched.clone_from(&streams);
         inner.streams = streams;
+        inner.applied_since_taken = true;
+    }
+
+    /// Whether anything but counters changed since the last call: a plan applied, a stream's
+    /// state or an operation's schema. Cheap (no allocation): the status files are rewritten
+    /// on it.
+    pub fn take_changed(&self) -> bool {
+        let mut inner = self.lock();
+        let mut changed = std::mem::take(&mut inner.applied_since_taken);
+        for handle in &mut inner.watched {
+            if handle.state.has_changed().unwrap_or(false) {
+                handle.state.mark_unchanged();
+                changed = true;
+            }
+            if handle.schemas.has_changed().unwrap_or(false) {
+                handle.schemas.mark_unchanged();
+                changed = true;
+            }
+        }
+        changed
     }
 
     /// The status now.
