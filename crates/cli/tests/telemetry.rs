@@ -321,12 +321,18 @@ async fn metrics_and_traces_reach_an_otlp_receiver_and_metrics_page() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn no_secret_in_trace_logs_or_metrics() {
+async fn no_secret_in_trace_logs_metrics_status_or_error_texts() {
     const PASSWORD: &str = "hunter2-telemetry-never-shown";
+    const KEY_MATERIAL: &str = "U2VjcmV0S2V5TWF0ZXJpYWxOZXZlclNob3du";
     let pki = TestPki::generate();
     let key_pem = std::fs::read_to_string(&pki.client.key).unwrap();
     let basic = SseServer::http([Response::sse().chunk("id: 1\ndata: {\"b\":1}\n\n").hang()]).await;
     basic.require_basic_auth("operator", PASSWORD);
+    // Refuses the password: its error texts (status, logs) are made from the credentials' use.
+    let denied = SseServer::http([]).await;
+    denied.require_basic_auth("operator", "another-password");
+    // Serves mTLS, but the client key configured for it is not a usable key.
+    let broken_key = SseServer::https(pki.server_config(ClientAuth::Required), []).await;
     let mtls = SseServer::https(
         pki.server_config(ClientAuth::Required),
         [Response::sse().chunk("id: 1\ndata: {\"m\":1}\n\n").hang()],
@@ -342,6 +348,11 @@ async fn no_secret_in_trace_logs_or_metrics() {
     std::fs::create_dir_all(r.join("secrets/tls")).unwrap();
     std::fs::copy(&pki.client.cert, r.join("secrets/tls/cert")).unwrap();
     std::fs::write(r.join("secrets/tls/key"), &key_pem).unwrap();
+    std::fs::write(
+        r.join("secrets/tls/badkey"),
+        format!("-----BEGIN PRIVATE KEY-----\n{KEY_MATERIAL}\n-----END PRIVATE KEY-----\n"),
+    )
+    .unwrap();
     std::fs::create_dir_all(r.join("trust/ca")).unwrap();
     std::fs::copy(&pki.ca_pem, r.join("trust/ca/ca.pem")).unwrap();
 
@@ -352,6 +363,9 @@ async fn no_secret_in_trace_logs_or_metrics() {
          passwordSecretName: creds/password\n",
     );
     write_atomic(&r.join("devices/basic.yaml"), &basic_device);
+    let denied_device = device("denied", "ep", &denied.url(""), &[])
+        + &basic_device[basic_device.find("        authentication:").unwrap()..];
+    write_atomic(&r.join("devices/denied.yaml"), &denied_device);
     let mut mtls_device = device("mtls", "ep", &mtls.url(""), &[]);
     mtls_device.push_str(
         "        authentication:\n          method: Certificate\n          \
@@ -359,7 +373,11 @@ async fn no_secret_in_trace_logs_or_metrics() {
          keySecretName: tls/key\n        trustSettings:\n          trustList: ca\n",
     );
     write_atomic(&r.join("devices/mtls.yaml"), &mtls_device);
-    for name in ["basic", "mtls"] {
+    let broken_device = device("broken", "ep", &broken_key.url(""), &[])
+        + &mtls_device[mtls_device.find("        authentication:").unwrap()..]
+            .replace("keySecretName: tls/key", "keySecretName: tls/badkey");
+    write_atomic(&r.join("devices/broken.yaml"), &broken_device);
+    for name in ["basic", "mtls", "denied", "broken"] {
         write_atomic(
             &r.join(format!("assets/{name}.yaml")),
             &(asset_head(name, name, "ep", &[])
@@ -391,8 +409,16 @@ async fn no_secret_in_trace_logs_or_metrics() {
         connector_log_has_trace(&connector),
         "RUST_LOG=trace is in effect"
     );
+    // The two failures are reported, with error texts made from the credentials' use.
+    let report = common::status_until(http, "both failures in the status", |report| {
+        let text = report.to_string();
+        text.contains("401 Unauthorized") && text.contains("client_certificate_invalid")
+    })
+    .await
+    .to_string();
     let log = connector.log().join("\n");
     assert!(connector.terminate().await.success());
+    let status_file = std::fs::read_to_string(state.path().join("status/status.json")).unwrap();
 
     let basic_header = test_support::sse_server::base64(format!("operator:{PASSWORD}").as_bytes());
     let key_body: Vec<&str> = key_pem
@@ -400,7 +426,16 @@ async fn no_secret_in_trace_logs_or_metrics() {
         .filter(|l| !l.starts_with("-----") && l.len() > 16)
         .collect();
     assert!(!key_body.is_empty());
-    for (what, text) in [("log", &log), ("metrics", &metrics)] {
+    for (what, text) in [
+        ("log", &log),
+        ("metrics", &metrics),
+        ("status", &report),
+        ("status file", &status_file),
+    ] {
+        assert!(
+            !text.contains(KEY_MATERIAL),
+            "the unusable key's content is in the {what}"
+        );
         assert!(!text.contains(PASSWORD), "the password is in the {what}");
         assert!(
             !text.contains(&basic_header),

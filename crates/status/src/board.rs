@@ -7,7 +7,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use model::plan::OperationId;
 use registry::Snapshot;
-use supervisor::{Applied, StreamHandle, Unsupported};
+use supervisor::{Applied, OperationSchemas, StreamHandle, StreamState, Unsupported};
+use tokio::sync::watch;
 
 use crate::assemble::{Observed, StreamObservation, assemble};
 use crate::report::{BrokerStatus, ConnectorStatus, RegistryStatus, StatusReport};
@@ -49,7 +50,10 @@ struct Inner {
     /// each stream's state and schemas (receivers of its own, so reports do not mark them
     /// seen).
     applied_since_taken: bool,
-    watched: Vec<StreamHandle>,
+    watched: Vec<(
+        watch::Receiver<StreamState>,
+        watch::Receiver<OperationSchemas>,
+    )>,
 }
 
 impl std::fmt::Debug for StatusBoard {
@@ -90,7 +94,10 @@ impl StatusBoard {
                 .insert(unsupported.operation.clone(), unsupported.clone());
         }
         inner.snapshot = snapshot;
-        inner.watched.clone_from(&streams);
+        inner.watched = streams
+            .iter()
+            .map(|h| (h.state.clone(), h.schemas.clone()))
+            .collect();
         inner.streams = streams;
         inner.applied_since_taken = true;
     }
@@ -101,13 +108,13 @@ impl StatusBoard {
     pub fn take_changed(&self) -> bool {
         let mut inner = self.lock();
         let mut changed = std::mem::take(&mut inner.applied_since_taken);
-        for handle in &mut inner.watched {
-            if handle.state.has_changed().unwrap_or(false) {
-                handle.state.mark_unchanged();
+        for (state, schemas) in &mut inner.watched {
+            if state.has_changed().unwrap_or(false) {
+                state.mark_unchanged();
                 changed = true;
             }
-            if handle.schemas.has_changed().unwrap_or(false) {
-                handle.schemas.mark_unchanged();
+            if schemas.has_changed().unwrap_or(false) {
+                schemas.mark_unchanged();
                 changed = true;
             }
         }

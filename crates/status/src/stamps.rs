@@ -15,7 +15,20 @@ pub const REFRESH_MILLIS: u64 = 60_000;
 #[derive(Debug, Default)]
 pub struct Stamps {
     config: HashMap<String, ConfigStatus>,
-    health: HashMap<String, (RuntimeHealth, u64)>,
+    health: HashMap<String, Seen>,
+}
+
+/// A part's health as last stamped, kept small: one per dataset and event.
+#[derive(Debug)]
+struct Seen {
+    status: HealthStatus,
+    reason_code: Option<String>,
+    message: Option<String>,
+    version: Option<u64>,
+    /// Unix milliseconds of `lastTransitionTime`.
+    transition: u64,
+    /// Unix milliseconds of `lastUpdateTime`.
+    updated: u64,
 }
 
 /// The current time, as Unix milliseconds and RFC 3339.
@@ -114,10 +127,10 @@ impl Stamps {
         key: String,
         health: &mut RuntimeHealth,
         now: &Now,
-        next: &mut HashMap<String, (RuntimeHealth, u64)>,
+        next: &mut HashMap<String, Seen>,
     ) {
         let before = self.health.get(&key);
-        if let Some((before, _)) = before
+        if let Some(before) = before
             && health.status == HealthStatus::Unknown
             && health.message.as_deref() == Some(CONNECTING)
         {
@@ -125,28 +138,31 @@ impl Stamps {
             health.reason_code.clone_from(&before.reason_code);
             health.message.clone_from(&before.message);
         }
-        let (transition, updated_at) = match before {
-            Some((b, updated_at))
+        let (transition, updated) = match before {
+            Some(b)
                 if b.status == health.status
                     && b.reason_code == health.reason_code
                     && b.message == health.message
                     && b.version == health.version =>
             {
-                if now.millis.saturating_sub(*updated_at) < REFRESH_MILLIS {
-                    health.last_update_time.clone_from(&b.last_update_time);
-                    (b.last_transition_time.clone(), *updated_at)
-                } else {
-                    health.last_update_time.clone_from(&now.text);
-                    (b.last_transition_time.clone(), now.millis)
-                }
+                let refresh = now.millis.saturating_sub(b.updated) >= REFRESH_MILLIS;
+                (b.transition, if refresh { now.millis } else { b.updated })
             }
-            _ => {
-                health.last_update_time.clone_from(&now.text);
-                (now.text.clone(), now.millis)
-            }
+            _ => (now.millis, now.millis),
         };
-        health.last_transition_time = transition;
-        next.insert(key, (health.clone(), updated_at));
+        health.last_transition_time = sinks::cloudevents::time(transition);
+        health.last_update_time = sinks::cloudevents::time(updated);
+        next.insert(
+            key,
+            Seen {
+                status: health.status,
+                reason_code: health.reason_code.clone(),
+                message: health.message.clone(),
+                version: health.version,
+                transition,
+                updated,
+            },
+        );
     }
 }
 
