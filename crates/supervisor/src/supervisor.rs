@@ -371,7 +371,7 @@ impl<P: Publisher> Supervisor<P> {
         });
         let stop = CancellationToken::new();
         let done = CancellationToken::new();
-        let task = StreamTask {
+        let task = Box::new(StreamTask {
             spec: spec.clone(),
             router: router_rx,
             sinks: self.sinks.clone(),
@@ -388,7 +388,7 @@ impl<P: Publisher> Supervisor<P> {
             after: self.stopping.get(&spec.url).cloned().unwrap_or_default(),
             tap: self.tap.clone(),
             tracer: self.tracer.clone(),
-        };
+        });
         // Cancelled when the task ends, even by a panic: its successor may then start.
         let guard = done.clone().drop_guard();
         self.tasks.spawn(async move {
