@@ -22,7 +22,7 @@
 //! messages' `dataschema`; [`Supervisor::schemas`] and [`StreamHandle::schemas`] show each
 //! operation's [`OperationSchema`] (see `schemas.rs` for the rules).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::num::NonZeroUsize;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -134,7 +134,8 @@ pub struct StreamHandle {
 }
 
 struct Running {
-    operations: BTreeMap<OperationId, Operation>,
+    /// The operations reading it (their definitions are in the plan).
+    operations: BTreeSet<OperationId>,
     router: watch::Sender<Arc<Router>>,
     stop: CancellationToken,
     done: CancellationToken,
@@ -282,12 +283,9 @@ impl<P: Publisher> Supervisor<P> {
             }
         }
 
-        let mut wanted: BTreeMap<StreamSpec, BTreeMap<OperationId, Operation>> = BTreeMap::new();
+        let mut wanted: BTreeMap<&StreamSpec, BTreeMap<&OperationId, &Operation>> = BTreeMap::new();
         for op in plan.operations.values() {
-            wanted
-                .entry(op.stream.clone())
-                .or_default()
-                .insert(op.id.clone(), op.clone());
+            wanted.entry(&op.stream).or_default().insert(&op.id, op);
         }
 
         self.stopping.retain(|_, tokens| {
@@ -297,7 +295,7 @@ impl<P: Publisher> Supervisor<P> {
         let gone: Vec<StreamSpec> = self
             .streams
             .keys()
-            .filter(|spec| !wanted.contains_key(*spec))
+            .filter(|spec| !wanted.contains_key(spec))
             .cloned()
             .collect();
         for spec in gone {
@@ -309,8 +307,10 @@ impl<P: Publisher> Supervisor<P> {
             .retain_operations(|id| plan.operations.contains_key(id));
 
         for (spec, operations) in wanted {
-            match self.streams.get_mut(&spec) {
-                Some(running) if running.operations == operations => {}
+            match self.streams.get_mut(spec) {
+                Some(running)
+                    if running.operations.iter().eq(operations.keys().copied())
+                        && !operations.keys().any(|id| changes.changed.contains(*id)) => {}
                 Some(running) if !running.state.borrow().is_terminal() => {
                     let router = router(&self.sinks, &self.config.client_id, &operations)
                         .with_stats(|id| self.metrics.operation(id));
@@ -320,16 +320,16 @@ impl<P: Publisher> Supervisor<P> {
                         schemas.retain(|id, _| operations.contains_key(id));
                         schemas.len() != before
                     });
-                    running.operations = operations;
+                    running.operations = operations.keys().map(|id| (*id).clone()).collect();
                     applied.updated.push(spec.url.clone());
                 }
                 Some(_) => {
-                    self.stop(&spec);
-                    self.start(spec.clone(), operations);
+                    self.stop(spec);
+                    self.start(spec.clone(), &operations);
                     applied.started.push(spec.url.clone());
                 }
                 None => {
-                    self.start(spec.clone(), operations);
+                    self.start(spec.clone(), &operations);
                     applied.started.push(spec.url.clone());
                 }
             }
@@ -358,12 +358,12 @@ impl<P: Publisher> Supervisor<P> {
         }
     }
 
-    fn start(&mut self, spec: StreamSpec, operations: BTreeMap<OperationId, Operation>) {
-        let router = router(&self.sinks, &self.config.client_id, &operations)
+    fn start(&mut self, spec: StreamSpec, operations: &BTreeMap<&OperationId, &Operation>) {
+        let router = router(&self.sinks, &self.config.client_id, operations)
             .with_stats(|id| self.metrics.operation(id));
         let (router_tx, router_rx) = watch::channel(Arc::new(router));
         let (state_tx, state_rx) = watch::channel(StreamState::Connecting);
-        let stats: Arc<StreamStats> = self.metrics.stream(&spec, operations.values());
+        let stats: Arc<StreamStats> = self.metrics.stream(&spec, operations.values().copied());
         let schema_status = watch::Sender::new(OperationSchemas::new());
         let schemas = self.schemas.clone().map(|mut setup| {
             setup.sampling = self.schema_sampling;
@@ -398,7 +398,7 @@ impl<P: Publisher> Supervisor<P> {
         self.streams.insert(
             spec,
             Running {
-                operations,
+                operations: operations.keys().map(|id| (*id).clone()).collect(),
                 router: router_tx,
                 stop,
                 done,
@@ -420,7 +420,7 @@ impl<P: Publisher> Supervisor<P> {
             .iter()
             .map(|(spec, running)| StreamHandle {
                 url: spec.url.clone(),
-                operations: running.operations.keys().cloned().collect(),
+                operations: running.operations.iter().cloned().collect(),
                 state: running.state.clone(),
                 stats: running.stats.clone(),
                 schemas: running.schemas.subscribe(),
@@ -502,9 +502,9 @@ impl<P: Publisher> Drop for Supervisor<P> {
 fn router<P: Publisher>(
     sinks: &Sinks<P>,
     client_id: &str,
-    operations: &BTreeMap<OperationId, Operation>,
+    operations: &BTreeMap<&OperationId, &Operation>,
 ) -> Router {
-    Router::new(operations.values(), client_id, |sink| {
+    Router::new(operations.values().copied(), client_id, |sink| {
         sinks.unsupported(sink).is_none()
     })
 }
