@@ -289,7 +289,6 @@ async fn run(mut eventloop: EventLoop, invoker: Invoker, config: MqttConfig) {
     .await;
     // Wake every waiter: their requests will not be answered on this connection.
     invoker.close();
-    connection::disconnect(&client, &mut eventloop).await;
 }
 
 #[cfg(test)]

@@ -489,7 +489,6 @@ async fn run(mut eventloop: EventLoop, inner: Weak<Inner>, config: MqttConfig) {
     // Wake every waiter: their requests will not be answered on this connection.
     invoker.close();
     lock(&observers).clear();
-    connection::disconnect(&client, &mut eventloop).await;
 }
 
 /// Sends KEYNOTIFY again for every observed key, in a task of its own (it waits for replies,

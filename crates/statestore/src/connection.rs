@@ -16,8 +16,3 @@ const REQUEST_CAPACITY: usize = 1024;
 pub(crate) fn build(config: &MqttConfig) -> Result<(AsyncClient, EventLoop)> {
     Ok(sinks::mqtt::request::connection(config, REQUEST_CAPACITY)?)
 }
-
-/// Sends DISCONNECT and polls until it is out (bounded: the broker may be gone).
-pub(crate) async fn disconnect(client: &AsyncClient, eventloop: &mut EventLoop) {
-    sinks::mqtt::request::disconnect(client, eventloop).await;
-}

@@ -209,8 +209,6 @@ async fn poll(
         |_| {},
     )
     .await;
-    // Flush what the worker queued, then say goodbye.
-    connection::disconnect(&client, &mut eventloop).await;
 }
 
 /// The worker: store, log, replies.

@@ -2,7 +2,8 @@
 //! subscribed. At every CONNACK it subscribes again (a broker restarted without sessions has
 //! forgotten the subscriptions), without ever waiting on rumqttc's request channel (the
 //! polling task is what drains it); the SUBACK makes the connection ready; a failed poll makes
-//! it not ready and waits the config's backoff before polling again.
+//! it not ready and waits the config's backoff before polling again. At the end it says
+//! goodbye (DISCONNECT).
 
 use std::ops::ControlFlow;
 
@@ -30,8 +31,9 @@ pub struct Session<'a> {
 
 /// Polls `eventloop` until `stop` is cancelled or `on_publish` breaks, keeping `session`'s
 /// topics subscribed. `on_publish` gets every incoming PUBLISH; `on_subscribed` is called
-/// with the connection's number (1 for the first) once its subscriptions are granted. Leaves
-/// the connection open and not ready: the caller disconnects.
+/// with the connection's number (1 for the first) once its subscriptions are granted. Then
+/// marks the session not ready and disconnects (sending what was queued first, within two
+/// seconds).
 pub async fn poll_subscribed(
     eventloop: &mut EventLoop,
     client: &AsyncClient,
@@ -101,4 +103,5 @@ pub async fn poll_subscribed(
         }
     }
     session.ready.send_replace(false);
+    request::disconnect(client, eventloop).await;
 }
