@@ -2,11 +2,9 @@
 //! any MQTT v5 broker, as an ordinary client of it, with its schemas in a directory
 //! ([`SchemaStore`]).
 //!
-//! Two tasks:
-//! - the **connection task** owns rumqttc's event loop: it subscribes to both request topics
-//!   at every CONNACK (a restarted broker without sessions is covered) and hands each
-//!   request to the worker over an unbounded channel, so it never waits on the worker while
-//!   the worker waits on it to send replies;
+//! Two tasks ([`sinks::mqtt::rpc::Executor`]):
+//! - the **connection task** keeps both request topics subscribed across reconnects and hands
+//!   each request to the worker;
 //! - the **worker** admits each request (`admit.rs`), executes it on the store, writes a new
 //!   version to its file on a blocking thread, and only then replies.
 //!
@@ -16,22 +14,19 @@
 //! expiry is what is left of the request's; a request that expired while it waited is not
 //! answered (its invoker has given up).
 
-use std::ops::ControlFlow;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use rumqttc::v5::AsyncClient;
 use rumqttc::v5::mqttbytes::QoS;
-use rumqttc::v5::mqttbytes::v5::Publish;
-use rumqttc::v5::{AsyncClient, EventLoop};
 use sinks::MqttConfig;
 use sinks::hlc::HybridLogicalClock;
-use sinks::mqtt::rpc::{Session, poll_subscribed};
-use tokio::sync::{mpsc, watch};
-use tokio::task::JoinHandle;
+use sinks::mqtt::rpc::{Executor, Request};
+use tokio::sync::mpsc;
 use tokio::time::Instant;
-use tokio_util::sync::{CancellationToken, DropGuard};
+use tokio_util::sync::CancellationToken;
 
 use crate::admit::{Admission, Operation, Reply, admit};
 use crate::connection;
@@ -43,20 +38,9 @@ use crate::store::{Catalog, PutPlan, SchemaStore, persist_error, write_schema};
 /// [`shutdown`](Self::shutdown) to answer what was received and disconnect cleanly.
 #[derive(Debug)]
 pub struct SchemaRegistryService {
-    ready: watch::Receiver<bool>,
+    executor: Executor,
     catalog: Catalog,
     namespace: String,
-    worker: Option<JoinHandle<()>>,
-    connection: Option<JoinHandle<()>>,
-    stop_worker: CancellationToken,
-    stop_connection: CancellationToken,
-    _guards: [DropGuard; 2],
-}
-
-/// One request and when it arrived.
-struct Incoming {
-    publish: Publish,
-    received: Instant,
 }
 
 impl SchemaRegistryService {
@@ -93,37 +77,27 @@ impl SchemaRegistryService {
         let catalog = store.catalog();
         tracing::info!(dir = %dir.display(), schemas = catalog.len(), namespace,
             "schema registry opened");
-        let (ready_tx, ready) = watch::channel(false);
-        let (tx, rx) = mpsc::unbounded_channel();
-        let stop_worker = CancellationToken::new();
-        let stop_connection = CancellationToken::new();
         let worker = Worker {
             store: Arc::new(store),
             client: client.clone(),
             service_id: mqtt.client_id.clone(),
             clock: HybridLogicalClock::new(),
         };
-        let worker = runtime.spawn(worker.run(rx, stop_worker.clone()));
-        let connection = runtime.spawn(poll(
-            eventloop,
-            client,
+        let topics = [Command::Put, Command::Get]
+            .map(|c| c.request_topic().to_owned())
+            .to_vec();
+        let executor = Executor::start(
+            &runtime,
+            (client, eventloop),
             mqtt,
-            tx,
-            ready_tx,
-            stop_connection.clone(),
-        ));
+            "schema registry",
+            topics,
+            |requests, stop| worker.run(requests, stop),
+        );
         Ok(Self {
-            ready,
+            executor,
             catalog,
             namespace: namespace.to_owned(),
-            worker: Some(worker),
-            connection: Some(connection),
-            _guards: [
-                stop_worker.clone().drop_guard(),
-                stop_connection.clone().drop_guard(),
-            ],
-            stop_worker,
-            stop_connection,
         })
     }
 
@@ -133,13 +107,12 @@ impl SchemaRegistryService {
     /// # Cancel safety
     /// Cancel safe.
     pub async fn ready(&self) {
-        let mut ready = self.ready.clone();
-        let _ = ready.wait_for(|ready| *ready).await;
+        self.executor.ready().await;
     }
 
     /// Whether the service is connected and subscribed right now.
     pub fn is_ready(&self) -> bool {
-        *self.ready.borrow()
+        self.executor.is_ready()
     }
 
     /// The schemas it holds, live (for listing: the protocol cannot list).
@@ -153,54 +126,9 @@ impl SchemaRegistryService {
     }
 
     /// Stops taking requests, answers those already received, disconnects.
-    pub async fn shutdown(mut self) {
-        self.stop_worker.cancel();
-        if let Some(worker) = self.worker.take() {
-            let _ = worker.await;
-        }
-        self.stop_connection.cancel();
-        if let Some(connection) = self.connection.take() {
-            let _ = connection.await;
-        }
+    pub async fn shutdown(self) {
+        self.executor.shutdown().await;
     }
-}
-
-/// The connection task.
-async fn poll(
-    mut eventloop: EventLoop,
-    client: AsyncClient,
-    config: MqttConfig,
-    requests: mpsc::UnboundedSender<Incoming>,
-    ready: watch::Sender<bool>,
-    stop: CancellationToken,
-) {
-    let session = Session {
-        role: "schema registry",
-        topics: [Command::Put, Command::Get]
-            .map(|c| c.request_topic().to_owned())
-            .to_vec(),
-        ready: &ready,
-        announce: true,
-    };
-    poll_subscribed(
-        &mut eventloop,
-        &client,
-        &config,
-        &session,
-        &stop,
-        |publish| {
-            let incoming = Incoming {
-                publish,
-                received: Instant::now(),
-            };
-            match requests.send(incoming) {
-                Ok(()) => ControlFlow::Continue(()),
-                Err(_) => ControlFlow::Break(()),
-            }
-        },
-        |_| {},
-    )
-    .await;
 }
 
 /// The worker: store and replies.
@@ -212,7 +140,7 @@ struct Worker {
 }
 
 impl Worker {
-    async fn run(self, mut requests: mpsc::UnboundedReceiver<Incoming>, stop: CancellationToken) {
+    async fn run(self, mut requests: mpsc::UnboundedReceiver<Request>, stop: CancellationToken) {
         loop {
             let incoming = tokio::select! {
                 biased;
@@ -232,7 +160,7 @@ impl Worker {
         }
     }
 
-    async fn handle(&self, incoming: Incoming) {
+    async fn handle(&self, incoming: Request) {
         match admit(&incoming.publish) {
             Admission::Drop => {}
             Admission::Refuse(reply, refusal) => {

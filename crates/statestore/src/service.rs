@@ -1,11 +1,9 @@
 //! [`StateStoreService`]: an embedded state store that answers the protocol on any MQTT v5
 //! broker, as an ordinary client of it.
 //!
-//! Two tasks:
-//! - the **connection task** owns rumqttc's event loop: it subscribes to the request topic at
-//!   every CONNACK (so a restarted broker without sessions is covered), and hands each request
-//!   to the worker over an unbounded channel, so it never waits on the worker while the worker
-//!   waits on it to send replies;
+//! Two tasks ([`sinks::mqtt::rpc::Executor`]):
+//! - the **connection task** keeps the request topic subscribed across reconnects and hands
+//!   each request to the worker;
 //! - the **worker** owns the store (`store.rs`) and the log (`persist.rs`). It takes requests in batches, executes
 //!   them, appends the batch's changes to the log with one `fdatasync` (on a blocking thread),
 //!   and only then publishes the replies and the key notifications. It also wakes up at the
@@ -25,21 +23,19 @@
 //! after a failed `fdatasync` the file's state is unknown, and retrying could acknowledge
 //! changes that are not on disk. A restart replays what the log holds.
 
-use std::ops::ControlFlow;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use rumqttc::v5::AsyncClient;
 use rumqttc::v5::mqttbytes::QoS;
-use rumqttc::v5::mqttbytes::v5::{Publish, PublishProperties};
-use rumqttc::v5::{AsyncClient, EventLoop};
+use rumqttc::v5::mqttbytes::v5::PublishProperties;
 use sinks::MqttConfig;
 use sinks::hlc::{HlcTimestamp, wall_millis};
-use sinks::mqtt::rpc::{Session, poll_subscribed};
-use tokio::sync::{mpsc, watch};
-use tokio::task::JoinHandle;
-use tokio_util::sync::{CancellationToken, DropGuard};
+use sinks::mqtt::rpc::{Executor, Request};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 
 use crate::admit::{Admission, Answer, Reply, admit};
 use crate::connection;
@@ -72,17 +68,7 @@ impl Default for ServiceOptions {
 /// [`shutdown`](Self::shutdown) to finish the current batch and disconnect cleanly.
 #[derive(Debug)]
 pub struct StateStoreService {
-    ready: watch::Receiver<bool>,
-    worker: Option<JoinHandle<()>>,
-    connection: Option<JoinHandle<()>>,
-    stop_worker: CancellationToken,
-    stop_connection: CancellationToken,
-    _guards: [DropGuard; 2],
-}
-
-/// One request as the worker needs it.
-struct Incoming {
-    publish: Publish,
+    executor: Executor,
 }
 
 impl StateStoreService {
@@ -114,10 +100,6 @@ impl StateStoreService {
         }
         tracing::info!(dir = %dir.display(), records = replayed, keys = store.len(),
             "state store opened");
-        let (ready_tx, ready) = watch::channel(false);
-        let (tx, rx) = mpsc::unbounded_channel();
-        let stop_worker = CancellationToken::new();
-        let stop_connection = CancellationToken::new();
         let worker = Worker {
             store,
             log: Some(log),
@@ -125,26 +107,15 @@ impl StateStoreService {
             service_id: Arc::from(mqtt.client_id.as_str()),
             failed: false,
         };
-        let worker = runtime.spawn(worker.run(rx, stop_worker.clone()));
-        let connection = runtime.spawn(poll(
-            eventloop,
-            client,
+        let executor = Executor::start(
+            &runtime,
+            (client, eventloop),
             mqtt,
-            tx,
-            ready_tx,
-            stop_connection.clone(),
-        ));
-        Ok(Self {
-            ready,
-            worker: Some(worker),
-            connection: Some(connection),
-            _guards: [
-                stop_worker.clone().drop_guard(),
-                stop_connection.clone().drop_guard(),
-            ],
-            stop_worker,
-            stop_connection,
-        })
+            "state store",
+            vec![REQUEST_TOPIC.to_owned()],
+            |requests, stop| worker.run(requests, stop),
+        );
+        Ok(Self { executor })
     }
 
     /// Waits until the service is subscribed to the request topic (requests sent before that
@@ -153,62 +124,19 @@ impl StateStoreService {
     /// # Cancel safety
     /// Cancel safe.
     pub async fn ready(&self) {
-        let mut ready = self.ready.clone();
-        let _ = ready.wait_for(|ready| *ready).await;
+        self.executor.ready().await;
     }
 
     /// Whether the service is connected and subscribed right now.
     pub fn is_ready(&self) -> bool {
-        *self.ready.borrow()
+        self.executor.is_ready()
     }
 
     /// Stops taking requests, finishes (and syncs) the batch in hand, publishes its replies,
     /// disconnects, and releases the directory.
-    pub async fn shutdown(mut self) {
-        self.stop_worker.cancel();
-        if let Some(worker) = self.worker.take() {
-            let _ = worker.await;
-        }
-        self.stop_connection.cancel();
-        if let Some(connection) = self.connection.take() {
-            let _ = connection.await;
-        }
+    pub async fn shutdown(self) {
+        self.executor.shutdown().await;
     }
-}
-
-/// The connection task.
-async fn poll(
-    mut eventloop: EventLoop,
-    client: AsyncClient,
-    config: MqttConfig,
-    requests: mpsc::UnboundedSender<Incoming>,
-    ready: watch::Sender<bool>,
-    stop: CancellationToken,
-) {
-    let session = Session {
-        role: "state store",
-        topics: vec![REQUEST_TOPIC.to_owned()],
-        ready: &ready,
-        announce: true,
-    };
-    poll_subscribed(
-        &mut eventloop,
-        &client,
-        &config,
-        &session,
-        &stop,
-        |publish| {
-            if publish.topic.as_ref() != REQUEST_TOPIC.as_bytes() {
-                return ControlFlow::Continue(());
-            }
-            match requests.send(Incoming { publish }) {
-                Ok(()) => ControlFlow::Continue(()),
-                Err(_) => ControlFlow::Break(()),
-            }
-        },
-        |_| {},
-    )
-    .await;
 }
 
 /// The worker: store, log, replies.
@@ -224,7 +152,7 @@ struct Worker {
 impl Worker {
     async fn run(
         mut self,
-        mut requests: mpsc::UnboundedReceiver<Incoming>,
+        mut requests: mpsc::UnboundedReceiver<Request>,
         stop: CancellationToken,
     ) {
         loop {
@@ -257,7 +185,7 @@ impl Worker {
                 },
                 () = wake => None,
             };
-            let mut batch: Vec<Incoming> = first.into_iter().collect();
+            let mut batch: Vec<Request> = first.into_iter().collect();
             while batch.len() < MAX_BATCH {
                 match requests.try_recv() {
                     Ok(incoming) => batch.push(incoming),
@@ -269,7 +197,7 @@ impl Worker {
     }
 
     /// Executes a batch (plus due expiries), syncs its changes, then replies and notifies.
-    async fn process(&mut self, batch: Vec<Incoming>) {
+    async fn process(&mut self, batch: Vec<Request>) {
         let now = wall_millis();
         let mut outcomes = vec![(None, self.store.expire(now))];
         let mut answers = Vec::new();

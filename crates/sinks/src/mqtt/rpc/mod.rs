@@ -7,12 +7,16 @@
 //!   for a service, response topics for a client), across reconnects and broker restarts.
 //! - [`invoker`]: the client side: requests matched to responses by correlation data, each
 //!   bounded by a deadline.
+//! - [`executor`]: the service side: the connection task and the service's worker, started
+//!   and shut down in order.
 //!
 //! The connection itself is built by [`super::request::connection`].
 
 pub mod envelope;
+pub mod executor;
 pub mod invoker;
 pub mod session;
 
+pub use executor::{Executor, Request};
 pub use invoker::{InvokeError, Invoker, Pending, Reply};
 pub use session::{Session, poll_subscribed};
