@@ -218,29 +218,7 @@ fn log_provider(
     instance: &str,
     client: reqwest::Client,
 ) -> Result<SdkLoggerProvider, Error> {
-    use opentelemetry_otlp::{WithExportConfig as _, WithHttpConfig as _};
-    let fail = |e: &dyn std::fmt::Display| {
-        Error::new(
-            ErrorKind::InvalidConfig,
-            format!("OTLP logs to {}: {e}", endpoint.url),
-        )
-    };
-    let exporter = match endpoint.protocol {
-        Protocol::HttpProtobuf => opentelemetry_otlp::LogExporter::builder()
-            .with_http()
-            .with_endpoint(endpoint.url.clone())
-            .with_http_client(client)
-            .build()
-            .map_err(|e| fail(&e))?,
-        #[cfg(feature = "otlp-grpc")]
-        Protocol::Grpc => opentelemetry_otlp::LogExporter::builder()
-            .with_tonic()
-            .with_endpoint(endpoint.url.clone())
-            .build()
-            .map_err(|e| fail(&e))?,
-        #[cfg(not(feature = "otlp-grpc"))]
-        Protocol::Grpc => return Err(fail(&"gRPC needs the otlp-grpc feature")),
-    };
+    let exporter = otlp::signal_exporter!(LogExporter, "logs", endpoint, client)?;
     let processor =
         opentelemetry_sdk::logs::log_processor_with_async_runtime::BatchLogProcessor::builder(
             exporter,

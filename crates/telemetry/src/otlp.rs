@@ -585,6 +585,40 @@ pub(crate) async fn export_metrics(
     }
 }
 
+/// The OTLP exporter of one signal to `endpoint`: `$builder` is `SpanExporter` or
+/// `LogExporter` of `opentelemetry_otlp` (their builders share no trait); HTTP/protobuf with
+/// `client`, or gRPC in a build with the `otlp-grpc` feature. Evaluates to
+/// `Result<exporter, Error>`, the error naming `signal` and the URL.
+macro_rules! signal_exporter {
+    ($builder:ident, $signal:literal, $endpoint:expr, $client:expr) => {{
+        use opentelemetry_otlp::{WithExportConfig as _, WithHttpConfig as _};
+        let endpoint: &$crate::otlp::Endpoint = $endpoint;
+        let fail = |e: &dyn std::fmt::Display| {
+            $crate::error::Error::new(
+                $crate::error::ErrorKind::InvalidConfig,
+                format!("OTLP {} to {}: {e}", $signal, endpoint.url),
+            )
+        };
+        match endpoint.protocol {
+            $crate::otlp::Protocol::HttpProtobuf => opentelemetry_otlp::$builder::builder()
+                .with_http()
+                .with_endpoint(endpoint.url.clone())
+                .with_http_client($client)
+                .build()
+                .map_err(|e| fail(&e)),
+            #[cfg(feature = "otlp-grpc")]
+            $crate::otlp::Protocol::Grpc => opentelemetry_otlp::$builder::builder()
+                .with_tonic()
+                .with_endpoint(endpoint.url.clone())
+                .build()
+                .map_err(|e| fail(&e)),
+            #[cfg(not(feature = "otlp-grpc"))]
+            $crate::otlp::Protocol::Grpc => Err(fail(&"gRPC needs the otlp-grpc feature")),
+        }
+    }};
+}
+pub(crate) use signal_exporter;
+
 #[cfg(test)]
 mod tests {
     use std::collections::HashMap;

@@ -23,9 +23,9 @@ use opentelemetry::trace::{Span as _, SpanKind, Status, Tracer as _};
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider};
 
-use crate::error::{Error, ErrorKind};
+use crate::error::Error;
 use crate::metrics::SERVICE;
-use crate::otlp::{Endpoint, Protocol};
+use crate::otlp::Endpoint;
 
 /// Default share of events that get a `forward` span.
 pub const DEFAULT_SAMPLE_RATIO: f64 = 0.01;
@@ -48,29 +48,7 @@ pub(crate) fn provider(
     instance: &str,
     client: reqwest::Client,
 ) -> Result<SdkTracerProvider, Error> {
-    use opentelemetry_otlp::{WithExportConfig as _, WithHttpConfig as _};
-    let fail = |e: &dyn std::fmt::Display| {
-        Error::new(
-            ErrorKind::InvalidConfig,
-            format!("OTLP traces to {}: {e}", endpoint.url),
-        )
-    };
-    let exporter = match endpoint.protocol {
-        Protocol::HttpProtobuf => opentelemetry_otlp::SpanExporter::builder()
-            .with_http()
-            .with_endpoint(endpoint.url.clone())
-            .with_http_client(client)
-            .build()
-            .map_err(|e| fail(&e))?,
-        #[cfg(feature = "otlp-grpc")]
-        Protocol::Grpc => opentelemetry_otlp::SpanExporter::builder()
-            .with_tonic()
-            .with_endpoint(endpoint.url.clone())
-            .build()
-            .map_err(|e| fail(&e))?,
-        #[cfg(not(feature = "otlp-grpc"))]
-        Protocol::Grpc => return Err(fail(&"gRPC needs the otlp-grpc feature")),
-    };
+    let exporter = crate::otlp::signal_exporter!(SpanExporter, "traces", endpoint, client)?;
     let processor =
         opentelemetry_sdk::trace::span_processor_with_async_runtime::BatchSpanProcessor::builder(
             exporter,
