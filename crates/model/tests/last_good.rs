@@ -59,7 +59,7 @@ fn a_broken_device_keeps_its_last_good_version_and_its_assets_keep_running() {
         "d.yaml",
         device(
             "dev",
-            json!({"endpointType": "Microsoft.Http", "address": "https://h"}),
+            json!({"endpointType": "Microsoft.SSEHttp", "address": "ftp://h"}),
         ),
     );
     let second = model::build(&[bad_dev, a], &Unreadable::default(), &env, &first.accepted);

@@ -328,7 +328,7 @@ fn device_ref_to_unknown_device_or_endpoint() {
 }
 
 #[test]
-fn endpoint_type_must_be_sse_case_insensitive_with_alias() {
+fn endpoint_type_sse_is_case_insensitive_with_alias() {
     let env = FakeEnv::default();
     for ok in ["Microsoft.SSEHttp", "microsoft.ssehttp", "Microsoft.Sse"] {
         let b = build(
@@ -338,23 +338,86 @@ fn endpoint_type_must_be_sse_case_insensitive_with_alias() {
                 device("dev", json!({"endpointType": ok, "address": "https://h"})),
             )],
         );
-        assert!(errors(&b).is_empty(), "{ok}: {:?}", errors(&b));
+        assert!(b.problems.is_empty(), "{ok}: {:?}", b.problems);
     }
+}
+
+/// A device shared by several connectors: the other endpoints are skipped with a warning
+/// (not checked: an OPC UA address is not a URL this connector could read), the SSE one runs,
+/// and only the asset on another connector's endpoint is skipped.
+#[test]
+fn endpoints_of_other_types_are_skipped_with_their_assets() {
+    let env = FakeEnv::default();
+    let shared = json!({
+        "apiVersion": "namespaces.deviceregistry.microsoft.com/v1",
+        "kind": "Device",
+        "metadata": {"name": "dev"},
+        "spec": {"endpoints": {"inbound": {
+            "ep": anonymous_endpoint(),
+            "opc": {"endpointType": "Microsoft.OpcUa", "address": "opc.tcp://plc:4840",
+                    "authentication": {"method": "UsernamePassword"}},
+            "rest": {"endpointType": "Microsoft.Rest", "address": "not a url"}
+        }}}
+    });
+    let opc_asset = asset(
+        "opc-asset",
+        json!({
+            "deviceRef": {"deviceName": "dev", "endpointName": "opc"},
+            // Without any destination: an error for an SSE asset, not checked here.
+            "datasets": [{"name": "temps", "dataSource": "ns=3;s=Temperature"}]
+        }),
+    );
+    let sse_asset = asset(
+        "sse-asset",
+        json!({"defaultDatasetsDestinations": mqtt("t"),
+               "datasets": [{"name": "d", "dataSource": "/events"}]}),
+    );
     let b = build(
         &env,
-        vec![located(
-            "d.yaml",
-            device(
-                "dev",
-                json!({"endpointType": "Microsoft.Http", "address": "https://h"}),
-            ),
-        )],
+        vec![
+            located("d.yaml", shared.clone()),
+            located("opc.yaml", opc_asset),
+            located("sse.yaml", sse_asset),
+        ],
+    );
+    assert!(errors(&b).is_empty(), "{:#?}", errors(&b));
+    let warnings: Vec<String> = b.problems.iter().map(ToString::to_string).collect();
+    assert_eq!(warnings.len(), 3, "{warnings:#?}");
+    assert!(warnings[0].starts_with("d.yaml: Device/dev: spec.endpoints.inbound.opc.endpointType: \"Microsoft.OpcUa\" is not served by this connector (it serves Microsoft.SSEHttp); endpoint skipped"), "{warnings:#?}");
+    assert!(warnings[1].starts_with("d.yaml: Device/dev: spec.endpoints.inbound.rest.endpointType: \"Microsoft.Rest\" is not served"), "{warnings:#?}");
+    assert_eq!(
+        warnings[2],
+        "opc.yaml: Asset/opc-asset: spec.deviceRef.endpointName: endpoint \"opc\" of device \"dev\" \
+         has type \"Microsoft.OpcUa\", which this connector does not serve (it serves \
+         Microsoft.SSEHttp); the asset is skipped"
+    );
+    assert!(b.problems.iter().all(|p| !p.is_error()));
+    let ops: Vec<_> = b.plan.operations.keys().collect();
+    assert_eq!(
+        ops,
+        [&OperationId::Dataset {
+            asset: "sse-asset".into(),
+            dataset: "d".into()
+        }]
+    );
+    // Both assets are accepted: a later broken version of either keeps this one in force.
+    assert!(b.accepted.keys().any(|(_, name)| name == "opc-asset"));
+
+    // A name that is no endpoint at all is still an error; the list shows the SSE ones.
+    let nowhere = asset(
+        "lost",
+        json!({"deviceRef": {"deviceName": "dev", "endpointName": "nope"},
+               "defaultDatasetsDestinations": mqtt("t"), "datasets": [{"name": "d"}]}),
+    );
+    let b = build(
+        &env,
+        vec![located("d.yaml", shared), located("l.yaml", nowhere)],
     );
     assert_one_error(
         &errors(&b),
         &[
-            "spec.endpoints.inbound.ep.endpointType",
-            "not an SSE endpoint type",
+            "spec.deviceRef.endpointName",
+            "no valid inbound endpoint \"nope\" (valid: ep)",
         ],
     );
 }

@@ -54,6 +54,10 @@ fn check_destinations(
 }
 
 /// Validates an asset against the accepted devices and resolves its data operations.
+///
+/// An asset on an endpoint of another type than SSE belongs to another connector: it is
+/// skipped with a warning, without checking the rest (its data sources mean something else
+/// there), and yields no operation.
 pub fn check_asset(
     name: &str,
     asset: &Asset,
@@ -75,6 +79,19 @@ pub fn check_asset(
             None
         }
         Some(d) => {
+            if let Some(endpoint_type) = d.other_endpoints.get(&asset.device_ref.endpoint_name) {
+                report.warn(
+                    refp.key("endpointName"),
+                    format!(
+                        "endpoint {:?} of device {:?} has type {endpoint_type:?}, which this \
+                         connector does not serve (it serves {}); the asset is skipped",
+                        asset.device_ref.endpoint_name,
+                        asset.device_ref.device_name,
+                        endpoint::SSE_ENDPOINT_TYPE
+                    ),
+                );
+                return Vec::new();
+            }
             let ep = d.endpoints.get(&asset.device_ref.endpoint_name);
             if ep.is_none() {
                 let known: Vec<_> = d.endpoints.keys().map(String::as_str).collect();

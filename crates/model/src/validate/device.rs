@@ -1,4 +1,8 @@
 //! Checks of a device: endpoint type, address, authentication, secrets, trust list.
+//!
+//! In AIO one device often has endpoints for several connectors. Endpoints of another type
+//! than SSE are not checked: they are skipped with a warning, and only the assets that use
+//! them are affected (see `asset.rs`).
 
 use std::collections::BTreeMap;
 
@@ -17,10 +21,23 @@ pub fn check_device(
     report: &mut Report<'_>,
 ) -> ResolvedDevice {
     let mut endpoints = BTreeMap::new();
+    let mut other_endpoints = BTreeMap::new();
     let inbound_path = at.key("endpoints").key("inbound");
     let inbound = device.endpoints.as_ref().and_then(|e| e.inbound.as_ref());
     for (name, ep) in inbound.into_iter().flatten() {
-        if let Some(resolved) = check_endpoint(ep, &inbound_path.key(name), env, report) {
+        let path = inbound_path.key(name);
+        if !endpoint::is_sse(&ep.endpoint_type) {
+            report.warn(
+                path.key("endpointType"),
+                format!(
+                    "{:?} is not served by this connector (it serves {}); endpoint skipped, \
+                     with the assets that use it",
+                    ep.endpoint_type,
+                    endpoint::SSE_ENDPOINT_TYPE
+                ),
+            );
+            other_endpoints.insert(name.clone(), ep.endpoint_type.clone());
+        } else if let Some(resolved) = check_endpoint(ep, &path, env, report) {
             endpoints.insert(name.clone(), resolved);
         }
     }
@@ -30,9 +47,11 @@ pub fn check_device(
         external_id: device.external_device_id.clone(),
         version: device.version,
         endpoints,
+        other_endpoints,
     }
 }
 
+/// Checks an SSE endpoint; `None` when it has an error.
 fn check_endpoint(
     ep: &InboundEndpoint,
     at: &FieldPath,
@@ -40,16 +59,6 @@ fn check_endpoint(
     report: &mut Report<'_>,
 ) -> Option<ResolvedEndpoint> {
     let before = report.problems.len();
-    if !endpoint::is_sse(&ep.endpoint_type) {
-        report.error(
-            at.key("endpointType"),
-            format!(
-                "{:?} is not an SSE endpoint type; use {}",
-                ep.endpoint_type,
-                endpoint::SSE_ENDPOINT_TYPE
-            ),
-        );
-    }
     let https = match endpoint::parse_address(&ep.address) {
         Ok(url) => url.scheme() == "https",
         Err(why) => {

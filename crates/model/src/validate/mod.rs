@@ -82,8 +82,11 @@ pub struct ResolvedDevice {
     pub external_id: Option<String>,
     /// `version`.
     pub version: Option<u64>,
-    /// Inbound endpoints by name.
+    /// Inbound SSE endpoints by name.
     pub endpoints: BTreeMap<String, ResolvedEndpoint>,
+    /// Inbound endpoints of other types (another connector's), by name: their
+    /// `endpointType`. Kept so that an asset using one is told why it does not run here.
+    pub other_endpoints: BTreeMap<String, String>,
 }
 
 /// Checks the name and unknown fields of any resource.
