@@ -13,7 +13,9 @@ pub enum PublishError {
     Refused {
         /// Topic of the message.
         topic: String,
-        /// The PUBACK reason.
+        /// The PUBACK reason code (MQTT 5, 0x80 and above).
+        code: u8,
+        /// The PUBACK reason, with the broker's reason string when it sent one.
         reason: String,
     },
     /// The message can never be sent as it is: a topic with wildcards, or a packet larger than
@@ -55,10 +57,69 @@ pub enum PublishError {
     },
 }
 
+/// PUBACK reason codes (MQTT 5.0, 3.4.2.1) that say something about the message itself.
+pub mod reason_code {
+    /// Unspecified error: the broker gives no reason; may pass later.
+    pub const UNSPECIFIED: u8 = 0x80;
+    /// Implementation specific error: may pass later.
+    pub const IMPLEMENTATION_SPECIFIC: u8 = 0x83;
+    /// Not authorized: passes once the broker's authorization changes.
+    pub const NOT_AUTHORIZED: u8 = 0x87;
+    /// Topic Name invalid: the same message never passes.
+    pub const TOPIC_NAME_INVALID: u8 = 0x90;
+    /// Packet Identifier in use: a client bookkeeping conflict; passes when sent again.
+    pub const PACKET_IDENTIFIER_IN_USE: u8 = 0x91;
+    /// Packet too large: the same message never passes.
+    pub const PACKET_TOO_LARGE: u8 = 0x95;
+    /// Quota exceeded: passes once the broker's quota allows it.
+    pub const QUOTA_EXCEEDED: u8 = 0x97;
+    /// Payload format invalid: the same message never passes.
+    pub const PAYLOAD_FORMAT_INVALID: u8 = 0x99;
+}
+
 impl PublishError {
-    /// Whether publishing the same message again may succeed.
+    /// Whether sending the same message again may succeed. This decides what the runtime does
+    /// with a failed delivery:
+    ///
+    /// | variant | retryable | why |
+    /// |---|---|---|
+    /// | `Closed` | no | the destination shut down (the process is stopping); the event is read again at the next start |
+    /// | `Refused` 0x87 not authorized, 0x97 quota exceeded | yes, [slowly](Self::retry_slowly) | a change on the broker's side lets it pass |
+    /// | `Refused` 0x90 topic invalid, 0x95 packet too large, 0x99 payload format invalid | no | the same message fails the same way: dead letter |
+    /// | `Refused` any other code (0x80, 0x83, 0x91, …) | yes | a transient refusal |
+    /// | `Invalid` | no | wildcards in the topic, larger than the broker accepts: dead letter |
+    /// | `StoragePath` | no | the path leaves the storage root: dead letter |
+    /// | `Storage` | yes | a disk full, a permission or an I/O error can be fixed |
+    /// | `KeyValue` | yes | a timeout, a lost request or an error reply of the state store |
     pub fn is_retryable(&self) -> bool {
-        false
+        match self {
+            Self::Closed | Self::Invalid { .. } | Self::StoragePath { .. } => false,
+            Self::Refused { code, .. } => !matches!(
+                *code,
+                reason_code::TOPIC_NAME_INVALID
+                    | reason_code::PACKET_TOO_LARGE
+                    | reason_code::PAYLOAD_FORMAT_INVALID
+            ),
+            Self::Storage { .. } | Self::KeyValue { .. } => true,
+        }
+    }
+
+    /// Whether a retry should wait long (e.g. 30 s) rather than follow the usual backoff: the
+    /// broker refuses for a reason only its operator changes (not authorized, quota exceeded).
+    pub fn retry_slowly(&self) -> bool {
+        matches!(
+            self,
+            Self::Refused {
+                code: reason_code::NOT_AUTHORIZED | reason_code::QUOTA_EXCEEDED,
+                ..
+            }
+        )
+    }
+
+    /// Whether the message can never be delivered as it is and goes to the dead-letter file:
+    /// not retryable, and not because the destination shut down.
+    pub fn is_dead_letter(&self) -> bool {
+        !self.is_retryable() && !matches!(self, Self::Closed)
     }
 
     /// A stable, low-cardinality code for status and metric labels.

@@ -58,6 +58,7 @@
 
 pub mod checkpoint;
 mod client;
+mod dead_letter;
 mod deliver;
 pub mod error;
 mod forward;
@@ -71,10 +72,12 @@ pub mod supervisor;
 pub mod tap;
 
 pub use checkpoint::{CheckpointStore, Tracker};
+pub use dead_letter::DEAD_LETTER_DIR;
 pub use error::Error;
 pub use metrics::RuntimeMetrics;
 pub use state::{
-    OperationSchema, OperationSchemas, OperationStats, OperationStatsSnapshot, SchemaFailure,
+    DELIVERY_ERROR, DeadLettered, DeliveryProblem, OperationDeliveries, OperationSchema,
+    OperationSchemas, OperationStats, OperationStatsSnapshot, Retrying, SchemaFailure,
     StatsSnapshot, StreamState, StreamStats,
 };
 pub use supervisor::{Applied, StreamHandle, Supervisor, SupervisorConfig, Unsupported};

@@ -38,7 +38,8 @@ pub(crate) struct Target {
 /// The operations of one stream.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Router {
-    targets: Vec<Target>,
+    /// Shared with the deliveries in flight, which keep their operation's target.
+    targets: Vec<Arc<Target>>,
     unsupported: Vec<Match>,
 }
 
@@ -53,14 +54,14 @@ impl Router {
         let mut router = Self::default();
         for op in operations {
             if supported(&op.sink) {
-                router.targets.push(Target {
+                router.targets.push(Arc::new(Target {
                     id: op.id.clone(),
                     matching: op.matching.clone(),
                     data_points: op.data_points.clone(),
                     headers: OperationHeaders::new(op, client_id),
                     destination: Destination::of(op),
                     stats: Arc::default(),
-                });
+                }));
             } else {
                 router.unsupported.push(op.matching.clone());
             }
@@ -71,16 +72,24 @@ impl Router {
     /// Uses `stats` for each operation's counters.
     pub fn with_stats(mut self, stats: impl Fn(&OperationId) -> Arc<OperationStats>) -> Self {
         for target in &mut self.targets {
-            target.stats = stats(&target.id);
+            Arc::make_mut(target).stats = stats(&target.id);
         }
         self
     }
 
     /// The operations that take an event of SSE type `event_type`, in operation id order.
-    pub fn route<'a>(&'a self, event_type: &'a str) -> impl Iterator<Item = &'a Target> + 'a {
+    pub fn route<'a>(
+        &'a self,
+        event_type: &'a str,
+    ) -> impl Iterator<Item = &'a Arc<Target>> + 'a {
         self.targets
             .iter()
             .filter(move |t| t.matching.accepts(event_type))
+    }
+
+    /// The operation `id`, if this router delivers it.
+    pub fn target(&self, id: &OperationId) -> Option<&Arc<Target>> {
+        self.targets.iter().find(|t| t.id == *id)
     }
 
     /// Whether an operation that is not run yet would take an event of this type.

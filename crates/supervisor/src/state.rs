@@ -108,6 +108,59 @@ pub struct SchemaFailure {
 /// The schema of each operation of a stream, by operation.
 pub type OperationSchemas = BTreeMap<OperationId, OperationSchema>;
 
+/// What went wrong delivering one operation's messages, for its status and health; the
+/// operations of a stream that delivered everything have none.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DeliveryProblem {
+    /// A delivery is being retried: the stream does not read until it succeeds. The
+    /// operation is `Unavailable` meanwhile.
+    pub retrying: Option<Retrying>,
+    /// Messages its destination can never take went to the dead-letter file: a configuration
+    /// error of the operation, until its definition changes.
+    pub dead_letters: Option<DeadLettered>,
+}
+
+/// A delivery being retried.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Retrying {
+    /// The destination's last answer (names the topic, key or path, never a secret).
+    pub reason: String,
+    /// Its stable reason code (`broker_refused`, `storage_io`, `state_store_failed`…).
+    pub code: &'static str,
+    /// Attempts so far.
+    pub attempt: u32,
+    /// Wait before the next attempt.
+    pub delay: Duration,
+}
+
+/// Events written to the dead-letter file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeadLettered {
+    /// Why the last one was refused.
+    pub reason: String,
+    /// Its stable reason code.
+    pub code: &'static str,
+    /// The destination: `Mqtt topic a/b`, `BrokerStateStore key k`, `Storage path p`.
+    pub destination: String,
+    /// The file, relative to the state directory.
+    pub file: std::path::PathBuf,
+    /// How many events went there.
+    pub count: u64,
+}
+
+impl DeliveryProblem {
+    /// AIO-style health reason code while retrying: `SseConnectorDeliveryError`.
+    pub fn health_code(&self) -> Option<&'static str> {
+        self.retrying.as_ref().map(|_| DELIVERY_ERROR)
+    }
+}
+
+/// The health reason code of an operation whose deliveries are being retried.
+pub const DELIVERY_ERROR: &str = "SseConnectorDeliveryError";
+
+/// The delivery problems of each operation of a stream, by operation.
+pub type OperationDeliveries = BTreeMap<OperationId, DeliveryProblem>;
+
 /// Counters of one stream, updated by its task, read by anyone (relaxed atomics).
 #[derive(Debug, Default)]
 pub struct StreamStats {
@@ -116,6 +169,8 @@ pub struct StreamStats {
     unsupported: AtomicU64,
     delivered: AtomicU64,
     delivery_failures: AtomicU64,
+    delivery_retries: AtomicU64,
+    dead_letters: AtomicU64,
     not_json: AtomicU64,
     missing_data_points: AtomicU64,
     too_large: AtomicU64,
@@ -136,8 +191,12 @@ pub struct StatsSnapshot {
     pub unsupported: u64,
     /// Messages the sink acknowledged.
     pub delivered: u64,
-    /// Messages the sink failed to deliver (the checkpoint stops before them).
+    /// Deliveries that failed (each is retried, or goes to the dead-letter file).
     pub delivery_failures: u64,
+    /// Deliveries sent again after a failure.
+    pub delivery_retries: u64,
+    /// Events written to the dead-letter file.
+    pub dead_letters: u64,
     /// Events not forwarded to a dataset with data points because their data is not JSON.
     pub not_json: u64,
     /// Data points whose pointer found nothing in an event (left out of the payload).
@@ -162,6 +221,8 @@ pub(crate) enum Count {
     Unsupported,
     Delivered,
     DeliveryFailures,
+    DeliveryRetries,
+    DeadLetters,
     NotJson,
     MissingDataPoints,
     TooLarge,
@@ -179,6 +240,8 @@ impl StreamStats {
             Count::Unsupported => &self.unsupported,
             Count::Delivered => &self.delivered,
             Count::DeliveryFailures => &self.delivery_failures,
+            Count::DeliveryRetries => &self.delivery_retries,
+            Count::DeadLetters => &self.dead_letters,
             Count::NotJson => &self.not_json,
             Count::MissingDataPoints => &self.missing_data_points,
             Count::TooLarge => &self.too_large,
@@ -199,6 +262,8 @@ impl StreamStats {
             unsupported: get(&self.unsupported),
             delivered: get(&self.delivered),
             delivery_failures: get(&self.delivery_failures),
+            delivery_retries: get(&self.delivery_retries),
+            dead_letters: get(&self.dead_letters),
             not_json: get(&self.not_json),
             missing_data_points: get(&self.missing_data_points),
             too_large: get(&self.too_large),

@@ -7,18 +7,34 @@
 //!            route → build what each destination receives → send (waits when it is full)
 //!            (with schemas: each payload merged into its operation's schema, `dataschema` set)
 //!            deliveries resolve → tracker → checkpoint (saved at most every interval)
+//!            a delivery fails → stop reading; once nothing else is in flight, attempt the
+//!              failed ones again in event order (backoff) or write their dead letters
 //!   ─► stop: close the connection, wait for in-flight deliveries, save the checkpoint
 //! ```
 //!
-//! Backpressure: when N events are in flight, or a destination (publisher, state store, file
-//! queue) waits, the task does not poll the stream, so the socket is not read and TCP flow
-//! control slows the server down.
+//! Backpressure: when N events are in flight, a destination (publisher, state store, file
+//! queue) waits, or a failed delivery waits for its next attempt, the task does not poll the
+//! stream, so the socket is not read and TCP flow control slows the server down.
+//!
+//! # Failed deliveries
+//! [`PublishError::is_retryable`] decides. A retryable failure is attempted again with the
+//! stream's backoff (jitter, capped), or every [`refused_retry`] when the broker refused for
+//! a reason only its operator changes (not authorized, quota exceeded), until it succeeds; the
+//! message is built again from the event for its operation's definition in force (a new
+//! CloudEvents `id` and timestamp). Attempts wait until every other delivery has resolved and
+//! go one at a time in event order, so nothing sent later overtakes them. A failure no retry
+//! can fix writes the event to the dead-letter file (`dead_letter.rs`) and the stream goes on.
+//! Only a destination that shut down leaves the checkpoint before the event for good (the
+//! next start reads it again).
+//!
+//! [`refused_retry`]: crate::SupervisorConfig::refused_retry
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::StreamExt as _;
@@ -34,13 +50,17 @@ use tokio_util::sync::CancellationToken;
 
 use crate::checkpoint::{CheckpointStore, Seq, Tracker};
 use crate::client::ClientCache;
+use crate::dead_letter::DeadLetters;
 use crate::deliver::Sinks;
 use crate::error::Error;
 use crate::forward::{self, Outgoing};
 use crate::projection;
 use crate::router::{Router, Target};
 use crate::schemas::{SchemaSetup, Schemas};
-use crate::state::{Count, OperationSchemas, OperationStats, StreamState, StreamStats};
+use crate::state::{
+    Count, DeadLettered, DeliveryProblem, OperationDeliveries, OperationSchemas, Retrying,
+    StreamState, StreamStats,
+};
 use crate::supervisor::SupervisorConfig;
 use crate::tap::{Tap, TapMessage};
 use telemetry::{EventSampler, EventSpan, ForwardAttributes, Tracer};
@@ -60,6 +80,10 @@ pub(crate) struct StreamTask<P> {
     pub schemas: Option<SchemaSetup>,
     /// Where the operations' schemas are reported.
     pub schema_status: watch::Sender<OperationSchemas>,
+    /// Where the operations' delivery problems (retries, dead letters) are reported.
+    pub deliveries: watch::Sender<OperationDeliveries>,
+    /// The dead-letter files.
+    pub dead_letters: DeadLetters,
     /// Stop reading, finish the deliveries in flight, save the checkpoint.
     pub stop: CancellationToken,
     /// Stop waiting for deliveries (shutdown grace period over); save what is committed.
@@ -67,6 +91,9 @@ pub(crate) struct StreamTask<P> {
     /// Done tokens of the tasks of the same URL being stopped: their checkpoint is saved
     /// when they are cancelled, so this task starts from it.
     pub after: Vec<CancellationToken>,
+    /// The stream this one replaces (same URL, other credentials or trust), whose checkpoint
+    /// it starts from when it has none of its own.
+    pub replaces: Option<StreamSpec>,
     /// The live tail's feeds.
     pub tap: Tap,
     /// Spans of connection attempts and sampled events.
@@ -113,9 +140,12 @@ impl<P: Publisher> StreamTask<P> {
         let mut reader = Reader {
             task: self,
             stream: Some(stream),
+            stopped: false,
             router,
             tracker: Tracker::new(checkpoint.as_deref()),
             deliveries: FuturesUnordered::new(),
+            window: VecDeque::new(),
+            failures: BTreeMap::new(),
             flush_at: None,
             warned_not_json: BTreeSet::new(),
             schemas,
@@ -128,8 +158,9 @@ impl<P: Publisher> StreamTask<P> {
 
     async fn load_checkpoint(&self) -> Option<String> {
         let store = self.store.clone();
-        let url = self.spec.url.clone();
-        let loaded = tokio::task::spawn_blocking(move || store.load(&url))
+        let spec = self.spec.clone();
+        let replaces = self.replaces.clone();
+        let loaded = tokio::task::spawn_blocking(move || store.load(&spec, replaces.as_ref()))
             .await
             .map_err(Error::from)
             .and_then(|r| r);
@@ -172,29 +203,52 @@ impl<P: Publisher> StreamTask<P> {
     }
 }
 
+/// What a delivery in flight is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// The first send of a message.
+    Send,
+    /// A message sent again after a retryable failure.
+    Retry,
+    /// The dead-letter line of a message its destination can never take.
+    DeadLetter,
+}
+
 /// One delivery, tagged with the event it belongs to.
 struct Tagged {
     seq: Seq,
+    kind: Kind,
     delivery: Delivery,
     /// Taken when the delivery resolves.
     sent: Option<Sent>,
 }
 
 impl Future for Tagged {
-    type Output = (Seq, Result<(), PublishError>, Option<Sent>);
+    type Output = Resolved;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
-        Pin::new(&mut this.delivery)
-            .poll(cx)
-            .map(|result| (this.seq, result, this.sent.take()))
+        Pin::new(&mut this.delivery).poll(cx).map(|result| Resolved {
+            seq: this.seq,
+            kind: this.kind,
+            result,
+            sent: this.sent.take(),
+        })
     }
 }
 
+/// A delivery that resolved.
+struct Resolved {
+    seq: Seq,
+    kind: Kind,
+    result: Result<(), PublishError>,
+    sent: Option<Sent>,
+}
+
 /// What a delivery updates when it resolves: its operation's counters, and its span when
-/// its event was sampled.
+/// its event was sampled. Holds the operation's target, for a retry or a dead letter.
 struct Sent {
-    stats: Arc<OperationStats>,
+    target: Arc<Target>,
     /// When the event arrived (the latency's start).
     arrived: std::time::Instant,
     /// Payload bytes.
@@ -204,26 +258,43 @@ struct Sent {
 
 impl Sent {
     fn delivered(self) {
-        self.stats.delivered(self.bytes, self.arrived.elapsed());
+        self.target
+            .stats
+            .delivered(self.bytes, self.arrived.elapsed());
         if let Some(span) = self.span {
             span.end(None);
         }
     }
 
-    fn failed(self, error: &PublishError) {
-        self.stats.failed();
-        if let Some(span) = self.span {
+    fn failed(&mut self, error: &PublishError) {
+        self.target.stats.failed();
+        if let Some(span) = self.span.take() {
             span.end(Some(&error.to_string()));
         }
     }
+}
+
+/// A failed delivery waiting for its next attempt.
+struct Failure {
+    error: PublishError,
+    /// Attempts that failed so far.
+    attempt: u32,
+    /// When the next attempt is due.
+    due: Instant,
+    /// The next attempt writes the dead letter (the destination can never take it) instead
+    /// of sending the message again.
+    dead_letter: bool,
+    /// When the event arrived (latency of the final delivery).
+    arrived: std::time::Instant,
 }
 
 /// What woke the loop.
 enum Step {
     Abort,
     Stop,
-    Resolved(Seq, Result<(), PublishError>, Option<Sent>),
+    Resolved(Resolved),
     Flush,
+    Retry,
     Item(Option<StreamItem>),
 }
 
@@ -232,9 +303,18 @@ struct Reader<P> {
     task: Box<StreamTask<P>>,
     /// `None` once reading stopped (stop, failure, 204).
     stream: Option<EventStream>,
+    /// Set by a stop: failed deliveries are no longer retried (the next start reads them
+    /// again).
+    stopped: bool,
     router: Arc<Router>,
     tracker: Tracker,
     deliveries: FuturesUnordered<Tagged>,
+    /// The events whose deliveries are not all done, oldest first: what a retry or a dead
+    /// letter is built from.
+    window: VecDeque<(Seq, Event)>,
+    /// Failed deliveries, in event order: while there is one, the stream is not read; the
+    /// first is attempted again once nothing else is in flight and it is due.
+    failures: BTreeMap<(Seq, OperationId), Failure>,
     /// When to save the checkpoint next (armed when it moves; idle streams have no timer).
     flush_at: Option<Instant>,
     warned_not_json: BTreeSet<OperationId>,
@@ -250,27 +330,45 @@ struct Reader<P> {
 impl<P: Publisher> Reader<P> {
     async fn run(&mut self) {
         let limit = self.task.config.max_in_flight.get();
-        while !self.aborted && (self.stream.is_some() || !self.deliveries.is_empty()) {
-            let can_read = self.stream.is_some() && self.tracker.in_flight() < limit;
+        while !self.aborted
+            && (self.stream.is_some()
+                || !self.deliveries.is_empty()
+                || (!self.failures.is_empty() && !self.stopped))
+        {
+            let can_read = self.stream.is_some()
+                && self.failures.is_empty()
+                && self.tracker.in_flight() < limit;
             let flush_at = self.flush_at;
+            // Retries go one at a time, in event order, once every other delivery resolved:
+            // nothing sent later can overtake them.
+            let retry_at = self
+                .failures
+                .first_key_value()
+                .filter(|_| self.deliveries.is_empty() && !self.stopped)
+                .map(|(_, failure)| failure.due);
             let step = tokio::select! {
                 biased;
                 () = self.task.abort.cancelled() => Step::Abort,
-                () = self.task.stop.cancelled(), if self.stream.is_some() => Step::Stop,
-                Some((seq, result, sent)) = self.deliveries.next(), if !self.deliveries.is_empty() => {
-                    Step::Resolved(seq, result, sent)
+                () = self.task.stop.cancelled(), if !self.stopped => Step::Stop,
+                Some(resolved) = self.deliveries.next(), if !self.deliveries.is_empty() => {
+                    Step::Resolved(resolved)
                 }
                 () = sleep_until(flush_at), if flush_at.is_some() => Step::Flush,
+                () = sleep_until(retry_at), if retry_at.is_some() => Step::Retry,
                 item = next_item(&mut self.stream), if can_read => Step::Item(item),
             };
             match step {
                 Step::Abort => self.aborted = true,
-                Step::Stop => self.stream = None,
-                Step::Resolved(seq, result, sent) => self.resolved(seq, result, sent),
+                Step::Stop => {
+                    self.stopped = true;
+                    self.stream = None;
+                }
+                Step::Resolved(resolved) => self.resolved(resolved),
                 Step::Flush => {
                     self.flush_at = None;
                     self.flush().await;
                 }
+                Step::Retry => self.retry().await,
                 Step::Item(None) => self.stream = None,
                 // `item` hands events back rather than awaiting `event` itself: every stream's
                 // future would otherwise keep room for both.
@@ -284,26 +382,223 @@ impl<P: Publisher> Reader<P> {
                 self.flush_at = Some(Instant::now() + self.task.config.checkpoint_interval);
             }
         }
+        if !self.failures.is_empty() {
+            tracing::warn!(
+                url = %self.task.spec.url,
+                failed = self.failures.len(),
+                checkpoint = ?self.tracker.checkpoint(),
+                "stream stopped with deliveries still failing: they are read again at the next start"
+            );
+        }
         self.flush().await;
         tracing::debug!(url = %self.task.spec.url, checkpoint = ?self.tracker.checkpoint(), "stream task ended");
     }
 
-    fn resolved(&mut self, seq: Seq, result: Result<(), PublishError>, sent: Option<Sent>) {
+    fn resolved(&mut self, resolved: Resolved) {
+        let Resolved {
+            seq,
+            kind,
+            result,
+            sent,
+        } = resolved;
+        let Some(mut sent) = sent else {
+            return;
+        };
         match result {
             Ok(()) => {
-                self.task.stats.add(Count::Delivered, 1);
-                if let Some(sent) = sent {
+                let id = sent.target.id.clone();
+                if kind == Kind::DeadLetter {
+                    self.task.stats.add(Count::DeadLetters, 1);
+                    self.dead_lettered(seq, &sent.target);
+                } else {
+                    self.task.stats.add(Count::Delivered, 1);
                     sent.delivered();
                 }
-                self.tracker.resolve(seq, true);
+                if kind != Kind::Send {
+                    self.failures.remove(&(seq, id.clone()));
+                    self.report_retry(&id);
+                    if let Some((_, next)) = self.failures.first_key_value() {
+                        tracing::debug!(pending = self.failures.len(), due = ?next.due, "next failed delivery");
+                    } else {
+                        tracing::info!(url = %self.task.spec.url, "failed deliveries done; reading again");
+                    }
+                }
+                self.done(seq);
             }
             Err(error) => {
-                if let Some(sent) = sent {
-                    sent.failed(&error);
-                }
-                self.failed_delivery(seq, &error);
+                sent.failed(&error);
+                self.failed(seq, kind, sent, error);
             }
         }
+    }
+
+    /// Event `seq` is done for one more of its deliveries.
+    fn done(&mut self, seq: Seq) {
+        self.tracker.resolve(seq, true);
+        let oldest = self.tracker.oldest().unwrap_or(Seq::MAX);
+        while self.window.front().is_some_and(|(s, _)| *s < oldest) {
+            self.window.pop_front();
+        }
+    }
+
+    /// A delivery of event `seq` failed: it is attempted again (the message, or its dead
+    /// letter) unless its destination shut down.
+    fn failed(&mut self, seq: Seq, kind: Kind, sent: Sent, error: PublishError) {
+        let url = &self.task.spec.url;
+        let id = sent.target.id.clone();
+        self.task.stats.add(Count::DeliveryFailures, 1);
+        if matches!(error, PublishError::Closed) {
+            // Shutting down: the checkpoint stays before this event, read again at the next start.
+            self.failures.remove(&(seq, id.clone()));
+            self.report_retry(&id);
+            if self.tracker.resolve(seq, false) {
+                tracing::warn!(%url, %error, checkpoint = ?self.tracker.checkpoint(), "delivery not done: the checkpoint stays before this event");
+            }
+            return;
+        }
+        let dead_letter = kind == Kind::DeadLetter || error.is_dead_letter();
+        let previous = self.failures.get(&(seq, id.clone()));
+        let attempt = previous.map_or(0, |f| f.attempt) + 1;
+        let delay = if dead_letter && kind != Kind::DeadLetter {
+            Duration::ZERO
+        } else if error.retry_slowly() {
+            self.task.config.refused_retry
+        } else {
+            self.task
+                .config
+                .retry
+                .unwrap_or_default()
+                .next_delay(attempt, None, None)
+        };
+        if dead_letter && kind != Kind::DeadLetter {
+            tracing::error!(%url, operation = %id, %error, "the destination can never take this message: it goes to the dead-letter file");
+        } else {
+            tracing::warn!(%url, operation = %id, %error, attempt, ?delay, "delivery failed; the stream waits and tries again");
+        }
+        self.failures.insert(
+            (seq, id.clone()),
+            Failure {
+                error,
+                attempt,
+                due: Instant::now() + delay,
+                dead_letter,
+                arrived: sent.arrived,
+            },
+        );
+        self.report_retry(&id);
+    }
+
+    /// Attempts the first failed delivery again: the message, built again from its event for
+    /// its operation's current definition, or its dead letter.
+    async fn retry(&mut self) {
+        let Some(((seq, id), failure)) = self.failures.first_key_value() else {
+            return;
+        };
+        let (seq, id) = (*seq, id.clone());
+        let (dead_letter, arrived) = (failure.dead_letter, failure.arrived);
+        let error = failure.error.clone();
+        if self.task.router.has_changed().unwrap_or(false) {
+            self.router = self.task.router.borrow_and_update().clone();
+            self.schemas.router_changed();
+        }
+        let event = self
+            .window
+            .binary_search_by_key(&seq, |(s, _)| *s)
+            .ok()
+            .and_then(|i| self.window.get(i))
+            .map(|(_, event)| event.clone());
+        let (Some(target), Some(event)) = (self.router.target(&id).cloned(), event) else {
+            tracing::info!(url = %self.task.spec.url, operation = %id, "the operation of a failed delivery was removed: not sent again");
+            self.failures.remove(&(seq, id.clone()));
+            self.report_retry(&id);
+            self.done(seq);
+            return;
+        };
+        let sent = Sent {
+            target: target.clone(),
+            arrived,
+            bytes: event.data.len() as u64,
+            span: None,
+        };
+        let (kind, queued) = if dead_letter {
+            let queued = tokio::select! {
+                biased;
+                () = self.task.abort.cancelled() => None,
+                queued = self.task.dead_letters.append(&target, &event, &error) => Some(queued),
+            };
+            (Kind::DeadLetter, queued)
+        } else {
+            self.task.stats.add(Count::DeliveryRetries, 1);
+            let mut payloads = Payloads::new(&event);
+            let Some(built) = self.build(&target, &event, &mut payloads) else {
+                self.failures.remove(&(seq, id.clone()));
+                self.report_retry(&id);
+                self.done(seq);
+                return;
+            };
+            let queued = tokio::select! {
+                biased;
+                () = self.task.abort.cancelled() => None,
+                queued = self.task.sinks.send(built.item) => Some(queued),
+            };
+            (Kind::Retry, queued)
+        };
+        match queued {
+            None => self.aborted = true,
+            Some(Ok(delivery)) => self.deliveries.push(Tagged {
+                seq,
+                kind,
+                delivery,
+                sent: Some(sent),
+            }),
+            Some(Err(error)) => {
+                let mut sent = sent;
+                sent.failed(&error);
+                self.failed(seq, kind, sent, error);
+            }
+        }
+    }
+
+    /// Publishes the retry state of operation `id` (its first failed delivery, if any).
+    fn report_retry(&self, id: &OperationId) {
+        let retrying = self
+            .failures
+            .iter()
+            .find(|((_, op), _)| op == id)
+            .map(|(_, failure)| Retrying {
+                reason: failure.error.to_string(),
+                code: failure.error.reason_code(),
+                attempt: failure.attempt,
+                delay: failure.due.saturating_duration_since(Instant::now()),
+            });
+        self.task.deliveries.send_if_modified(|all| {
+            let entry = all.entry(id.clone()).or_default();
+            let changed = entry.retrying != retrying;
+            entry.retrying = retrying;
+            if *entry == DeliveryProblem::default() {
+                all.remove(id);
+            }
+            changed
+        });
+    }
+
+    /// Counts a dead letter of `target` in its status.
+    fn dead_lettered(&self, seq: Seq, target: &Target) {
+        let Some(failure) = self.failures.get(&(seq, target.id.clone())) else {
+            return;
+        };
+        let dead = DeadLettered {
+            reason: failure.error.to_string(),
+            code: failure.error.reason_code(),
+            destination: destination_text(target),
+            file: DeadLetters::file_of(target),
+            count: 0,
+        };
+        self.task.deliveries.send_modify(|all| {
+            let entry = all.entry(target.id.clone()).or_default();
+            let count = entry.dead_letters.as_ref().map_or(0, |d| d.count) + 1;
+            entry.dead_letters = Some(DeadLettered { count, ..dead });
+        });
     }
 
     /// Ends the current connection attempt's span, with `error` when it failed.
@@ -312,21 +607,6 @@ impl<P: Publisher> Reader<P> {
             span.end(error);
         }
     }
-
-    fn failed_delivery(&mut self, seq: Seq, error: &PublishError) {
-        self.task.stats.add(Count::DeliveryFailures, 1);
-        if self.tracker.resolve(seq, false) {
-            tracing::error!(
-                url = %self.task.spec.url,
-                %error,
-                checkpoint = ?self.tracker.checkpoint(),
-                "delivery failed: the checkpoint stays before this event until the stream starts again"
-            );
-        } else {
-            tracing::debug!(url = %self.task.spec.url, %error, "delivery failed");
-        }
-    }
-
     /// Handles connection changes, comments, drops and the end; hands events back.
     fn item(&mut self, item: StreamItem) -> Option<Event> {
         let url = &self.task.spec.url;
@@ -391,65 +671,28 @@ impl<P: Publisher> Reader<P> {
         stats.add(Count::BytesIn, event.data.len() as u64);
         tracing::trace!(url = %self.task.spec.url, event = %event.event_type, id = %event.last_event_id, bytes = event.data.len(), "event");
         let sampled = self.sampler.sample();
-        let extras = Extras {
-            tracer: sampled.then_some(&self.task.tracer),
-            tap: self.task.tap.is_listening().then_some(&self.task.tap),
-            arrived,
-        };
         if self.task.router.has_changed().unwrap_or(false) {
             self.router = self.task.router.borrow_and_update().clone();
             self.schemas.router_changed();
         }
         self.schemas.poll_registrations();
         let router = self.router.clone();
-        let clock = &self.task.clock;
-        let data: Bytes = event.data.clone().into_bytes();
-        let mut raw_type: Option<&'static str> = None;
-        let mut parsed: Option<Option<serde_json::Value>> = None;
+        let mut payloads = Payloads::new(&event);
         let mut outgoing: Vec<(Outgoing, Sent)> = Vec::new();
         let mut routed = false;
         for target in router.route(&event.event_type) {
             routed = true;
-            if target.data_points.is_empty() {
-                let content_type =
-                    *raw_type.get_or_insert_with(|| cloudevents::content_type(&data));
-                let headers = self.schemas.headers(target, &data);
-                let item = forward::outgoing(
-                    &target.destination,
-                    headers,
-                    &event,
-                    data.clone(),
-                    content_type,
-                    clock,
-                );
-                outgoing.push(extras.sent(target, &event, &data, content_type, item));
-                continue;
-            }
-            match parsed.get_or_insert_with(|| projection::parse(&event.data)) {
-                Some(value) => {
-                    let projected = projection::project(value, &target.data_points);
-                    stats.add(Count::MissingDataPoints, projected.missing as u64);
-                    let headers = self.schemas.headers(target, &projected.payload);
-                    let payload = projected.payload;
-                    let item = forward::outgoing(
-                        &target.destination,
-                        headers,
-                        &event,
-                        payload.clone(),
-                        CONTENT_TYPE_JSON,
-                        clock,
-                    );
-                    outgoing.push(extras.sent(target, &event, &payload, CONTENT_TYPE_JSON, item));
-                }
-                None => {
-                    stats.add(Count::NotJson, 1);
-                    if self.warned_not_json.insert(target.id.clone()) {
-                        tracing::warn!(operation = %target.id, url = %self.task.spec.url, "event data is not JSON: not forwarded to this dataset with data points (counted; warned once)");
-                    }
-                }
+            if let Some(built) = self.build(target, &event, &mut payloads) {
+                let extras = Extras {
+                    tracer: sampled.then_some(&self.task.tracer),
+                    tap: self.task.tap.is_listening().then_some(&self.task.tap),
+                    arrived,
+                };
+                outgoing.push(extras.sent(target, &event, built));
             }
         }
         if !routed {
+            let stats = &self.task.stats;
             if router.wanted_by_unsupported(&event.event_type) {
                 stats.add(Count::Unsupported, 1);
             } else {
@@ -457,7 +700,10 @@ impl<P: Publisher> Reader<P> {
             }
         }
         let seq = self.tracker.push(&event.last_event_id, outgoing.len());
-        for (item, sent) in outgoing {
+        if !outgoing.is_empty() {
+            self.window.push_back((seq, event));
+        }
+        for (item, mut sent) in outgoing {
             let published = tokio::select! {
                 biased;
                 () = self.task.abort.cancelled() => None,
@@ -471,13 +717,68 @@ impl<P: Publisher> Reader<P> {
                 }
                 Some(Ok(delivery)) => self.deliveries.push(Tagged {
                     seq,
+                    kind: Kind::Send,
                     delivery,
                     sent: Some(sent),
                 }),
                 Some(Err(error)) => {
                     sent.failed(&error);
-                    self.failed_delivery(seq, &error);
+                    self.failed(seq, Kind::Send, sent, error);
                 }
+            }
+        }
+    }
+
+    /// What `target`'s destination receives of `event`: the data, or its projection (`None`
+    /// when the operation has data points and the data is not JSON: counted, warned once).
+    fn build(&mut self, target: &Target, event: &Event, payloads: &mut Payloads) -> Option<Built> {
+        let clock = &self.task.clock;
+        if target.data_points.is_empty() {
+            let data = payloads.data.clone();
+            let content_type = payloads.content_type();
+            let headers = self.schemas.headers(target, &data);
+            let item = forward::outgoing(
+                &target.destination,
+                headers,
+                event,
+                data.clone(),
+                content_type,
+                clock,
+            );
+            return Some(Built {
+                item,
+                payload: data,
+                content_type,
+            });
+        }
+        match payloads.parsed(event) {
+            Some(value) => {
+                let projected = projection::project(value, &target.data_points);
+                self.task
+                    .stats
+                    .add(Count::MissingDataPoints, projected.missing as u64);
+                let headers = self.schemas.headers(target, &projected.payload);
+                let payload = projected.payload;
+                let item = forward::outgoing(
+                    &target.destination,
+                    headers,
+                    event,
+                    payload.clone(),
+                    CONTENT_TYPE_JSON,
+                    clock,
+                );
+                Some(Built {
+                    item,
+                    payload,
+                    content_type: CONTENT_TYPE_JSON,
+                })
+            }
+            None => {
+                self.task.stats.add(Count::NotJson, 1);
+                if self.warned_not_json.insert(target.id.clone()) {
+                    tracing::warn!(operation = %target.id, url = %self.task.spec.url, "event data is not JSON: not forwarded to this dataset with data points (counted; warned once)");
+                }
+                None
             }
         }
     }
@@ -488,8 +789,8 @@ impl<P: Publisher> Reader<P> {
             return;
         };
         let store = self.task.store.clone();
-        let url = self.task.spec.url.clone();
-        let saved = tokio::task::spawn_blocking(move || store.save(&url, &checkpoint))
+        let spec = self.task.spec.clone();
+        let saved = tokio::task::spawn_blocking(move || store.save(&spec, &checkpoint))
             .await
             .map_err(Error::from)
             .and_then(|r| r);
@@ -513,14 +814,12 @@ struct Extras<'a> {
 impl Extras<'_> {
     /// `item` with what its delivery updates; its span started and its `traceparent` set
     /// when sampled; copied to the tail when someone listens.
-    fn sent(
-        &self,
-        target: &Target,
-        event: &Event,
-        payload: &Bytes,
-        content_type: &str,
-        mut item: Outgoing,
-    ) -> (Outgoing, Sent) {
+    fn sent(&self, target: &Arc<Target>, event: &Event, built: Built) -> (Outgoing, Sent) {
+        let Built {
+            mut item,
+            payload,
+            content_type,
+        } = built;
         let mut span = None;
         if let Some(tracer) = self.tracer {
             let operation = target.id.to_string();
@@ -557,12 +856,61 @@ impl Extras<'_> {
             });
         }
         let sent = Sent {
-            stats: target.stats.clone(),
+            target: target.clone(),
             arrived: self.arrived,
             bytes: payload.len() as u64,
             span,
         };
         (item, sent)
+    }
+}
+
+
+/// What one destination of one event receives, with the payload and content type it was
+/// built from.
+struct Built {
+    item: Outgoing,
+    payload: Bytes,
+    content_type: &'static str,
+}
+
+/// An event's data and what is learnt of it once, shared by its operations.
+struct Payloads {
+    data: Bytes,
+    content_type: Option<&'static str>,
+    parsed: Option<Option<serde_json::Value>>,
+}
+
+impl Payloads {
+    fn new(event: &Event) -> Self {
+        Self {
+            data: event.data.clone().into_bytes(),
+            content_type: None,
+            parsed: None,
+        }
+    }
+
+    /// `application/json` when the data is JSON, else text.
+    fn content_type(&mut self) -> &'static str {
+        self.content_type
+            .get_or_insert_with(|| cloudevents::content_type(&self.data))
+    }
+
+    /// The data as JSON, parsed once; `None` when it is not JSON.
+    fn parsed(&mut self, event: &Event) -> Option<&serde_json::Value> {
+        self.parsed
+            .get_or_insert_with(|| projection::parse(&event.data))
+            .as_ref()
+    }
+}
+
+/// The destination of `target` as status text: `Mqtt topic a/b`, `BrokerStateStore key k`,
+/// `Storage path p`.
+fn destination_text(target: &Target) -> String {
+    match &target.destination {
+        forward::Destination::Mqtt(settings) => format!("Mqtt topic {}", settings.topic),
+        forward::Destination::KeyValue { key } => format!("BrokerStateStore key {key}"),
+        forward::Destination::File { path, .. } => format!("Storage path {path}"),
     }
 }
 

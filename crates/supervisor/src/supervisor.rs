@@ -43,11 +43,14 @@ use url::Url;
 
 use crate::checkpoint::CheckpointStore;
 use crate::client::ClientCache;
+use crate::dead_letter::DeadLetters;
 use crate::deliver::Sinks;
 use crate::metrics::RuntimeMetrics;
 use crate::router::Router;
 use crate::schemas::SchemaSetup;
-use crate::state::{OperationSchema, OperationSchemas, StreamState, StreamStats};
+use crate::state::{
+    OperationDeliveries, OperationSchema, OperationSchemas, StreamState, StreamStats,
+};
 use crate::stream_task::StreamTask;
 use crate::tap::{Tap, TapMessage};
 
@@ -67,9 +70,15 @@ pub struct SupervisorConfig {
     pub idle_timeout: Option<Duration>,
     /// TCP/TLS connect timeout; `None`: the client's default (10 s).
     pub connect_timeout: Option<Duration>,
-    /// Reconnect policy; `None`: the client's default.
+    /// Reconnect policy, also the backoff of failed deliveries; `None`: the client's default.
     pub retry: Option<RetryPolicy>,
+    /// How often a delivery the broker refused as not authorized (0x87) or over quota (0x97)
+    /// is attempted again. Default 30 s.
+    pub refused_retry: Duration,
 }
+
+/// Default [`SupervisorConfig::refused_retry`].
+pub const DEFAULT_REFUSED_RETRY: Duration = Duration::from_secs(30);
 
 /// Default [`SupervisorConfig::max_in_flight`].
 pub const DEFAULT_MAX_IN_FLIGHT: NonZeroUsize = NonZeroUsize::new(1024).expect("not zero");
@@ -87,6 +96,7 @@ impl SupervisorConfig {
             idle_timeout: None,
             connect_timeout: None,
             retry: None,
+            refused_retry: DEFAULT_REFUSED_RETRY,
         }
     }
 }
@@ -131,6 +141,9 @@ pub struct StreamHandle {
     /// The message schema of each of its operations (empty without
     /// [`Supervisor::with_schemas`]); changes are sent as they happen.
     pub schemas: watch::Receiver<OperationSchemas>,
+    /// The delivery problems of its operations (retries, dead letters); changes are sent as
+    /// they happen.
+    pub deliveries: watch::Receiver<OperationDeliveries>,
 }
 
 struct Running {
@@ -142,6 +155,7 @@ struct Running {
     state: watch::Receiver<StreamState>,
     stats: Arc<StreamStats>,
     schemas: watch::Sender<OperationSchemas>,
+    deliveries: watch::Sender<OperationDeliveries>,
 }
 
 /// The runtime from plan to deliveries. See the module documentation.
@@ -150,13 +164,14 @@ pub struct Supervisor<P: Publisher> {
     sinks: Sinks<P>,
     clock: Arc<HybridLogicalClock>,
     store: CheckpointStore,
+    dead_letters: DeadLetters,
     clients: ClientCache,
     schemas: Option<SchemaSetup>,
     schema_sampling: Sampling,
     plan: Plan,
     streams: BTreeMap<StreamSpec, Running>,
-    /// Done tokens of stopped tasks that may still be saving their checkpoint, by URL.
-    stopping: HashMap<Url, Vec<CancellationToken>>,
+    /// Stopped tasks that may still be saving their checkpoint (done token, stream), by URL.
+    stopping: HashMap<Url, Vec<(CancellationToken, StreamSpec)>>,
     tasks: TaskTracker,
     abort: CancellationToken,
     /// Counters of streams and operations, for telemetry.
@@ -185,6 +200,7 @@ impl<P: Publisher> Supervisor<P> {
     pub fn new(config: SupervisorConfig, publisher: P) -> Self {
         Self {
             store: CheckpointStore::new(&config.state_dir),
+            dead_letters: DeadLetters::new(&config.state_dir),
             config: Arc::new(config),
             sinks: Sinks::new(publisher),
             clock: Arc::new(HybridLogicalClock::new()),
@@ -250,7 +266,7 @@ impl<P: Publisher> Supervisor<P> {
     /// streams never wait for it. Without this, no inference runs. Call it before the first
     /// [`apply`](Self::apply), like [`with_key_value`](Self::with_key_value).
     pub fn with_schemas(mut self, registrar: impl SchemaRegistrar) -> Self {
-        self.schemas = Some(SchemaSetup::new(registrar));
+        self.schemas = Some(SchemaSetup::new(registrar, &self.config.state_dir));
         self
     }
 
@@ -289,7 +305,7 @@ impl<P: Publisher> Supervisor<P> {
         }
 
         self.stopping.retain(|_, tokens| {
-            tokens.retain(|t| !t.is_cancelled());
+            tokens.retain(|(t, _)| !t.is_cancelled());
             !tokens.is_empty()
         });
         let gone: Vec<StreamSpec> = self
@@ -319,6 +335,15 @@ impl<P: Publisher> Supervisor<P> {
                         let before = schemas.len();
                         schemas.retain(|id, _| operations.contains_key(id));
                         schemas.len() != before
+                    });
+                    // A changed definition may fix what sent its events to the dead letters.
+                    running.deliveries.send_if_modified(|deliveries| {
+                        let before = deliveries.len();
+                        deliveries.retain(|id, problem| {
+                            operations.contains_key(id)
+                                && (problem.retrying.is_some() || !changes.changed.contains(id))
+                        });
+                        deliveries.len() != before
                     });
                     running.operations = operations.keys().map(|id| (*id).clone()).collect();
                     applied.updated.push(spec.url.clone());
@@ -354,7 +379,7 @@ impl<P: Publisher> Supervisor<P> {
             self.stopping
                 .entry(spec.url.clone())
                 .or_default()
-                .push(running.done);
+                .push((running.done, spec.clone()));
         }
     }
 
@@ -365,12 +390,22 @@ impl<P: Publisher> Supervisor<P> {
         let (state_tx, state_rx) = watch::channel(StreamState::Connecting);
         let stats: Arc<StreamStats> = self.metrics.stream(&spec, operations.values().copied());
         let schema_status = watch::Sender::new(OperationSchemas::new());
+        let deliveries = watch::Sender::new(OperationDeliveries::new());
         let schemas = self.schemas.clone().map(|mut setup| {
             setup.sampling = self.schema_sampling;
             setup
         });
         let stop = CancellationToken::new();
         let done = CancellationToken::new();
+        let stopping = self.stopping.get(&spec.url).map_or(&[][..], Vec::as_slice);
+        // The stream this one takes over from (same URL, other credentials or trust): its
+        // checkpoint is the starting point when this stream has none of its own.
+        let replaces = stopping
+            .iter()
+            .rev()
+            .map(|(_, previous)| previous)
+            .find(|previous| **previous != spec)
+            .cloned();
         let task = Box::new(StreamTask {
             spec: spec.clone(),
             router: router_rx,
@@ -383,9 +418,12 @@ impl<P: Publisher> Supervisor<P> {
             stats: stats.clone(),
             schemas,
             schema_status: schema_status.clone(),
+            deliveries: deliveries.clone(),
+            dead_letters: self.dead_letters.clone(),
             stop: stop.clone(),
             abort: self.abort.clone(),
-            after: self.stopping.get(&spec.url).cloned().unwrap_or_default(),
+            after: stopping.iter().map(|(done, _)| done.clone()).collect(),
+            replaces,
             tap: self.tap.clone(),
             tracer: self.tracer.clone(),
         });
@@ -405,6 +443,7 @@ impl<P: Publisher> Supervisor<P> {
                 state: state_rx,
                 stats,
                 schemas: schema_status,
+                deliveries,
             },
         );
     }
@@ -424,6 +463,7 @@ impl<P: Publisher> Supervisor<P> {
                 state: running.state.clone(),
                 stats: running.stats.clone(),
                 schemas: running.schemas.subscribe(),
+                deliveries: running.deliveries.subscribe(),
             })
             .collect()
     }
@@ -458,6 +498,7 @@ impl<P: Publisher> Supervisor<P> {
     pub async fn shutdown(mut self) {
         self.stop_all();
         self.tasks.wait().await;
+        self.dead_letters.close().await;
     }
 
     /// Like [`shutdown`](Self::shutdown), but waits for deliveries at most `grace`; then the
@@ -469,6 +510,7 @@ impl<P: Publisher> Supervisor<P> {
     pub async fn shutdown_within(mut self, grace: Duration) -> bool {
         self.stop_all();
         if tokio::time::timeout(grace, self.tasks.wait()).await.is_ok() {
+            self.dead_letters.close().await;
             return true;
         }
         tracing::warn!(
@@ -477,6 +519,7 @@ impl<P: Publisher> Supervisor<P> {
         );
         self.abort.cancel();
         self.tasks.wait().await;
+        self.dead_letters.close().await;
         false
     }
 

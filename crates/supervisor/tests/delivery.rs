@@ -8,7 +8,8 @@ use std::time::Duration;
 use common::*;
 use sinks::PublishError;
 use supervisor::{CheckpointStore, Supervisor, SupervisorConfig};
-use test_support::{Response, SseServer};
+use sse_client::RetryPolicy;
+use test_support::{Gate, Response, SseServer};
 
 fn config(dir: &tempfile::TempDir) -> SupervisorConfig {
     let mut cfg = SupervisorConfig::new(dir.path(), "client");
@@ -16,11 +17,32 @@ fn config(dir: &tempfile::TempDir) -> SupervisorConfig {
     cfg
 }
 
-fn refused() -> PublishError {
+fn refused(code: u8) -> PublishError {
+    let reason = match code {
+        0x87 => "NotAuthorized",
+        0x90 => "TopicNameInvalid",
+        _ => "UnspecifiedError",
+    };
     PublishError::Refused {
-        topic: "t".into(),
-        reason: "quota exceeded".into(),
+        topic: "t/x".into(),
+        code,
+        reason: reason.into(),
     }
+}
+
+/// Failed deliveries are attempted again after 20-30 ms (refused ones after 30 s).
+fn fast_retry(dir: &tempfile::TempDir) -> SupervisorConfig {
+    let mut cfg = config(dir);
+    cfg.retry = Some(
+        RetryPolicy::try_new(
+            Duration::from_millis(20),
+            Duration::from_millis(40),
+            Duration::from_secs(60),
+            0.5,
+        )
+        .unwrap(),
+    );
+    cfg
 }
 
 #[tokio::test]
@@ -35,7 +57,7 @@ async fn checkpoint_moves_only_after_acks_in_order_and_is_used_to_resume() {
     let stream = spec(&server.url("/s"));
     let dir = tempfile::tempdir().unwrap();
     let store = CheckpointStore::new(dir.path());
-    let saved = || store.load(&stream.url).unwrap();
+    let saved = || store.load(&stream, None).unwrap();
     // Two operations on the stream: each event has two deliveries.
     let plan = plan([
         dataset("x", stream.clone(), "/s", mqtt("t/x")),
@@ -83,30 +105,134 @@ async fn checkpoint_moves_only_after_acks_in_order_and_is_used_to_resume() {
 }
 
 #[tokio::test]
-async fn a_failed_delivery_stops_the_checkpoint_and_is_counted() {
+async fn a_retryable_failure_is_sent_again_in_order_while_the_stream_waits() {
+    let gate = Gate::new();
     let server = SseServer::http([Response::sse()
         .chunk("id: 1\ndata: a\n\nid: 2\ndata: b\n\nid: 3\ndata: c\n\n")
+        .wait_for(&gate)
+        .chunk("id: 4\ndata: d\n\n")
         .hang()])
     .await;
     let stream = spec(&server.url("/s"));
     let dir = tempfile::tempdir().unwrap();
     let recorder = Recorder::new(Mode::Hold);
-    let mut sup = Supervisor::new(config(&dir), recorder.clone());
+    let mut sup = Supervisor::new(fast_retry(&dir), recorder.clone());
     sup.apply(&plan([dataset("x", stream.clone(), "/s", mqtt("t/x"))]));
     recorder.wait_for(3).await;
+    let handle = sup.stream(&stream.url).unwrap();
     recorder.resolve(0, Ok(()));
-    recorder.resolve(1, Err(refused()));
-    recorder.resolve(2, Ok(()));
-    let stats = sup.stream(&stream.url).unwrap().stats;
-    eventually("3 resolved", || {
-        let s = stats.snapshot();
-        s.delivered + s.delivery_failures == 3
+    recorder.resolve(1, Err(refused(0x80)));
+    // The stream stops reading while event 2 waits for its next attempt.
+    gate.open();
+    eventually("event 2 is retrying", || {
+        handle
+            .deliveries
+            .borrow()
+            .values()
+            .any(|p| p.retrying.as_ref().is_some_and(|r| r.code == "broker_refused"))
     })
     .await;
-    assert_eq!(stats.snapshot().delivery_failures, 1);
+    settle().await;
+    assert_eq!(recorder.count(), 3, "no new event read, no retry before event 3 resolved");
+    recorder.resolve(2, Ok(()));
+    let messages = recorder.wait_for(4).await;
+    assert_eq!(prop(&messages[3], "sse-id"), Some("2"), "event 2 sent again");
+    settle().await;
+    assert_eq!(recorder.count(), 4, "still not reading: the retry is in flight");
+    recorder.resolve(3, Ok(()));
+    let messages = recorder.wait_for(5).await;
+    assert_eq!(prop(&messages[4], "sse-id"), Some("4"), "reading again");
+    recorder.resolve(4, Ok(()));
+    eventually("4 delivered", || handle.stats.snapshot().delivered == 4).await;
+    let stats = handle.stats.snapshot();
+    assert_eq!(
+        (stats.delivery_failures, stats.delivery_retries, stats.delivered),
+        (1, 1, 4)
+    );
+    eventually("retry cleared", || handle.deliveries.borrow().is_empty()).await;
     sup.shutdown().await;
-    let saved = CheckpointStore::new(dir.path()).load(&stream.url).unwrap();
-    assert_eq!(saved.as_deref(), Some("1"), "never past the failed event 2");
+    let saved = CheckpointStore::new(dir.path()).load(&stream, None).unwrap();
+    assert_eq!(saved.as_deref(), Some("4"), "the checkpoint moved on without a restart");
+}
+
+#[tokio::test]
+async fn a_message_the_broker_can_never_take_goes_to_the_dead_letter_file() {
+    let server = SseServer::http([Response::sse()
+        .chunk("id: 1\ndata: a\n\nid: 2\nevent: reading\ndata: {\"t\":1}\n\nid: 3\ndata: c\n\n")
+        .hang()])
+    .await;
+    let stream = spec(&server.url("/s"));
+    let dir = tempfile::tempdir().unwrap();
+    let recorder = Recorder::new(Mode::Hold);
+    let mut sup = Supervisor::new(fast_retry(&dir), recorder.clone());
+    sup.apply(&plan([dataset("x", stream.clone(), "/s", mqtt("t/x"))]));
+    recorder.wait_for(3).await;
+    let handle = sup.stream(&stream.url).unwrap();
+    recorder.resolve(0, Ok(()));
+    recorder.resolve(1, Err(refused(0x90)));
+    recorder.resolve(2, Ok(()));
+    eventually("dead letter reported", || {
+        handle
+            .deliveries
+            .borrow()
+            .values()
+            .any(|p| p.dead_letters.as_ref().is_some_and(|d| d.count == 1))
+    })
+    .await;
+    let problem = handle.deliveries.borrow().values().next().cloned().unwrap();
+    let dead = problem.dead_letters.unwrap();
+    assert_eq!(dead.destination, "Mqtt topic t/x");
+    assert_eq!(dead.code, "broker_refused");
+    assert!(dead.reason.contains("TopicNameInvalid"), "{}", dead.reason);
+    assert!(problem.retrying.is_none());
+    let stats = handle.stats.snapshot();
+    assert_eq!((stats.dead_letters, stats.delivery_retries), (1, 0));
+    assert_eq!(recorder.count(), 3, "never sent again");
+    sup.shutdown().await;
+    let saved = CheckpointStore::new(dir.path()).load(&stream, None).unwrap();
+    assert_eq!(saved.as_deref(), Some("3"), "the stream went on");
+
+    let file = dir.path().join("dead-letter").join("mysseasset.jsonl");
+    let text = std::fs::read_to_string(&file).unwrap();
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 1, "{text}");
+    let line = &lines[0];
+    assert_eq!(line["destination"], serde_json::json!({"kind": "Mqtt", "topic": "t/x"}));
+    assert_eq!(line["reasonCode"], "broker_refused");
+    assert_eq!(line["event"], serde_json::json!({"type": "reading", "id": "2", "data": {"t": 1}}));
+    assert!(line["time"].as_str().unwrap().ends_with('Z'));
+}
+
+#[tokio::test]
+async fn not_authorized_is_retried_slowly_and_a_closed_destination_stalls() {
+    let server = SseServer::http([Response::sse()
+        .chunk("id: 1\ndata: a\n\nid: 2\ndata: b\n\n")
+        .hang()])
+    .await;
+    let stream = spec(&server.url("/s"));
+    let dir = tempfile::tempdir().unwrap();
+    let recorder = Recorder::new(Mode::Hold);
+    let mut sup = Supervisor::new(fast_retry(&dir), recorder.clone());
+    sup.apply(&plan([dataset("x", stream.clone(), "/s", mqtt("t/x"))]));
+    recorder.wait_for(2).await;
+    let handle = sup.stream(&stream.url).unwrap();
+    recorder.resolve(0, Err(refused(0x87)));
+    recorder.resolve(1, Err(PublishError::Closed));
+    eventually("slow retry reported", || {
+        handle.deliveries.borrow().values().any(|p| {
+            p.retrying
+                .as_ref()
+                .is_some_and(|r| r.attempt == 1 && r.delay > Duration::from_secs(20))
+        })
+    })
+    .await;
+    assert_eq!(recorder.count(), 2, "waits for the slow retry");
+    sup.shutdown().await;
+    let saved = CheckpointStore::new(dir.path()).load(&stream, None).unwrap();
+    assert_eq!(saved, None, "event 1 not delivered when the stream stopped");
 }
 
 #[tokio::test]
@@ -148,7 +274,7 @@ async fn reading_stops_at_the_in_flight_limit_until_deliveries_complete() {
     let expected: Vec<_> = (1..=40).map(|i| i.to_string()).collect();
     assert_eq!(ids, expected, "in order, none lost");
     sup.shutdown().await;
-    let saved = CheckpointStore::new(dir.path()).load(&stream.url).unwrap();
+    let saved = CheckpointStore::new(dir.path()).load(&stream, None).unwrap();
     assert_eq!(saved.as_deref(), Some("40"));
 }
 
@@ -168,7 +294,7 @@ async fn shutdown_waits_for_deliveries_or_gives_up_after_the_grace_period() {
     // Event 2 is never acknowledged: the grace period ends, the checkpoint is saved at 1.
     let all_delivered = sup.shutdown_within(Duration::from_millis(200)).await;
     assert!(!all_delivered);
-    let saved = CheckpointStore::new(dir.path()).load(&stream.url).unwrap();
+    let saved = CheckpointStore::new(dir.path()).load(&stream, None).unwrap();
     assert_eq!(saved.as_deref(), Some("1"));
 
     // Shutdown without a limit waits for the last acknowledgement.
@@ -187,6 +313,6 @@ async fn shutdown_waits_for_deliveries_or_gives_up_after_the_grace_period() {
     };
     sup.shutdown().await;
     releaser.await.unwrap();
-    let saved = CheckpointStore::new(dir.path()).load(&stream.url).unwrap();
+    let saved = CheckpointStore::new(dir.path()).load(&stream, None).unwrap();
     assert_eq!(saved.as_deref(), Some("9"));
 }

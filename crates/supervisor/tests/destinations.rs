@@ -98,7 +98,7 @@ async fn a_dataset_sets_its_key_and_the_checkpoint_waits_for_the_reply() {
     let stream = spec(&server.url("/s"));
     let dir = tempfile::tempdir().unwrap();
     let checkpoints = CheckpointStore::new(dir.path());
-    let saved = || checkpoints.load(&stream.url).unwrap();
+    let saved = || checkpoints.load(&stream, None).unwrap();
     let mut projected = dataset(
         "temp",
         stream.clone(),
@@ -211,7 +211,7 @@ async fn without_a_store_the_dataset_is_reported_unsupported_and_mqtt_goes_on() 
         "in operation id order: file, kv"
     );
     recorder.wait_for(1).await;
-    let saved = || CheckpointStore::new(dir.path()).load(&stream.url).unwrap();
+    let saved = || CheckpointStore::new(dir.path()).load(&stream, None).unwrap();
     eventually("checkpoint 1", || saved().as_deref() == Some("1")).await;
     sup.shutdown().await;
 }
@@ -258,7 +258,7 @@ async fn a_dataset_and_an_event_append_whole_lines_in_order_before_the_checkpoin
     // When the checkpoint says 30, every line up to event 30 is on disk.
     let checkpoints = CheckpointStore::new(dir.path());
     eventually("checkpoint 30", || {
-        checkpoints.load(&stream.url).unwrap().as_deref() == Some("30")
+        checkpoints.load(&stream, None).unwrap().as_deref() == Some("30")
     })
     .await;
     let all = lines(&root.join("datasets/all.jsonl"));
@@ -315,6 +315,6 @@ async fn a_line_that_cannot_be_written_stops_the_checkpoint() {
     assert_eq!(stats.snapshot().delivery_failures, 2);
     sup.shutdown().await;
     files.close().await;
-    let saved = CheckpointStore::new(dir.path()).load(&stream.url).unwrap();
+    let saved = CheckpointStore::new(dir.path()).load(&stream, None).unwrap();
     assert_eq!(saved, None, "MQTT acknowledged both, the file took neither");
 }

@@ -82,6 +82,17 @@ impl Line {
         Self(Bytes::from(out))
     }
 
+    /// The line of any JSON object (e.g. a dead-letter record). Compact JSON escapes every
+    /// line break inside strings, so the line holds none but its last byte.
+    ///
+    /// # Errors
+    /// When `value` cannot be serialized (a map with non-string keys, a failing `Serialize`).
+    pub fn json(value: &impl serde::Serialize) -> Result<Self, serde_json::Error> {
+        let mut out = serde_json::to_vec(value)?;
+        out.push(b'\n');
+        Ok(Self(Bytes::from(out)))
+    }
+
     /// The bytes, `\n` included.
     pub fn as_bytes(&self) -> &[u8] {
         &self.0

@@ -107,8 +107,8 @@ fn report_of(event: &Event) -> Option<Report> {
     }
 }
 
-/// The failure reason of a PUBACK, or `None` when the broker took the message.
-fn refusal(ack: &PubAck) -> Option<String> {
+/// The failure reason code and text of a PUBACK, or `None` when the broker took the message.
+fn refusal(ack: &PubAck) -> Option<(u8, String)> {
     match ack.reason {
         PubAckReason::Success | PubAckReason::NoMatchingSubscribers => None,
         reason => {
@@ -118,8 +118,23 @@ fn refusal(ack: &PubAck) -> Option<String> {
                 .and_then(|p| p.reason_string.as_deref())
                 .map(|s| format!(" ({s})"))
                 .unwrap_or_default();
-            Some(format!("{reason:?}{detail}"))
+            Some((pub_ack_code(reason), format!("{reason:?}{detail}")))
         }
+    }
+}
+
+/// The MQTT 5 reason code of a PUBACK reason (rumqttc keeps only the name).
+fn pub_ack_code(reason: PubAckReason) -> u8 {
+    match reason {
+        PubAckReason::Success => 0x00,
+        PubAckReason::NoMatchingSubscribers => 0x10,
+        PubAckReason::UnspecifiedError => 0x80,
+        PubAckReason::ImplementationSpecificError => 0x83,
+        PubAckReason::NotAuthorized => 0x87,
+        PubAckReason::TopicNameInvalid => 0x90,
+        PubAckReason::PacketIdentifierInUse => 0x91,
+        PubAckReason::QuotaExceeded => 0x97,
+        PubAckReason::PayloadFormatInvalid => 0x99,
     }
 }
 

@@ -58,8 +58,9 @@ pub(crate) enum Report {
     Acked {
         /// Packet id.
         pkid: u16,
-        /// The failure reason, or `None` for success and "no matching subscribers".
-        refused: Option<String>,
+        /// The failure reason code and text, or `None` for success and "no matching
+        /// subscribers".
+        refused: Option<(u8, String)>,
     },
 }
 
@@ -206,8 +207,9 @@ impl<W> Inflight<W> {
                     if let Some(entry) = self.entries.remove(&seq) {
                         let result = match refused {
                             None => Ok(()),
-                            Some(reason) => Err(PublishError::Refused {
+                            Some((code, reason)) => Err(PublishError::Refused {
                                 topic: entry.message.topic,
+                                code,
                                 reason,
                             }),
                         };

@@ -84,7 +84,7 @@ fn a_refusing_puback_resolves_with_the_reason() {
     written(&mut inflight, 1);
     let done = inflight.on_report(Report::Acked {
         pkid: 1,
-        refused: Some("NotAuthorized".into()),
+        refused: Some((0x87, "NotAuthorized".into())),
     });
     assert_eq!(
         done,
@@ -92,6 +92,7 @@ fn a_refusing_puback_resolves_with_the_reason() {
             "t/x",
             Err(PublishError::Refused {
                 topic: "t/x".into(),
+                code: 0x87,
                 reason: "NotAuthorized".into()
             })
         )]
