@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use model::plan::{Credentials, Operation, OperationId};
 use model::resource::{Body, Kind};
 use registry::Snapshot;
-use supervisor::{OperationSchemas, StatsSnapshot, StreamState, Unsupported};
+use supervisor::{OperationDeliveries, OperationSchemas, StatsSnapshot, StreamState, Unsupported};
 use url::Url;
 
 use crate::aio::{
@@ -49,6 +49,8 @@ pub struct StreamObservation {
     pub stats: StatsSnapshot,
     /// The message schema of each of its operations.
     pub schemas: OperationSchemas,
+    /// The delivery problems of its operations (retries, dead letters).
+    pub deliveries: OperationDeliveries,
 }
 
 /// Everything a report is made of.
@@ -281,6 +283,7 @@ impl Context<'_> {
         let operation = self.observed.snapshot.plan.operations.get(id);
         let stream = self.by_operation.get(id);
         let schema = stream.and_then(|s| s.schemas.get(id));
+        let delivery = stream.and_then(|s| s.deliveries.get(id));
         let unsupported = self.observed.unsupported.get(id);
         let error = match (operation, stream, unsupported) {
             (_, _, Some(u)) => Some(ConfigError::new(
@@ -291,7 +294,18 @@ impl Context<'_> {
                 StreamState::Failed { reason, code } => {
                     Some(stream_error(code, reason, op, self.observed.secrets_dir))
                 }
-                _ => None,
+                _ => delivery.and_then(|d| d.dead_letters.as_ref()).map(|dead| {
+                    ConfigError::new(
+                        "destination_refused",
+                        format!(
+                            "{} can never take {} event(s) (last: {}); they are in {} under the state directory",
+                            dead.destination,
+                            dead.count,
+                            dead.reason,
+                            dead.file.display()
+                        ),
+                    )
+                }),
             },
             _ => None,
         };
@@ -319,7 +333,21 @@ impl Context<'_> {
             ),
             (Some(_), Some(stream), None) => {
                 let mut h = state_health(&stream.state, version);
-                if h.status == HealthStatus::Available
+                if let Some(retrying) = delivery.and_then(|d| d.retrying.as_ref())
+                    && !stream.state.is_terminal()
+                {
+                    h = health(
+                        HealthStatus::Unavailable,
+                        Some(reason::DELIVERY_ERROR),
+                        Some(format!(
+                            "delivery attempt {} failed, retrying after {} s; the stream waits until it succeeds: {}",
+                            retrying.attempt,
+                            retrying.delay.as_secs(),
+                            retrying.reason
+                        )),
+                        version,
+                    );
+                } else if h.status == HealthStatus::Available
                     && let Some(failure) =
                         schema.and_then(|s| s.failure.as_ref().or(s.registration_error.as_ref()))
                 {

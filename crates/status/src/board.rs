@@ -11,7 +11,9 @@ use supervisor::{Applied, OperationSchemas, StreamHandle, StreamState, Unsupport
 use tokio::sync::watch;
 
 use crate::assemble::{Observed, StreamObservation, assemble};
-use crate::report::{BrokerStatus, ConnectorStatus, RegistryStatus, StatusReport};
+use crate::report::{
+    BrokerStatus, ConnectorStatus, RegistryStatus, ServicesStatus, StatusReport,
+};
 use crate::stamps::{Now, Stamps};
 
 /// Facts about the process that do not change while it runs.
@@ -42,6 +44,7 @@ struct Inner {
     info: ConnectorInfo,
     started_at: String,
     broker: BrokerProbe,
+    services: Option<ServicesStatus>,
     snapshot: Arc<Snapshot>,
     streams: Vec<StreamHandle>,
     unsupported: BTreeMap<OperationId, Unsupported>,
@@ -70,6 +73,7 @@ impl StatusBoard {
                 info,
                 started_at: Now::system().text,
                 broker,
+                services: None,
                 snapshot: Arc::new(Snapshot::default()),
                 streams: Vec::new(),
                 unsupported: BTreeMap::new(),
@@ -78,6 +82,13 @@ impl StatusBoard {
                 watched: Vec::new(),
             })),
         }
+    }
+
+    /// Records where the state store and the schema registry run (decided once, at start).
+    pub fn set_services(&self, services: ServicesStatus) {
+        let mut inner = self.lock();
+        inner.services = Some(services);
+        inner.applied_since_taken = true;
     }
 
     /// Records a registry snapshot, what applying its plan did, and the streams running now.
@@ -133,6 +144,7 @@ impl StatusBoard {
                 state: handle.state.borrow().clone(),
                 stats: handle.stats.snapshot(),
                 schemas: handle.schemas.borrow().clone(),
+                deliveries: handle.deliveries.borrow().clone(),
             })
             .collect();
         let secrets_dir = inner.info.secrets_dir.clone();
@@ -161,6 +173,7 @@ impl StatusBoard {
                     errors: snapshot.errors().count(),
                     warnings: snapshot.warnings().count(),
                 },
+                services: inner.services.clone(),
             },
             devices: parts.devices,
             assets: parts.assets,
