@@ -8,9 +8,11 @@
 //! - **`name`** is the first 32 hex digits (128 bits) of the SHA-256 of
 //!   `{format}\n{schemaType}\n{canonical content}`: a stable name that changes with the
 //!   document, its format or its type, and with nothing else.
-//! - **Versions** are decimal integers: 1 to 9 ASCII digits, no leading zero (`"0"` itself
-//!   is allowed), so two spellings never mean one version. The reference says "Allowed
-//!   between 0-9"; this is the reading that lets versions go past 9.
+//! - **Versions** are decimal integers: ASCII digits, no leading zero (`"0"` itself is
+//!   allowed), so two spellings never mean one version. A `put` takes `"0"` to `"9"`
+//!   ([`schema::MAX_VERSION`]), as AIO's registry does: its reference says "Allowed between
+//!   0-9" and AIO's stub service refuses anything else. Versions of up to 9 digits stored
+//!   before that rule can still be read (`get`, the directory).
 //! - **Names** asked for by `get` are 1 to 128 characters of `A-Z a-z 0-9 . _ -`, not
 //!   starting with `.` (names we assign are always such); other names cannot exist.
 
@@ -25,7 +27,7 @@ pub const NAME_LEN: usize = 32;
 /// Longest name `get` accepts.
 pub const MAX_NAME_LEN: usize = 128;
 
-/// Most digits of a version.
+/// Most digits of a version that can be read.
 pub const MAX_VERSION_DIGITS: usize = 9;
 
 /// The canonical form of `content` (see the module docs).
@@ -106,13 +108,18 @@ pub fn schema_name(format: &str, schema_type: &str, canonical: &str) -> String {
     name
 }
 
-/// Whether `version` is one this registry accepts.
+/// Whether `version` is a version number that can be read (stored or asked for).
 pub fn is_valid_version(version: &str) -> bool {
     let bytes = version.as_bytes();
     !bytes.is_empty()
         && bytes.len() <= MAX_VERSION_DIGITS
         && bytes.iter().all(u8::is_ascii_digit)
         && (bytes[0] != b'0' || bytes.len() == 1)
+}
+
+/// Whether a `put` may store `version`: `"0"` to `"9"`.
+pub fn is_accepted_version(version: &str) -> bool {
+    version_number(version).is_some_and(|number| number <= schema::MAX_VERSION)
 }
 
 /// The number of a valid version, for ordering.
@@ -136,7 +143,8 @@ pub fn is_valid_name(name: &str) -> bool {
 ///
 /// # Errors
 /// Code 400 naming the member: an unknown format, empty content, JSON Schema content that
-/// is not JSON, an invalid version, an empty display name, or an empty tag key.
+/// is not JSON, a version other than `"0"` to `"9"`, an empty display name, or an empty tag
+/// key.
 pub fn check_put(request: &PutRequest) -> Result<(), RegistryError> {
     let bad = |message: String, member| {
         Err(RegistryError::new(
@@ -167,11 +175,12 @@ pub fn check_put(request: &PutRequest) -> Result<(), RegistryError> {
             target::SCHEMA_CONTENT,
         );
     }
-    if !is_valid_version(&request.version) {
+    if !is_accepted_version(&request.version) {
         return bad(
             format!(
-                "version {:?} is not a decimal number of 1 to {MAX_VERSION_DIGITS} digits without leading zeros",
-                request.version
+                "version {:?} is not an integer from 0 to {}",
+                request.version,
+                schema::MAX_VERSION
             ),
             target::VERSION,
         );
@@ -241,6 +250,12 @@ mod tests {
         }
         assert_eq!(version_number("10"), Some(10));
         assert_eq!(version_number("01"), None);
+        for accepted in ["0", "1", "9"] {
+            assert!(is_accepted_version(accepted), "{accepted}");
+        }
+        for refused in ["10", "123456789", "01", "", "x"] {
+            assert!(!is_accepted_version(refused), "{refused}");
+        }
     }
 
     #[test]
@@ -275,6 +290,7 @@ mod tests {
             (PutRequest::json_schema(" ", "1"), target::SCHEMA_CONTENT),
             (PutRequest::json_schema("{", "1"), target::SCHEMA_CONTENT),
             (PutRequest::json_schema("{}", "01"), target::VERSION),
+            (PutRequest::json_schema("{}", "10"), target::VERSION),
             (
                 PutRequest {
                     display_name: Some(String::new()),

@@ -10,11 +10,15 @@
 //! |---|---|
 //! | [`ErrorKind::Timeout`]; `__stat` 408 | `Timeout` |
 //! | [`ErrorKind::Closed`], [`ErrorKind::Config`]; `__stat` 500 or 503; `{"error"}` with code ≥ 500 | `Unavailable` |
-//! | `{"error"}` with code < 500; any other `__stat`; [`ErrorKind::InvalidArgument`] | `Rejected` |
+//! | `{"error"}` with code 400 and target `Version` | `VersionRefused` |
+//! | `{"error"}` with another code < 500; any other `__stat`; [`ErrorKind::InvalidArgument`] | `Rejected` |
 //! | [`ErrorKind::UnexpectedResponse`]; a reply without namespace, name or version | `InvalidResponse` |
 //!
 //! So exactly the errors that [`Error::is_retryable`] calls retryable, plus a closed or
-//! unconfigured client, are retried by the runtime.
+//! unconfigured client, are retried by the runtime. The runtime only asks for versions from
+//! [`schema::FIRST_VERSION`] to [`schema::MAX_VERSION`], which every AIO registry reads; a
+//! refused version is then one the registry holds for other content (as Azure Device
+//! Registry does: a version's content cannot change), and the runtime moves on to the next.
 
 use schema::{
     FORMAT_JSON_SCHEMA_DRAFT_07, RegisterError, RegisterErrorKind, RegisterRequest,
@@ -23,7 +27,7 @@ use schema::{
 
 use crate::client::SchemaRegistryClient;
 use crate::error::{Error, ErrorKind};
-use crate::protocol::{PutRequest, Schema, SchemaType};
+use crate::protocol::{PutRequest, Schema, SchemaType, error_code, target};
 
 impl SchemaRegistrar for SchemaRegistryClient {
     /// `put`s the schema and returns where the registry stored it.
@@ -79,6 +83,13 @@ fn register_error(error: &Error) -> RegisterError {
         ErrorKind::Status if error.status_code() == Some(408) => RegisterErrorKind::Timeout,
         ErrorKind::Closed | ErrorKind::Config => RegisterErrorKind::Unavailable,
         ErrorKind::UnexpectedResponse => RegisterErrorKind::InvalidResponse,
+        ErrorKind::Registry
+            if error.registry_error().is_some_and(|e| {
+                e.code == error_code::BAD_REQUEST && e.target.as_deref() == Some(target::VERSION)
+            }) =>
+        {
+            RegisterErrorKind::VersionRefused
+        }
         ErrorKind::Status | ErrorKind::Registry if error.is_retryable() => {
             RegisterErrorKind::Unavailable
         }
@@ -153,7 +164,15 @@ mod tests {
                 K::Unavailable,
             ),
             (
-                Error::registry("put", RegistryError::new(400, "bad", Some("Version"))),
+                Error::registry("put", RegistryError::new(400, "taken", Some("Version"))),
+                K::VersionRefused,
+            ),
+            (
+                Error::registry("put", RegistryError::new(400, "bad", Some("SchemaContent"))),
+                K::Rejected,
+            ),
+            (
+                Error::registry("put", RegistryError::new(404, "gone", Some("Version"))),
                 K::Rejected,
             ),
             (Error::status("put", 400, "no correlation"), K::Rejected),

@@ -456,26 +456,63 @@ mod tests {
     }
 
     #[test]
-    fn versions_sort_as_numbers() {
+    fn versions_sort_as_numbers_and_older_ones_above_9_stay_readable() {
         let dir = tempfile::tempdir().expect("dir");
         let store = SchemaStore::open(dir.path(), "ns").expect("open");
-        for version in ["10", "9", "2"] {
-            store
+        let mut nine = None;
+        for version in ["9", "2"] {
+            let stored = store
                 .put(PutRequest::json_schema(CONTENT, version))
                 .expect("put");
+            nine.get_or_insert(stored);
         }
+        let refused = store
+            .put(PutRequest::json_schema(CONTENT, "10"))
+            .expect_err("AIO's registry takes 0 to 9");
+        assert_eq!(
+            (refused.code, refused.target.as_deref()),
+            (400, Some(target::VERSION))
+        );
+        // A version stored before puts were limited to 0-9.
+        let ten = Schema {
+            version: "10".into(),
+            ..nine.expect("stored")
+        };
+        write_schema(dir.path(), &ten).expect("write");
         let versions: Vec<_> = list(dir.path())
             .expect("list")
             .into_iter()
             .map(|s| s.version)
             .collect();
         assert_eq!(versions, ["2", "9", "10"]);
-        let listed: Vec<_> = store
+        let reopened = SchemaStore::open(dir.path(), "ns").expect("reopen");
+        let listed: Vec<_> = reopened
             .catalog()
             .list()
             .into_iter()
             .map(|s| s.version)
             .collect();
         assert_eq!(listed, ["2", "9", "10"]);
+        assert_eq!(reopened.get(&ten.name, "10"), Ok(ten));
+    }
+
+    #[test]
+    fn other_content_never_lands_under_a_stored_version() {
+        let dir = tempfile::tempdir().expect("dir");
+        let store = SchemaStore::open(dir.path(), "ns").expect("open");
+        let first = store
+            .put(PutRequest::json_schema(CONTENT, "1"))
+            .expect("put");
+        let other = store
+            .put(PutRequest::json_schema(r#"{"type":"string"}"#, "1"))
+            .expect("other content");
+        assert_ne!(other.name, first.name, "the name is the content's");
+        assert_eq!(store.get(&first.name, "1"), Ok(first.clone()));
+        assert_eq!(
+            store.plan_put(PutRequest::json_schema(CONTENT, "1")),
+            Ok(PutPlan::Unchanged(first)),
+            "the same content and version writes nothing"
+        );
+        assert_eq!(store.catalog().len(), 2);
     }
 }

@@ -70,17 +70,28 @@ pub enum RegisterErrorKind {
     /// The registry's answer could not be understood.
     #[error("the schema registry's answer is not understood")]
     InvalidResponse,
+    /// The registry refused the version asked for (AIO's error target `Version`): it is not
+    /// one it accepts, or it names other content there. The runtime tries the next version.
+    #[error("the schema registry refused the version")]
+    VersionRefused,
+    /// The operation has registered every version the registry accepts (AIO's: 0 to 9), and
+    /// its shape widened again.
+    #[error("no schema version left for the operation")]
+    VersionsExhausted,
 }
 
 impl RegisterErrorKind {
     /// Stable reason code: `schema_rejected`, `schema_registry_unavailable`,
-    /// `schema_registry_timeout`, `schema_registry_invalid_response`.
+    /// `schema_registry_timeout`, `schema_registry_invalid_response`,
+    /// `schema_version_refused`, `schema_versions_exhausted`.
     pub fn reason_code(self) -> &'static str {
         match self {
             Self::Rejected => "schema_rejected",
             Self::Unavailable => "schema_registry_unavailable",
             Self::Timeout => "schema_registry_timeout",
             Self::InvalidResponse => "schema_registry_invalid_response",
+            Self::VersionRefused => "schema_version_refused",
+            Self::VersionsExhausted => "schema_versions_exhausted",
         }
     }
 
@@ -130,7 +141,14 @@ mod tests {
     #[test]
     fn reason_codes_are_snake_case_and_unique() {
         use RegisterErrorKind as K;
-        let kinds = [K::Rejected, K::Unavailable, K::Timeout, K::InvalidResponse];
+        let kinds = [
+            K::Rejected,
+            K::Unavailable,
+            K::Timeout,
+            K::InvalidResponse,
+            K::VersionRefused,
+            K::VersionsExhausted,
+        ];
         let mut codes: Vec<&str> = kinds.iter().map(|k| k.reason_code()).collect();
         codes.push("not_json");
         for code in &codes {
@@ -144,6 +162,7 @@ mod tests {
         codes.dedup();
         assert_eq!(codes.len(), n);
         assert!(K::Timeout.is_retryable() && !K::Rejected.is_retryable());
+        assert!(!K::VersionRefused.is_retryable() && !K::VersionsExhausted.is_retryable());
         let e = RegisterError::new(K::Rejected, "400 Version");
         assert_eq!(
             e.to_string(),

@@ -57,7 +57,7 @@ pub use error::{
 };
 pub use infer::{Inferrer, Observed, Sampling, infer};
 pub use registrar::{
-    FORMAT_JSON_SCHEMA_DRAFT_07, RegisterRequest, SCHEMA_TYPE_MESSAGE, SchemaReference,
-    SchemaRegistrar,
+    FIRST_VERSION, FORMAT_JSON_SCHEMA_DRAFT_07, MAX_VERSION, RegisterRequest, SCHEMA_TYPE_MESSAGE,
+    SchemaReference, SchemaRegistrar,
 };
 pub use shape::{Limits, Shape};

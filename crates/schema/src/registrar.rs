@@ -13,6 +13,12 @@ pub const FORMAT_JSON_SCHEMA_DRAFT_07: &str = "JsonSchema/draft-07";
 /// `schemaType` of message schemas.
 pub const SCHEMA_TYPE_MESSAGE: &str = "MessageSchema";
 
+/// The version of an operation's first schema (the SDKs' default version).
+pub const FIRST_VERSION: u32 = 1;
+/// The highest version AIO's registry accepts: its reference says "Allowed between 0-9", and
+/// AIO's stub service refuses a version that is not an integer from 0 to 9.
+pub const MAX_VERSION: u32 = 9;
+
 /// A schema to register for one data operation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RegisterRequest {
@@ -23,8 +29,9 @@ pub struct RegisterRequest {
     /// no name (the registry assigns it): a registry that names schemas by their content's
     /// hash gives this one; the [`SchemaReference`] returned is what counts.
     pub name: String,
-    /// `version`: decimal digits, `1` for the first schema an operation registers since its
-    /// stream started, then `2`, `3`… for each widening.
+    /// `version`: decimal digits, from [`FIRST_VERSION`] to [`MAX_VERSION`]. The runtime keeps
+    /// one per content and operation, across restarts: the version the content had before, or
+    /// the one after the highest the operation has used.
     pub version: String,
     /// The operation it describes, for people: `{asset}/{dataset}` or
     /// `{asset}/{event group}/{event}` (its CloudEvents `subject`); a `displayName`.
@@ -71,13 +78,15 @@ impl fmt::Display for SchemaReference {
 /// reference from the next message on.
 ///
 /// Putting the same content and version again is expected to be harmless (AIO's registry is
-/// idempotent).
+/// idempotent). A registrar reports a version the registry refuses as
+/// [`VersionRefused`](crate::RegisterErrorKind::VersionRefused): the runtime then tries the
+/// next one.
 pub trait SchemaRegistrar: Clone + Send + Sync + 'static {
     /// Registers `request`; resolves to where it is.
     ///
     /// # Errors
-    /// [`RegisterError`]: refused, unreachable, late, or an answer not understood. Retryable
-    /// kinds are tried again later by the runtime.
+    /// [`RegisterError`]: refused (the schema, or only its version), unreachable, late, or an
+    /// answer not understood. Retryable kinds are tried again later by the runtime.
     ///
     /// # Cancel safety
     /// The future may be dropped (the stream stopped); the registration may then have

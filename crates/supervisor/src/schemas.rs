@@ -4,44 +4,59 @@
 //! `dataschema` from the first one built after the registration succeeded.
 //!
 //! ```text
-//! payload ─► Inferrer ─ Changed ─► (one at a time per operation) spawn register(version n)
-//!    │                                        │ Ok(reference): status + headers for next messages
-//!    └─► headers: with `dataschema` when the  │ Err: status; retried with backoff if retryable
-//!        registered schema describes the shape ◄┘
+//! payload ─► Inferrer ─ Changed ─► (one at a time per operation) spawn register(schema)
+//!    │                                   │ version: the content's own, or after the highest
+//!    │                                   │ (the operation's history, STATE_DIR/schema-versions)
+//!    │                                   │ Ok(reference): history saved, status, headers
+//!    └─► headers: with `dataschema` when │ Err: status; retried with backoff if retryable
+//!        the registered schema describes the shape ◄┘
 //! ```
 //!
 //! Rules:
 //! - A message carries `dataschema` only when the registered schema describes every payload
 //!   merged so far: from the payload that widens the shape until the wider schema is
 //!   registered, messages go without it (never with a reference they may not match).
-//! - Versions go `1`, `2`, `3`… per operation and stream task, one per registration that
-//!   succeeded; widenings while a registration is in flight are coalesced into the next one,
-//!   started at the first payload after it finished (a finished registration is taken up at
-//!   the next payload: the stream task's loop is not woken for it; a quiet stream has no
-//!   message to label).
+//! - Versions are per operation and persist (see [`history`]): a content registered before
+//!   keeps its version (the registry's `put` of the same content and version is idempotent);
+//!   a new content gets the one after the highest the operation has used, from
+//!   [`FIRST_VERSION`] up to [`MAX_VERSION`] (what AIO's registry accepts). The protocol
+//!   cannot list versions and the registry names a schema only at its `put`, so the history
+//!   is what "highest" means. A version the registry refuses
+//!   ([`VersionRefused`](RegisterErrorKind::VersionRefused)) is skipped: the next one is tried
+//!   at once. A new content when [`MAX_VERSION`] is used is not registered
+//!   ([`VersionsExhausted`](RegisterErrorKind::VersionsExhausted)). Registrations of one
+//!   operation never overlap, in any stream task.
+//! - Widenings while a registration is in flight are coalesced into the next one, started at
+//!   the first payload after it finished (a finished registration is taken up at the next
+//!   payload: the stream task's loop is not woken for it; a quiet stream has no message to
+//!   label).
 //! - A failed registration is tried again, at the first payload once a backoff (1 s doubling
 //!   to 60 s, from its end) is over, when retryable; otherwise at the next widening.
 //! - A payload that is not JSON is forwarded unchanged, without `dataschema`; the operation's
 //!   [`OperationSchema::failure`](crate::state::OperationSchema::failure) is set once (`SseConnectorSchemaGenerationFailure`: degraded,
 //!   not stopped) and a warning logged once.
-//! - When an operation's data points change, its shape starts again (versions continue).
+//! - When an operation's data points change, its shape starts again (the history stays).
+
+mod history;
 
 use std::collections::HashMap;
 use std::future::Future;
+use std::path::Path;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
 use model::plan::{DataPointRule, OperationId};
 use schema::{
-    Inferrer, Observed, RegisterError, RegisterRequest, SCHEMA_GENERATION_FAILURE, Sampling,
-    SchemaReference, SchemaRegistrar,
+    FIRST_VERSION, Inferrer, MAX_VERSION, Observed, RegisterError, RegisterErrorKind,
+    RegisterRequest, SCHEMA_GENERATION_FAILURE, Sampling, Schema, SchemaReference, SchemaRegistrar,
 };
 use sinks::cloudevents::{self, OperationHeaders};
 use tokio::sync::{mpsc, watch};
 use tokio::task::{Id, JoinSet};
 use tokio::time::Instant;
 
+use self::history::{Histories, VersionHistory};
 use crate::router::Target;
 use crate::state::{OperationSchemas, SchemaFailure};
 
@@ -65,10 +80,12 @@ impl<R: SchemaRegistrar> DynRegistrar for R {
     }
 }
 
-/// What inference needs, shared by every stream task: the registrar and the sampling policy.
+/// What inference needs, shared by every stream task: the registrar, the operations'
+/// version histories and the sampling policy.
 #[derive(Clone)]
 pub(crate) struct SchemaSetup {
     registrar: Arc<dyn DynRegistrar>,
+    histories: Arc<Histories>,
     pub sampling: Sampling,
 }
 
@@ -81,10 +98,12 @@ impl std::fmt::Debug for SchemaSetup {
 }
 
 impl SchemaSetup {
-    /// Inference with `registrar` and the default sampling.
-    pub fn new(registrar: impl SchemaRegistrar) -> Self {
+    /// Inference with `registrar`, version histories under `state_dir`, and the default
+    /// sampling.
+    pub fn new(registrar: impl SchemaRegistrar, state_dir: &Path) -> Self {
         Self {
             registrar: Arc::new(registrar),
+            histories: Arc::new(Histories::new(state_dir)),
             sampling: Sampling::default(),
         }
     }
@@ -93,7 +112,6 @@ impl SchemaSetup {
 /// A finished registration.
 struct Done {
     operation: OperationId,
-    version: u32,
     result: Result<SchemaReference, RegisterError>,
     /// When it finished (the stream task learns of it at its next payload): retries count
     /// from here.
@@ -111,8 +129,6 @@ struct OpSchema {
     headers: Option<OperationHeaders>,
     /// The router generation `headers` were built from.
     generation: u64,
-    /// The version the next successful registration gets.
-    next_version: u32,
     /// The task of the registration in flight.
     in_flight: Option<Id>,
     /// The shape widened since the last registration started (or that one failed).
@@ -130,7 +146,6 @@ impl OpSchema {
             current: None,
             headers: None,
             generation,
-            next_version: 1,
             in_flight: None,
             dirty: false,
             failures: 0,
@@ -139,7 +154,7 @@ impl OpSchema {
         }
     }
 
-    /// Learns again from scratch (new data points); versions continue.
+    /// Learns again from scratch (new data points); the version history stays.
     fn restart(&mut self, target: &Target, sampling: Sampling) {
         self.inferrer = Inferrer::new().with_sampling(sampling);
         self.data_points = target.data_points.clone();
@@ -225,7 +240,6 @@ impl Schemas {
         match done.result {
             Ok(reference) => {
                 tracing::info!(operation = %done.operation, schema = %reference, "message schema registered");
-                op.next_version = done.version + 1;
                 op.failures = 0;
                 op.retry_at = None;
                 if !op.dirty {
@@ -300,21 +314,16 @@ impl Schemas {
         if op.dirty && op.in_flight.is_none() && op.retry_at.is_none_or(|at| Instant::now() >= at) {
             op.dirty = false;
             op.retry_at = None;
-            let request = RegisterRequest::new(
-                op.inferrer.schema(),
-                op.next_version,
-                target.headers.subject(),
-            );
             let done = register(
-                setup.registrar.clone(),
+                setup.clone(),
                 self.done
                     .get_or_insert_with(mpsc::unbounded_channel)
                     .0
                     .clone(),
                 self.status.clone(),
                 target.id.clone(),
-                op.next_version,
-                request,
+                op.inferrer.schema(),
+                target.headers.subject().to_owned(),
             );
             op.in_flight = Some(self.registrations.spawn(done).id());
         }
@@ -335,21 +344,21 @@ impl Schemas {
     }
 }
 
-/// Registers `request`, hands the outcome to the stream task, then reports it on `status`.
+/// Registers `schema` for `operation` (named `display_name` for people), hands the outcome
+/// to the stream task, then reports it on `status`.
 async fn register(
-    registrar: Arc<dyn DynRegistrar>,
+    setup: SchemaSetup,
     done: mpsc::UnboundedSender<Done>,
     status: watch::Sender<OperationSchemas>,
     operation: OperationId,
-    version: u32,
-    request: RegisterRequest,
+    schema: Schema,
+    display_name: String,
 ) {
-    let result = registrar.register(request).await;
+    let result = register_versioned(&setup, &operation, schema, &display_name).await;
     let reported = result.clone();
     // The stream task may have ended: then nobody needs the outcome but the status.
     let _ = done.send(Done {
         operation: operation.clone(),
-        version,
         result,
         at: Instant::now(),
     });
@@ -372,6 +381,91 @@ async fn register(
     });
 }
 
+/// Registers `schema` under the version the operation's history gives it (see the module
+/// docs), and records the registry's answer in the history.
+///
+/// Cancel safety: if dropped after the registry stored the schema but before the history
+/// did, the content may get another version the next time, after the highest recorded.
+async fn register_versioned(
+    setup: &SchemaSetup,
+    operation: &OperationId,
+    schema: Schema,
+    display_name: &str,
+) -> Result<SchemaReference, RegisterError> {
+    let slot = setup.histories.slot(operation);
+    let mut held = slot.lock().await;
+    let history = match &mut *held {
+        Some(history) => history,
+        None => held.insert(load_history(&setup.histories, operation).await),
+    };
+    let content = schema.name.clone();
+    let mut version = history
+        .version_of(&content)
+        .unwrap_or_else(|| history.next());
+    loop {
+        if version > MAX_VERSION {
+            return Err(RegisterError::new(
+                RegisterErrorKind::VersionsExhausted,
+                format!(
+                    "operation {operation} has used versions {FIRST_VERSION} to {MAX_VERSION}, \
+                     the most AIO's schema registry accepts"
+                ),
+            ));
+        }
+        let request = RegisterRequest::new(schema.clone(), version, display_name);
+        match setup.registrar.register(request).await {
+            Ok(reference) => {
+                // The registry's version is authoritative (it may keep an older one for
+                // content it already holds).
+                let stored = reference.version.parse().unwrap_or(version);
+                if history.record(&content, stored) {
+                    save_history(&setup.histories, operation, history.clone()).await;
+                }
+                return Ok(reference);
+            }
+            Err(error) if error.kind() == RegisterErrorKind::VersionRefused => {
+                tracing::warn!(%operation, version, %error, "schema version refused; trying the next");
+                version = (version + 1).max(history.next());
+            }
+            Err(error) => return Err(error),
+        }
+    }
+}
+
+/// The persisted history of `operation`; empty, with a warning, when its file is unusable
+/// (the next registration replaces it).
+async fn load_history(histories: &Arc<Histories>, operation: &OperationId) -> VersionHistory {
+    let (histories, id) = (histories.clone(), operation.clone());
+    let loaded = tokio::task::spawn_blocking(move || histories.load(&id)).await;
+    match loaded {
+        Ok(Ok(history)) => history,
+        Ok(Err(error)) => {
+            tracing::warn!(%operation, %error, "ignoring the schema version history; versions start again after the highest registered from now on");
+            VersionHistory::default()
+        }
+        Err(error) => {
+            tracing::warn!(%operation, %error, "schema version history not read");
+            VersionHistory::default()
+        }
+    }
+}
+
+/// Persists `history`; a failure is logged (the registration stands, and the next one that
+/// changes the history writes it again).
+async fn save_history(
+    histories: &Arc<Histories>,
+    operation: &OperationId,
+    history: VersionHistory,
+) {
+    let (histories, id) = (histories.clone(), operation.clone());
+    let saved = tokio::task::spawn_blocking(move || histories.save(&id, &history)).await;
+    match saved {
+        Ok(Ok(())) => {}
+        Ok(Err(error)) => tracing::warn!(%operation, %error, "schema version history not saved"),
+        Err(error) => tracing::warn!(%operation, %error, "schema version history not saved"),
+    }
+}
+
 /// The wait before attempt `failures + 1`: 1 s, 2 s, 4 s… at most 60 s.
 fn retry_delay(failures: u32) -> Duration {
     let doublings = failures.saturating_sub(1).min(6);
@@ -380,7 +474,108 @@ fn retry_delay(failures: u32) -> Duration {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Mutex;
+
     use super::*;
+
+    /// Stores what it is asked to, except the versions in `refused`; records the requests.
+    #[derive(Clone, Default)]
+    struct Registry {
+        refused: Vec<u32>,
+        asked: Arc<Mutex<Vec<(String, String)>>>,
+    }
+
+    impl SchemaRegistrar for Registry {
+        async fn register(
+            &self,
+            request: RegisterRequest,
+        ) -> Result<SchemaReference, RegisterError> {
+            self.asked
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .push((request.name.clone(), request.version.clone()));
+            if self
+                .refused
+                .iter()
+                .any(|v| v.to_string() == request.version)
+            {
+                return Err(RegisterError::new(
+                    RegisterErrorKind::VersionRefused,
+                    "taken",
+                ));
+            }
+            Ok(SchemaReference {
+                namespace: "ns".into(),
+                name: request.name,
+                version: request.version,
+            })
+        }
+    }
+
+    fn schema(n: usize) -> Schema {
+        schema::infer([format!(r#"{{"f{n}":1}}"#)]).expect("JSON")
+    }
+
+    async fn version(
+        setup: &SchemaSetup,
+        operation: &OperationId,
+        n: usize,
+    ) -> Result<String, RegisterError> {
+        register_versioned(setup, operation, schema(n), "line/readings")
+            .await
+            .map(|reference| reference.version)
+    }
+
+    #[tokio::test]
+    async fn versions_persist_skip_refused_ones_and_stop_at_the_most_aio_accepts() {
+        let dir = tempfile::tempdir().expect("dir");
+        let operation = OperationId::Dataset {
+            asset: "line".into(),
+            dataset: "readings".into(),
+        };
+        let registry = Registry {
+            refused: vec![2],
+            ..Registry::default()
+        };
+        let setup = SchemaSetup::new(registry.clone(), dir.path());
+        assert_eq!(version(&setup, &operation, 0).await, Ok("1".into()));
+        assert_eq!(
+            version(&setup, &operation, 1).await,
+            Ok("3".into()),
+            "2 refused"
+        );
+        assert_eq!(
+            version(&setup, &operation, 0).await,
+            Ok("1".into()),
+            "same content"
+        );
+
+        // Restarted: the history is read from the state directory.
+        let setup = SchemaSetup::new(registry.clone(), dir.path());
+        assert_eq!(version(&setup, &operation, 1).await, Ok("3".into()));
+        assert_eq!(version(&setup, &operation, 2).await, Ok("4".into()));
+        for n in 3..=7 {
+            assert_eq!(
+                version(&setup, &operation, n).await,
+                Ok((n + 2).to_string())
+            );
+        }
+        let exhausted = version(&setup, &operation, 8).await.expect_err("past 9");
+        assert_eq!(exhausted.kind(), RegisterErrorKind::VersionsExhausted);
+        assert_eq!(
+            version(&setup, &operation, 0).await,
+            Ok("1".into()),
+            "known content still"
+        );
+        let asked = registry.asked.lock().expect("asked").clone();
+        assert_eq!(asked.len(), 12, "nothing sent past 9: {asked:?}");
+        assert_eq!(asked[1], (schema(1).name, "2".into()));
+        assert!(
+            asked
+                .iter()
+                .all(|(_, v)| v.parse::<u32>().is_ok_and(|v| (1..=9).contains(&v)))
+        );
+    }
 
     #[test]
     fn retry_delays_double_up_to_a_minute() {
