@@ -5,6 +5,9 @@
 //! the dataset's status (`GET /api/v1/status`) follows: its `messageSchemaReference`, then its
 //! health degraded by the payload that is not JSON.
 //!
+//! A second test stops the connector and starts it again on the same state directory: the
+//! shape registered before keeps its version, and a new one is numbered after it.
+//!
 //! Registration runs beside the stream, so which message is the first to carry a reference
 //! depends on timing. The source therefore holds every event behind a gate of its own: the
 //! test releases one event at a time until a message carries the reference, then the rest of
@@ -33,28 +36,39 @@ const PER_SHAPE: usize = 600;
 /// Pause between two releases while waiting for a reference.
 const PACE: Duration = Duration::from_millis(50);
 
+/// A response whose events each wait for their own gate: `count` events of each payload,
+/// with ids from `first_id`; the response then stays open. The gates, by payload.
+fn gated_response(payloads: &[(&str, usize)], first_id: usize) -> (Response, Vec<Vec<Gate>>) {
+    let mut gates = Vec::with_capacity(payloads.len());
+    let mut response = Response::sse();
+    let mut id = first_id;
+    for (data, count) in payloads {
+        let mut of_payload = Vec::with_capacity(*count);
+        for _ in 0..*count {
+            let gate = Gate::new();
+            response = response
+                .wait_for(&gate)
+                .chunk(format!("id: {id}\ndata: {data}\n\n"));
+            of_payload.push(gate);
+            id += 1;
+        }
+        gates.push(of_payload);
+    }
+    (response.hang(), gates)
+}
+
 /// An SSE source whose events each wait for their own gate: `PER_SHAPE` of each shape, then
 /// [`NOT_JSON`]; the response then stays open.
 async fn gated_source() -> (SseServer, Vec<Vec<Gate>>) {
-    let mut gates: Vec<Vec<Gate>> = (0..=SHAPES.len())
-        .map(|_| Vec::with_capacity(PER_SHAPE))
-        .collect();
-    let mut response = Response::sse();
-    let mut id = 0;
-    let payloads = SHAPES
-        .iter()
-        .enumerate()
-        .flat_map(|(shape, data)| std::iter::repeat_n((shape, *data), PER_SHAPE))
-        .chain([(SHAPES.len(), NOT_JSON)]);
-    for (shape, data) in payloads {
-        id += 1;
-        let gate = Gate::new();
-        response = response
-            .wait_for(&gate)
-            .chunk(format!("id: {id}\ndata: {data}\n\n"));
-        gates[shape].push(gate);
-    }
-    (SseServer::http([response.hang()]).await, gates)
+    let (response, gates) = gated_response(
+        &[
+            (SHAPES[0], PER_SHAPE),
+            (SHAPES[1], PER_SHAPE),
+            (NOT_JSON, 1),
+        ],
+        1,
+    );
+    (SseServer::http([response]).await, gates)
 }
 
 async fn next_message(subscriber: &mut MqttSubscriber, what: &str) -> ReceivedMessage {
@@ -273,4 +287,112 @@ async fn run_registers_each_shape_and_references_it_in_dataschema() {
         assert_eq!(properties, expected, "{content}");
         assert_eq!(content["required"], serde_json::json!(["t"]), "{content}");
     }
+}
+
+/// The schema versions the embedded registry holds, as `(name, version)`, after the run.
+async fn registered(state_dir: &std::path::Path) -> Vec<(String, String)> {
+    schema_list(state_dir)
+        .await
+        .iter()
+        .map(|s| {
+            let field = |key: &str| s[key].as_str().unwrap_or_default().to_owned();
+            (field("name"), field("version"))
+        })
+        .collect()
+}
+
+/// One run of the connector on `options`: releases each shape's gates in turn (see
+/// [`release_shape`]), stops it, and returns the reference of each shape.
+async fn run_once(options: &Options, gates: &[Vec<Gate>], payloads: &[&str]) -> Vec<String> {
+    let connector = Connector::start(options).await;
+    let mut subscriber = MqttSubscriber::connect(connector.mqtt_addr(), "it/#").await;
+    let mut references = Vec::new();
+    for (gates, payload) in gates.iter().zip(payloads) {
+        references.push(release_shape(&mut subscriber, gates, payload).await.0);
+    }
+    drop(subscriber);
+    let status = connector.terminate().await;
+    assert!(status.success(), "{status}");
+    references
+}
+
+/// Versions survive restarts: a shape registered before keeps its version whenever it comes
+/// back (the registry stores nothing new), and a new shape is numbered after the highest,
+/// not from 1 again, even when it is the first shape the new process sees.
+#[tokio::test]
+async fn run_keeps_schema_versions_across_restarts() {
+    let [only_t, with_h] = SHAPES;
+    // Per run, the shapes in the order they come.
+    let runs: [&[&str]; 4] = [&[only_t], &[only_t, with_h], &[with_h], &[with_h]];
+    let mut responses = Vec::new();
+    let mut gates = Vec::new();
+    for (run, shapes) in runs.iter().enumerate() {
+        let counts: Vec<(&str, usize)> = shapes.iter().map(|s| (*s, PER_SHAPE)).collect();
+        let (response, of_run) = gated_response(&counts, 1 + run * 10_000);
+        responses.push(response);
+        gates.push(of_run);
+    }
+    let source = SseServer::http(responses).await;
+    let registry = tempfile::tempdir().unwrap();
+    let state = tempfile::tempdir().unwrap();
+    write_atomic(
+        &registry.path().join("devices/line-dev.yaml"),
+        &device("line-dev", "sse", &source.url(""), &[]),
+    );
+    write_atomic(
+        &registry.path().join("assets/line.yaml"),
+        &(asset_head("line", "line-dev", "sse", &[])
+            + "  datasets:\n"
+            + &dataset("readings", "/data", TOPIC, &["qos: Qos1"])),
+    );
+    let options =
+        Options::new(registry.path(), state.path(), Broker::Embedded).client_id("it-versions");
+
+    // First run: the first shape is version 1.
+    let first = run_once(&options, &gates[0], runs[0]).await;
+    let (t_name, t_version) = parse_reference(&first[0]);
+    assert_eq!(t_version, "1", "{first:?}");
+    assert_eq!(
+        registered(state.path()).await,
+        [(t_name.clone(), "1".to_owned())]
+    );
+
+    // The history: one file for the dataset, the content's hash → 1.
+    let files: Vec<_> = std::fs::read_dir(state.path().join("schema-versions"))
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    let history: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&files[0]).unwrap()).unwrap();
+    assert_eq!(history["operation"], "line/datasets/readings", "{history}");
+    let versions: Vec<&serde_json::Value> =
+        history["versions"].as_object().unwrap().values().collect();
+    assert_eq!(versions, [&serde_json::json!(1)], "{history}");
+
+    // Second run: the same shape is still version 1; the wider one (`h` optional) is 2.
+    let second = run_once(&options, &gates[1], runs[1]).await;
+    assert_eq!(second[0], first[0], "the same shape, the same reference");
+    let (wider_name, wider_version) = parse_reference(&second[1]);
+    assert_eq!(wider_version, "2", "{second:?}");
+
+    // Third run: its first shape (`h` required) is new: version 3, not 1.
+    let third = run_once(&options, &gates[2], runs[2]).await;
+    let (h_name, h_version) = parse_reference(&third[0]);
+    assert_eq!(h_version, "3", "{third:?}");
+    assert!(h_name != t_name && h_name != wider_name, "{third:?}");
+
+    // Fourth run: that shape again, first again: still version 3.
+    let fourth = run_once(&options, &gates[3], runs[3]).await;
+    assert_eq!(fourth, third, "the same shape, the same reference");
+
+    // Nothing was registered twice: one version of each shape (`schema list` orders by
+    // name).
+    let mut expected = vec![
+        (t_name, "1".to_owned()),
+        (wider_name, "2".to_owned()),
+        (h_name, "3".to_owned()),
+    ];
+    expected.sort();
+    assert_eq!(registered(state.path()).await, expected);
 }
