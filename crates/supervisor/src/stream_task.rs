@@ -22,7 +22,9 @@
 //! a reason only its operator changes (not authorized, quota exceeded), until it succeeds; the
 //! message is built again from the event for its operation's definition in force (a new
 //! CloudEvents `id` and timestamp). Attempts wait until every other delivery has resolved and
-//! go one at a time in event order, so nothing sent later overtakes them. A failure no retry
+//! go one at a time in event order, so nothing sent later overtakes them; a state store SET
+//! is not sent again when the SET of a later event was confirmed meanwhile (the key keeps
+//! the newest value). A failure no retry
 //! can fix writes the event to the dead-letter file (`dead_letter.rs`) and the stream goes on.
 //! Only a destination that shut down leaves the checkpoint before the event for good (the
 //! next start reads it again).
@@ -146,6 +148,7 @@ impl<P: Publisher> StreamTask<P> {
             deliveries: FuturesUnordered::new(),
             window: VecDeque::new(),
             failures: BTreeMap::new(),
+            confirmed_sets: BTreeMap::new(),
             flush_at: None,
             warned_not_json: BTreeSet::new(),
             schemas,
@@ -315,6 +318,9 @@ struct Reader<P> {
     /// Failed deliveries, in event order: while there is one, the stream is not read; the
     /// first is attempted again once nothing else is in flight and it is due.
     failures: BTreeMap<(Seq, OperationId), Failure>,
+    /// The newest event whose SET each `BrokerStateStore` operation's store confirmed: a
+    /// failed SET of an older event is not sent again, since the key holds a newer value.
+    confirmed_sets: BTreeMap<OperationId, Seq>,
     /// When to save the checkpoint next (armed when it moves; idle streams have no timer).
     flush_at: Option<Instant>,
     warned_not_json: BTreeSet<OperationId>,
@@ -412,6 +418,9 @@ impl<P: Publisher> Reader<P> {
                     self.dead_lettered(seq, &sent.target);
                 } else {
                     self.task.stats.add(Count::Delivered, 1);
+                    if matches!(sent.target.destination, forward::Destination::KeyValue { .. }) {
+                        self.confirmed_set(&id, seq);
+                    }
                     sent.delivered();
                 }
                 if kind != Kind::Send {
@@ -514,6 +523,15 @@ impl<P: Publisher> Reader<P> {
             self.done(seq);
             return;
         };
+        let superseded = matches!(target.destination, forward::Destination::KeyValue { .. })
+            && self.confirmed_sets.get(&id).is_some_and(|newer| *newer > seq);
+        if superseded && !dead_letter {
+            tracing::info!(url = %self.task.spec.url, operation = %id, "a failed SET is not sent again: the key already holds a newer event's value");
+            self.failures.remove(&(seq, id.clone()));
+            self.report_retry(&id);
+            self.done(seq);
+            return;
+        }
         let sent = Sent {
             target: target.clone(),
             arrived,
@@ -555,6 +573,16 @@ impl<P: Publisher> Reader<P> {
                 let mut sent = sent;
                 sent.failed(&error);
                 self.failed(seq, kind, sent, error);
+            }
+        }
+    }
+
+    /// Notes that the store confirmed the SET of event `seq` for operation `id`.
+    fn confirmed_set(&mut self, id: &OperationId, seq: Seq) {
+        match self.confirmed_sets.get_mut(id) {
+            Some(newest) => *newest = (*newest).max(seq),
+            None => {
+                self.confirmed_sets.insert(id.clone(), seq);
             }
         }
     }

@@ -40,7 +40,7 @@ fn fast_retry(dir: &tempfile::TempDir) -> SupervisorConfig {
             Duration::from_secs(60),
             0.5,
         )
-        .unwrap(),
+        .expect("a valid policy"),
     );
     cfg
 }
