@@ -11,9 +11,7 @@ use supervisor::{Applied, OperationSchemas, StreamHandle, StreamState, Unsupport
 use tokio::sync::watch;
 
 use crate::assemble::{Observed, StreamObservation, assemble};
-use crate::report::{
-    BrokerStatus, ConnectorStatus, RegistryStatus, ServicesStatus, StatusReport,
-};
+use crate::report::{BrokerStatus, ConnectorStatus, RegistryStatus, ServicesStatus, StatusReport};
 use crate::stamps::{Now, Stamps};
 
 /// Facts about the process that do not change while it runs.

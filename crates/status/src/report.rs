@@ -40,6 +40,31 @@ pub struct ConnectorStatus {
     pub broker: BrokerStatus,
     /// The definitions.
     pub registry: RegistryStatus,
+    /// Where the state store and the schema registry run; absent until the runtime says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub services: Option<ServicesStatus>,
+}
+
+/// Where the services the connector uses on the broker run, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ServicesStatus {
+    /// The state store of `BrokerStateStore` destinations.
+    pub state_store: ServiceStatus,
+    /// The schema registry of inferred message schemas.
+    pub schema_registry: ServiceStatus,
+}
+
+/// Where one service runs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ServiceStatus {
+    /// `embedded` (the connector runs it on the broker), `external` (the broker's own
+    /// answers) or `off`.
+    pub mode: String,
+    /// Why: `configured`, or what `auto` found (`auto: no answer from the broker within
+    /// 2s`).
+    pub reason: String,
 }
 
 /// The MQTT broker connection.

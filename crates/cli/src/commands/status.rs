@@ -2,7 +2,8 @@
 //! connector keeps under its state directory (`STATE_DIR/status/status.json`, see
 //! `status::files`).
 //!
-//! Output: a summary of the connector (broker, registry), then one row per device endpoint,
+//! Output: a summary of the connector (broker, registry, where the state store and the schema
+//! registry run), then one row per device endpoint,
 //! asset, dataset and event with its health, since when, and what is wrong (configuration
 //! errors first, then the health's reason), then the streams and the problems in the
 //! definitions. `--json` prints the whole report as `GET /api/v1/status` returns it.
@@ -16,7 +17,7 @@ use std::time::{Duration, SystemTime};
 
 use anyhow::Context as _;
 use clap::Args;
-use status::report::{AssetStatus, DeviceStatus};
+use status::report::{AssetStatus, DeviceStatus, ServiceStatus};
 use status::{ConfigError, RuntimeHealth, StatusReport};
 
 use crate::commands::state_dir::StateDirArgs;
@@ -81,7 +82,7 @@ fn render(report: &StatusReport, age: Option<Duration>) -> String {
         ));
     }
     out.push_str(&format!(
-        "broker   {} ({})\nregistry {}: {} files, {} errors, {} warnings\n\n",
+        "broker   {} ({})\nregistry {}: {} files, {} errors, {} warnings\n",
         c.broker.url,
         if c.broker.connected {
             "connected"
@@ -93,6 +94,15 @@ fn render(report: &StatusReport, age: Option<Duration>) -> String {
         c.registry.errors,
         c.registry.warnings,
     ));
+    if let Some(services) = &c.services {
+        let service = |s: &ServiceStatus| format!("{} ({})", s.mode, s.reason);
+        out.push_str(&format!(
+            "services state store {}, schema registry {}\n",
+            service(&services.state_store),
+            service(&services.schema_registry),
+        ));
+    }
+    out.push('\n');
     let mut table = Table::new(&["RESOURCE", "HEALTH", "SINCE", "DETAIL"]);
     for device in &report.devices {
         device_rows(&mut table, device);

@@ -2,8 +2,9 @@
 //! delivers every event to its destination until stopped.
 //!
 //! Wiring, in order: settings → broker (embedded or external) → MQTT publisher → state store
-//! (`--state-store`: the embedded service and/or the client) → schema registry
-//! (`--schema-registry`: the embedded service and/or the client) → registry and its first
+//! (`--state-store`: the embedded service and/or the client) and schema registry
+//! (`--schema-registry`: the embedded service and/or the client), side by side, since with
+//! `auto` each first asks the broker whether it has its own → registry and its first
 //! plan → supervisor (with the `Storage` files under the storage root, the state store client,
 //! and the schema registry client that registers inferred message schemas) → registry watcher
 //! → HTTP listener (listing the embedded registry's schemas). On SIGINT or SIGTERM it stops
@@ -13,6 +14,7 @@
 
 pub mod embedded;
 pub mod schema_registry;
+pub mod services;
 pub mod settings;
 pub mod state_store;
 pub mod status;
@@ -108,14 +110,21 @@ pub async fn start_plumbing(settings: &RuntimeSettings) -> anyhow::Result<Plumbi
     let broker_url = format!("{scheme}://{}:{}", config.host, config.port);
     let publisher =
         MqttPublisher::start(config.clone()).context("cannot start the MQTT publisher")?;
-    let state_store = StateStore::start(settings.state_store, &config, &settings.state_dir).await?;
-    let schema_registry = SchemaRegistry::start(
-        settings.schema_registry,
-        &config,
-        &settings.state_dir,
-        &settings.schema_namespace,
-    )
-    .await?;
+    let broker = services::Broker {
+        url: &broker_url,
+        embedded: embedded.is_some(),
+    };
+    // Side by side: with `auto`, each waits for the broker's answer to its probe.
+    let (state_store, schema_registry) = tokio::try_join!(
+        StateStore::start(settings.state_store, &config, broker, &settings.state_dir),
+        SchemaRegistry::start(
+            settings.schema_registry,
+            &config,
+            broker,
+            &settings.state_dir,
+            &settings.schema_namespace,
+        ),
+    )?;
     Ok(Plumbing {
         embedded,
         publisher,
@@ -197,6 +206,10 @@ pub async fn serve(
         paths,
         plumbing.publisher.clone(),
     );
+    board.set_services(::status::report::ServicesStatus {
+        state_store: plumbing.state_store.decision.status(),
+        schema_registry: plumbing.schema_registry.decision.status(),
+    });
     status::record(&board, snapshot.clone(), &applied, &supervisor);
     let stop_status = CancellationToken::new();
     let status_files = ::status::files::spawn_writer(

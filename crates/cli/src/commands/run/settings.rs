@@ -82,16 +82,17 @@ pub struct RuntimeArgs {
     #[arg(long, value_name = "SIZE", value_parser = values::byte_size, env = "SSE_CONNECTOR_STORAGE_MAX_FILE_BYTES")]
     pub storage_max_file_bytes: Option<usize>,
 
-    /// State store of `BrokerStateStore` datasets: `embedded` (run one on the broker,
-    /// persisted under STATE_DIR/statestore), `external` (the broker has one, e.g. AIO's) or
-    /// `off` [default: embedded with the embedded broker, external otherwise]
+    /// State store of `BrokerStateStore` datasets: `auto` (the broker's own when it answers,
+    /// else `embedded`), `embedded` (run one on the broker, persisted under
+    /// STATE_DIR/statestore), `external` (the broker has one, e.g. AIO's) or `off`
+    /// [default: auto]
     #[arg(long, value_name = "MODE", env = "SSE_CONNECTOR_STATE_STORE")]
     pub state_store: Option<StateStoreMode>,
 
-    /// Schema registry of inferred message schemas: `embedded` (run one on the broker,
-    /// persisted under STATE_DIR/schemas), `external` (the broker has one, e.g. AIO's) or
-    /// `off` (no inference, no `dataschema`) [default: embedded with the embedded broker,
-    /// external otherwise]
+    /// Schema registry of inferred message schemas: `auto` (the broker's own when it
+    /// answers, else `embedded`), `embedded` (run one on the broker, persisted under
+    /// STATE_DIR/schemas), `external` (the broker has one, e.g. AIO's) or `off` (no
+    /// inference, no `dataschema`) [default: auto]
     #[arg(long, value_name = "MODE", env = "SSE_CONNECTOR_SCHEMA_REGISTRY")]
     pub schema_registry: Option<SchemaRegistryMode>,
 
@@ -321,6 +322,9 @@ enum SizeValue {
 /// Where `BrokerStateStore` datasets are SET.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum StateStoreMode {
+    /// The broker's own state store when it answers a probe at start, else `embedded`;
+    /// `embedded` with the embedded broker.
+    Auto,
     /// Run the embedded state store service on the broker, persisted under
     /// `STATE_DIR/statestore`.
     Embedded,
@@ -335,13 +339,16 @@ impl std::str::FromStr for StateStoreMode {
 
     fn from_str(text: &str) -> anyhow::Result<Self> {
         <Self as clap::ValueEnum>::from_str(text.trim(), true)
-            .map_err(|_| anyhow::anyhow!("{text:?}: use embedded, external or off"))
+            .map_err(|_| anyhow::anyhow!("{text:?}: use auto, embedded, external or off"))
     }
 }
 
 /// Where inferred message schemas are registered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum SchemaRegistryMode {
+    /// The broker's own schema registry when it answers a probe at start, else `embedded`;
+    /// `embedded` with the embedded broker.
+    Auto,
     /// Run the embedded schema registry service on the broker, persisted under
     /// `STATE_DIR/schemas`.
     Embedded,
@@ -356,7 +363,7 @@ impl std::str::FromStr for SchemaRegistryMode {
 
     fn from_str(text: &str) -> anyhow::Result<Self> {
         <Self as clap::ValueEnum>::from_str(text.trim(), true)
-            .map_err(|_| anyhow::anyhow!("{text:?}: use embedded, external or off"))
+            .map_err(|_| anyhow::anyhow!("{text:?}: use auto, embedded, external or off"))
     }
 }
 
@@ -470,18 +477,12 @@ impl RuntimeArgs {
         let state_store = match (self.state_store, &file.state_store) {
             (Some(mode), _) => mode,
             (None, Some(text)) => text.parse().context("config file: stateStore")?,
-            (None, None) => match &broker {
-                BrokerChoice::Embedded(_) => StateStoreMode::Embedded,
-                BrokerChoice::External(_) => StateStoreMode::External,
-            },
+            (None, None) => StateStoreMode::Auto,
         };
         let schema_registry = match (self.schema_registry, &file.schema_registry) {
             (Some(mode), _) => mode,
             (None, Some(text)) => text.parse().context("config file: schemaRegistry")?,
-            (None, None) => match &broker {
-                BrokerChoice::Embedded(_) => SchemaRegistryMode::Embedded,
-                BrokerChoice::External(_) => SchemaRegistryMode::External,
-            },
+            (None, None) => SchemaRegistryMode::Auto,
         };
         let schema_namespace = self
             .schema_namespace
@@ -683,11 +684,13 @@ mod tests {
     }
 
     #[test]
-    fn the_state_store_follows_the_broker_unless_set() {
+    fn the_state_store_is_auto_unless_set() {
         let embedded = resolve(&[]).unwrap();
-        assert_eq!(embedded.state_store, StateStoreMode::Embedded);
+        assert_eq!(embedded.state_store, StateStoreMode::Auto);
         let external = resolve(&["--broker", "mqtt://broker:1883"]).unwrap();
-        assert_eq!(external.state_store, StateStoreMode::External);
+        assert_eq!(external.state_store, StateStoreMode::Auto);
+        let option = resolve(&["--broker", "mqtt://b", "--state-store", "external"]).unwrap();
+        assert_eq!(option.state_store, StateStoreMode::External);
         let off = resolve(&["--state-store", "off"]).unwrap();
         assert_eq!(off.state_store, StateStoreMode::Off);
         let file = config("broker: mqtt://b\nstateStore: Embedded\n");
@@ -702,15 +705,18 @@ mod tests {
     }
 
     #[test]
-    fn the_schema_registry_follows_the_broker_unless_set() {
+    fn the_schema_registry_is_auto_unless_set() {
         let embedded = resolve(&[]).unwrap();
-        assert_eq!(embedded.schema_registry, SchemaRegistryMode::Embedded);
+        assert_eq!(embedded.schema_registry, SchemaRegistryMode::Auto);
         assert_eq!(
             embedded.schema_namespace,
             schema_registry::DEFAULT_NAMESPACE
         );
         let external = resolve(&["--broker", "mqtt://broker:1883"]).unwrap();
-        assert_eq!(external.schema_registry, SchemaRegistryMode::External);
+        assert_eq!(external.schema_registry, SchemaRegistryMode::Auto);
+        let file = config("schemaRegistry: auto\n");
+        let from_file = resolve(&["--config", file.path().to_str().unwrap()]).unwrap();
+        assert_eq!(from_file.schema_registry, SchemaRegistryMode::Auto);
         let off = resolve(&["--schema-registry", "off", "--schema-namespace", "ns"]).unwrap();
         assert_eq!(off.schema_registry, SchemaRegistryMode::Off);
         assert_eq!(off.schema_namespace, "ns");

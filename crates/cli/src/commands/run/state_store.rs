@@ -1,15 +1,16 @@
 //! The state store of `BrokerStateStore` datasets, as `run` sets it up (`--state-store`):
 //!
+//! - `auto` (the default): `external` when the broker's state store answers a GET of a key
+//!   that does not exist, `embedded` otherwise (see [`super::services`]).
 //! - `embedded`: the embedded state store service ([`StateStoreService`]) runs on the broker
 //!   as a client of its own (`{client_id}-statestore-service`), persisted under
-//!   `STATE_DIR/statestore`, plus the client below. The default with the embedded broker.
+//!   `STATE_DIR/statestore`, plus the client below.
 //! - `external`: only the client: the broker provides the state store (AIO's MQ broker does).
-//!   The default with an external broker.
 //! - `off`: neither; `BrokerStateStore` datasets are reported unsupported.
 //!
 //! The client (`{client_id}-statestore`) is the supervisor's key-value store: each event of
 //! such a dataset is an unconditional SET of its key, and the event counts as delivered when
-//! the store answered `+OK` (within 10 s).
+//! the store answered `+OK` (within 10 s). With `auto` it is also the one that probes.
 //!
 //! At stop, after the supervisor has drained: the client closes, then the service finishes
 //! its batch and disconnects, then (in `serve`) the broker stops.
@@ -19,9 +20,13 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use sinks::mqtt::MqttConfig;
-use statestore::{StateStoreClient, StateStoreService};
+use statestore::{ErrorKind, StateStoreClient, StateStoreService};
 
+use super::services::{self, Answer, Broker, Decision, Placement};
 use super::settings::StateStoreMode;
+
+/// The key the `auto` probe GETs: nothing SETs it, and any answer will do.
+const PROBE_KEY: &str = "sse-connector/probe/no-such-key";
 
 /// The directory of the embedded service below the state directory.
 pub const STATESTORE_DIR: &str = "statestore";
@@ -32,17 +37,19 @@ pub const STATESTORE_DIR: &str = "statestore";
 const READY_WAIT: Duration = Duration::from_secs(10);
 
 /// The running state store pieces.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct StateStore {
-    /// The embedded service, with `--state-store embedded`.
+    /// Where the service runs and why.
+    pub decision: Decision,
+    /// The embedded service, when it runs.
     pub service: Option<StateStoreService>,
-    /// The client, unless `--state-store off`.
+    /// The client, unless off.
     pub client: Option<StateStoreClient>,
 }
 
 impl StateStore {
-    /// Starts what `mode` asks for on the broker of `mqtt` (whose client id is the
-    /// connector's).
+    /// Starts what `mode` asks for on `broker`, whose connection settings are `mqtt` (with
+    /// the connector's client id); with `auto`, probes the broker first.
     ///
     /// # Errors
     /// When the service's directory cannot be opened (or another service uses it) or the
@@ -50,39 +57,47 @@ impl StateStore {
     pub async fn start(
         mode: StateStoreMode,
         mqtt: &MqttConfig,
+        broker: Broker<'_>,
         state_dir: &Path,
     ) -> anyhow::Result<Self> {
-        if mode == StateStoreMode::Off {
-            tracing::info!("state store off: BrokerStateStore datasets are not delivered");
-            return Ok(Self::default());
-        }
-        let service = if mode == StateStoreMode::Embedded {
-            let dir = state_dir.join(STATESTORE_DIR);
-            let mut config = mqtt.clone();
-            config.client_id = format!("{}-statestore-service", mqtt.client_id);
-            let service = StateStoreService::start(config, dir.clone()).with_context(|| {
-                format!("cannot start the embedded state store in {}", dir.display())
-            })?;
-            if tokio::time::timeout(READY_WAIT, service.ready())
-                .await
-                .is_err()
-            {
-                tracing::warn!(
-                    "the embedded state store is not subscribed to the broker yet; it keeps trying"
-                );
-            } else {
-                tracing::info!(dir = %dir.display(), "embedded state store ready");
-            }
-            Some(service)
-        } else {
-            tracing::info!("using the broker's state store");
-            None
+        let requested = match mode {
+            StateStoreMode::Auto => None,
+            StateStoreMode::Embedded => Some(Placement::Embedded),
+            StateStoreMode::External => Some(Placement::External),
+            StateStoreMode::Off => Some(Placement::Off),
         };
+        if requested == Some(Placement::Off) {
+            tracing::info!("state store off: BrokerStateStore datasets are not delivered");
+            return Ok(Self {
+                decision: Decision::configured(Placement::Off),
+                service: None,
+                client: None,
+            });
+        }
         let mut config = mqtt.clone();
         config.client_id = format!("{}-statestore", mqtt.client_id);
         let client =
             StateStoreClient::start(config).context("cannot start the state store client")?;
+        let probe = client.with_timeout(services::PROBE_TIMEOUT);
+        let decision = services::decide("state store", requested, broker, client.ready(), async {
+            match probe.get(PROBE_KEY).await {
+                Err(error) if matches!(error.kind(), ErrorKind::Timeout | ErrorKind::Closed) => {
+                    Answer::Silent
+                }
+                _ => Answer::Answered,
+            }
+        })
+        .await;
+        let service = if decision.placement == Placement::Embedded {
+            Some(start_service(mqtt, state_dir).await?)
+        } else {
+            if requested.is_some() {
+                tracing::info!("using the broker's state store");
+            }
+            None
+        };
         Ok(Self {
+            decision,
             service,
             client: Some(client),
         })
@@ -97,4 +112,24 @@ impl StateStore {
             service.shutdown().await;
         }
     }
+}
+
+/// Starts the embedded service on the broker of `mqtt` and waits (a while) until it listens.
+async fn start_service(mqtt: &MqttConfig, state_dir: &Path) -> anyhow::Result<StateStoreService> {
+    let dir = state_dir.join(STATESTORE_DIR);
+    let mut config = mqtt.clone();
+    config.client_id = format!("{}-statestore-service", mqtt.client_id);
+    let service = StateStoreService::start(config, dir.clone())
+        .with_context(|| format!("cannot start the embedded state store in {}", dir.display()))?;
+    if tokio::time::timeout(READY_WAIT, service.ready())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            "the embedded state store is not subscribed to the broker yet; it keeps trying"
+        );
+    } else {
+        tracing::info!(dir = %dir.display(), "embedded state store ready");
+    }
+    Ok(service)
 }
