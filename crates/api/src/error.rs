@@ -13,6 +13,15 @@ pub enum ApiError {
         /// What was given.
         value: String,
     },
+    /// An `--http-allowed-host` value is neither a DNS name nor an IP address.
+    #[error(
+        "invalid allowed HTTP host {value:?}: expected a DNS name or an IP address, \
+         without scheme or port (e.g. connector.plant.example)"
+    )]
+    InvalidAllowedHost {
+        /// What was given.
+        value: String,
+    },
     /// The address is beyond loopback and no token was configured.
     #[error(
         "the HTTP listener on {addr} is reachable beyond this machine and needs a token: \

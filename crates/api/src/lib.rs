@@ -8,10 +8,14 @@
 //! Nothing here can slow the flow of events.
 //!
 //! # Layout
-//! - [`listen`]: the listen address (`--http ADDR` or `off`) and the rule that an address
-//!   beyond loopback needs a token.
+//! - [`listen`]: the listen address (`--http ADDR` or `off`), the rule that an address
+//!   beyond loopback needs a token, and [`Access`] (the token and the allowed host names).
 //! - [`server`]: the router (its route table is in that module's docs), [`serve`] and
 //!   [`serve_with`], the probes and bearer-token authentication.
+//! - [`guard`]: what keeps other sites' pages out: the `Host` check against DNS rebinding
+//!   (with [`AllowedHost`], `--http-allowed-host`) and the `Origin` check of requests that
+//!   change something.
+//! - [`body`]: the content types each route's body may have (415 otherwise).
 //! - [`sources`]: what the routes read from the runtime.
 //! - [`store`]: the registry directory behind the CRUD routes; the same write API and rules
 //!   as the CLI.
@@ -29,7 +33,9 @@
 //! - [`error`]: the [`ApiError`] type.
 #![forbid(unsafe_code)]
 
+pub mod body;
 pub mod error;
+pub mod guard;
 pub mod listen;
 pub mod metrics;
 pub mod openapi;
@@ -46,7 +52,11 @@ pub mod trust;
 pub mod ui;
 
 pub use error::ApiError;
-pub use listen::{HttpListen, Token};
+pub use guard::AllowedHost;
+pub use listen::{Access, HttpListen, Token};
 pub use schemas::{CatalogError, SchemaCatalog, SchemaRecord};
 pub use server::{RouteInfo, route_table, serve, serve_with};
-pub use sources::{MetricsSource, Readiness, Sources, StatusSource, TailMessage, TailSource};
+pub use sources::{
+    MetricsSource, Readiness, Sources, StatusSource, TailFeed, TailItem, TailMessage, TailSource,
+    tail_feed,
+};

@@ -6,7 +6,10 @@ use std::path::Path;
 use std::str::FromStr;
 use std::sync::Arc;
 
+use subtle::ConstantTimeEq as _;
+
 use crate::error::ApiError;
+use crate::guard::AllowedHost;
 
 /// The default listen address: loopback only.
 pub const DEFAULT_HTTP_ADDR: &str = "127.0.0.1:8080";
@@ -93,11 +96,23 @@ impl Token {
         Ok(Self(token.into()))
     }
 
-    /// Whether `candidate` is this token, compared in constant time.
+    /// Whether `candidate` is this token, compared in constant time (`subtle`): the time
+    /// taken tells nothing of how much of a guess was right, only, at most, whether its
+    /// length was.
     pub fn matches(&self, candidate: &str) -> bool {
-        let (a, b) = (self.0.as_bytes(), candidate.as_bytes());
-        a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+        self.0.as_bytes().ct_eq(candidate.as_bytes()).into()
     }
+}
+
+/// Who may use the listener: the bearer token, and the names beyond its address, loopback
+/// and `localhost` that requests may give as their `Host` (see [`guard`](crate::guard)).
+#[derive(Debug, Clone, Default)]
+pub struct Access {
+    /// The token every route but the open ones needs; required beyond loopback.
+    pub token: Option<Token>,
+    /// `--http-allowed-host`: the DNS names (or addresses) the listener is reached by, such
+    /// as the machine's name or a reverse proxy's.
+    pub allowed_hosts: Vec<AllowedHost>,
 }
 
 /// Checks that a listener beyond loopback has a token.

@@ -9,7 +9,7 @@
 //! | request | answer |
 //! |---|---|
 //! | `GET /api/v1/secrets` | 200 `{"secrets": ["sse-creds/password", ...]}` |
-//! | `PUT /api/v1/secrets/{name}` | 204; the body is the value, or `{"value": "..."}` when the content type is JSON; 422 bad name |
+//! | `PUT /api/v1/secrets/{name}` | 204; the body is the value (`text/plain`, `application/octet-stream` or no content type), or `{"value": "..."}` as `application/json`; 415 another content type; 422 bad name |
 //! | `DELETE /api/v1/secrets/{name}` | 204; 404 |
 
 use std::path::Path as FsPath;
@@ -17,11 +17,12 @@ use std::path::Path as FsPath;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::Path;
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use model::environment::safe_relative_path;
 use serde::{Deserialize, Serialize};
 
+use crate::body::{JSON, media_type, unsupported};
 use crate::reply;
 use crate::store::Store;
 
@@ -73,12 +74,8 @@ pub(crate) async fn put(
     struct Value {
         value: String,
     }
-    let is_json = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"));
-    let value: Vec<u8> = if is_json {
-        match serde_json::from_slice::<Value>(&body) {
+    let value: Vec<u8> = match media_type(&headers).as_deref() {
+        Some(JSON) => match serde_json::from_slice::<Value>(&body) {
             Ok(v) => v.value.into_bytes(),
             Err(_) => {
                 // Never echo the parser's message: it may quote the value.
@@ -87,9 +84,15 @@ pub(crate) async fn put(
                     "a JSON body must be {\"value\": \"...\"}",
                 );
             }
+        },
+        None | Some("text/plain" | "application/octet-stream") => body.to_vec(),
+        Some(other) => {
+            return unsupported(
+                Some(other),
+                "text/plain or application/octet-stream (the value), \
+                 or application/json ({\"value\": \"...\"})",
+            );
         }
-    } else {
-        body.to_vec()
     };
     if value.is_empty() {
         return reply::error(StatusCode::UNPROCESSABLE_ENTITY, "the value is empty");

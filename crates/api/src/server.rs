@@ -16,8 +16,11 @@
 //! | `/api/v1/trust` | GET | [`trust`](crate::trust) | required |
 //! | `/api/v1/trust/{list}` | GET, PUT, DELETE | [`trust`](crate::trust) | required |
 //!
-//! "Required" means: when a token is configured (always, beyond loopback), a request without
-//! `Authorization: Bearer TOKEN` gets 401. Errors are JSON, `{"error": {"code", "message"}}`
+//! Every request first passes the [`guard`](crate::guard): a `Host` this listener answers to
+//! (421 otherwise) and, for a request that may change something, no other site's `Origin`
+//! (403). "Required" means: when a token is configured (always, beyond loopback), a request
+//! without `Authorization: Bearer TOKEN` gets 401. Bodies are checked by content type
+//! ([`body`](crate::body), 415). Errors are JSON, `{"error": {"code", "message"}}`
 //! ([`reply`](crate::reply)). The table is [`route_table`]; the OpenAPI document is tested
 //! against it.
 
@@ -25,7 +28,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::body::Bytes;
 use axum::extract::{Path, Request, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
@@ -35,8 +37,10 @@ use model::Kind;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+use crate::body::JsonBody;
 use crate::error::ApiError;
-use crate::listen::{Token, check_exposure};
+use crate::guard::{self, HostPolicy};
+use crate::listen::{Access, Token, check_exposure};
 use crate::schemas::{self, SchemaCatalog};
 use crate::sources::{MetricsSource, Readiness, Sources, StatusSource, TailSource};
 use crate::store::{RegistryStore, Store};
@@ -52,36 +56,40 @@ pub(crate) struct AppState {
     /// Cancelled when the listener stops: ends live tails, which would otherwise hold the
     /// graceful shutdown open.
     pub(crate) shutdown: CancellationToken,
+    /// The names requests may address (the [`guard`]'s Host rule).
+    pub(crate) hosts: HostPolicy,
     token: Option<Token>,
 }
 
-/// Binds `addr` and serves until `shutdown` is cancelled. Returns the bound address (useful
-/// with port 0) and the serving task. [`serve_with`] with readiness only.
+/// Binds `addr` and serves until `shutdown` is cancelled, to those `access` lets in. Returns
+/// the bound address (useful with port 0) and the serving task. [`serve_with`] with
+/// readiness only.
 ///
 /// # Errors
 /// [`ApiError::TokenRequired`] for an address beyond loopback without a token, and
 /// [`ApiError::Bind`] when the address cannot be bound.
 pub async fn serve(
     addr: SocketAddr,
-    token: Option<Token>,
+    access: Access,
     readiness: Arc<dyn Readiness>,
     shutdown: CancellationToken,
 ) -> Result<(SocketAddr, tokio::task::JoinHandle<()>), ApiError> {
-    serve_with(addr, token, Sources::new(readiness), shutdown).await
+    serve_with(addr, access, Sources::new(readiness), shutdown).await
 }
 
-/// Binds `addr` and serves every route over `sources` until `shutdown` is cancelled.
+/// Binds `addr` and serves every route over `sources` until `shutdown` is cancelled, to
+/// those `access` lets in.
 /// Returns the bound address (useful with port 0) and the serving task.
 ///
 /// # Errors
 /// As [`serve`].
 pub async fn serve_with(
     addr: SocketAddr,
-    token: Option<Token>,
+    access: Access,
     sources: Sources,
     shutdown: CancellationToken,
 ) -> Result<(SocketAddr, tokio::task::JoinHandle<()>), ApiError> {
-    check_exposure(addr, token.as_ref())?;
+    check_exposure(addr, access.token.as_ref())?;
     let listener = TcpListener::bind(addr)
         .await
         .map_err(|source| ApiError::Bind { addr, source })?;
@@ -98,7 +106,8 @@ pub async fn serve_with(
             .registry
             .map(|paths| Arc::new(RegistryStore::new(paths))),
         shutdown: shutdown.clone(),
-        token,
+        hosts: HostPolicy::new(local.ip(), access.allowed_hosts),
+        token: access.token,
     }));
     let task = tokio::spawn(async move {
         let served = axum::serve(listener, app)
@@ -212,7 +221,9 @@ fn resource_routes(kind: Kind) -> [Route; 5] {
         Route::token(
             items,
             "POST",
-            post(move |Store(store): Store, body: Bytes| resources::create(store, kind, body)),
+            post(move |Store(store): Store, JsonBody(body): JsonBody| {
+                resources::create(store, kind, body)
+            }),
         ),
         Route::token(
             item,
@@ -225,7 +236,7 @@ fn resource_routes(kind: Kind) -> [Route; 5] {
             item,
             "PUT",
             put(
-                move |Path(name): Path<String>, Store(store): Store, body: Bytes| {
+                move |Path(name): Path<String>, Store(store): Store, JsonBody(body): JsonBody| {
                     resources::replace(store, kind, name, body)
                 },
             ),
@@ -262,7 +273,10 @@ fn router(state: Arc<AppState>) -> Router {
     let protected = protected
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(state.clone(), require_token));
-    open.merge(protected).with_state(state)
+    // The guard wraps everything, the fallback included, and runs before the token's check.
+    open.merge(protected)
+        .layer(middleware::from_fn_with_state(state.clone(), guard::guard))
+        .with_state(state)
 }
 
 async fn not_found() -> Response {

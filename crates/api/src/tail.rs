@@ -11,7 +11,10 @@
 //!
 //! `id` counts the events of this feed from 1; `payload` is the payload as text when it is
 //! UTF-8, else its base64 with `payloadBase64: true`. A reader too slow for the flow loses the
-//! oldest messages, never the flow: it then gets `event: lagged` with `{"skipped": N}`. A
+//! oldest messages, never the flow: it then gets `event: lagged` with `{"skipped": N}`, the
+//! number lost. The feed has one queue, the runtime's (`broadcast`, one per asset); the
+//! runtime's adapter and this route pass items on as the client takes them, so a lag can only
+//! happen there and always reaches the client ([`TailFeed`](crate::TailFeed)). A
 //! comment (`: keep-alive`) every 15 s keeps proxies from closing a quiet feed. The feed starts
 //! with the next message forwarded (there is no replay), and ends when the listener stops.
 //!
@@ -33,11 +36,10 @@ use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt as _;
 use model::Kind;
 use serde::Serialize;
-use tokio::sync::broadcast::error::RecvError;
 
 use crate::reply;
 use crate::server::AppState;
-use crate::sources::TailMessage;
+use crate::sources::{TailItem, TailMessage};
 use crate::store::store;
 
 /// How often a quiet feed gets a keep-alive comment.
@@ -104,18 +106,17 @@ pub(crate) async fn tail(State(state): State<Arc<AppState>>, Path(name): Path<St
             Err(error) => return store.failure(&error),
         }
     }
-    let receiver = source.subscribe(&name);
-    let feed =
-        futures_util::stream::unfold((receiver, 0_u64), |(mut receiver, mut id)| async move {
-            let event = match receiver.recv().await {
-                Ok(message) => {
+    let mut id = 0_u64;
+    let feed = source
+        .subscribe(&name)
+        .map(move |item| {
+            Ok::<_, Infallible>(match item {
+                TailItem::Message(message) => {
                     id += 1;
                     message_event(&message, id)
                 }
-                Err(RecvError::Lagged(skipped)) => lagged_event(skipped),
-                Err(RecvError::Closed) => return None,
-            };
-            Some((Ok::<_, Infallible>(event), (receiver, id)))
+                TailItem::Lagged(skipped) => lagged_event(skipped),
+            })
         })
         .take_until(state.shutdown.clone().cancelled_owned());
     let mut response = Sse::new(feed)

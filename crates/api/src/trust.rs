@@ -5,7 +5,7 @@
 //! |---|---|
 //! | `GET /api/v1/trust` | 200 `{"trustLists": [{"name": "plant-ca", "files": ["ca.pem"]}]}` |
 //! | `GET /api/v1/trust/{list}` | 200 the list's certificates, concatenated (`application/x-pem-file`); 404 |
-//! | `PUT /api/v1/trust/{list}` | 204; the body (PEM certificates) becomes the list's only file, `ca.pem`; 422 when it holds no PEM certificate or the name is bad |
+//! | `PUT /api/v1/trust/{list}` | 204; the body (PEM certificates, `application/x-pem-file` or no content type) becomes the list's only file, `ca.pem`; 415 another content type; 422 when it holds no PEM certificate or the name is bad |
 //! | `DELETE /api/v1/trust/{list}` | 204; 404 |
 
 use std::path::{Path as FsPath, PathBuf};
@@ -13,13 +13,17 @@ use std::path::{Path as FsPath, PathBuf};
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::Path;
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use model::environment::safe_relative_path;
 use serde::Serialize;
 
+use crate::body::{media_type, unsupported};
 use crate::reply;
 use crate::store::{RegistryStore, Store};
+
+/// The content type of certificates, in and out.
+const PEM: &str = "application/x-pem-file";
 
 /// The file a `PUT` writes.
 const FILE: &str = "ca.pem";
@@ -122,10 +126,19 @@ pub(crate) async fn show(Path(list): Path<String>, Store(store): Store) -> Respo
     })
     .await
     .unwrap_or_default();
-    ([(header::CONTENT_TYPE, "application/x-pem-file")], pem).into_response()
+    ([(header::CONTENT_TYPE, PEM)], pem).into_response()
 }
 
-pub(crate) async fn put(Path(list): Path<String>, Store(store): Store, body: Bytes) -> Response {
+pub(crate) async fn put(
+    Path(list): Path<String>,
+    Store(store): Store,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let media = media_type(&headers);
+    if !matches!(media.as_deref(), None | Some(PEM)) {
+        return unsupported(media.as_deref(), PEM);
+    }
     let dir = match directory(&store, &list) {
         Ok(dir) => dir,
         Err(response) => return response,

@@ -288,3 +288,53 @@ async fn answers_have_the_documented_shapes() {
     let served: Value = api.get("/api/v1/openapi.json").await.1;
     assert_eq!(served, doc);
 }
+
+/// Every operation documents the guard's refusals (421 for a foreign Host, 403 for another
+/// site's page on a change, 415 for a body of another type), and real ones have the
+/// documented shape.
+#[tokio::test]
+async fn the_refusals_of_the_guard_and_of_content_types_are_documented() {
+    let doc = document();
+    for route in route_table() {
+        let op = &doc["paths"][route.path][route.method.to_lowercase()];
+        let documents = |status: &str| op["responses"].get(status).is_some();
+        let at = format!("{} {}", route.method, route.path);
+        assert!(documents("421"), "{at} lacks 421");
+        let changes = route.method != "GET";
+        assert_eq!(documents("403"), changes, "{at}: 403");
+        assert_eq!(
+            documents("415"),
+            op.get("requestBody").is_some(),
+            "{at}: 415"
+        );
+    }
+    let api = Harness::start().await;
+    let own = format!("http://{}", api.addr);
+    let body = device("weather-station", "http://127.0.0.1:9").to_string();
+    for (headers, status) in [
+        (vec![("host", "evil.example")], 421),
+        (
+            vec![
+                ("content-type", "application/json"),
+                ("origin", "http://evil.example"),
+            ],
+            403,
+        ),
+        (
+            vec![("content-type", "text/plain"), ("origin", own.as_str())],
+            415,
+        ),
+    ] {
+        let (got, value) = api
+            .send_with(Method::POST, "/api/v1/devices", &headers, &body)
+            .await;
+        assert_eq!(got, status, "{value}");
+        let schema = response_schema(&doc, "/api/v1/devices", "post", status);
+        check(
+            &doc,
+            schema,
+            &value,
+            &format!("POST /api/v1/devices {status}"),
+        );
+    }
+}

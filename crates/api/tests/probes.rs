@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use api::{ApiError, Readiness, Token, serve};
+use api::{Access, ApiError, Readiness, Token, serve};
 use support::{client, token_file};
 use tokio_util::sync::CancellationToken;
 
@@ -23,7 +23,11 @@ impl Readiness for Switch {
 
 async fn start(token: Option<Token>, ready: Arc<Switch>) -> (SocketAddr, CancellationToken) {
     let shutdown = CancellationToken::new();
-    let (addr, _task) = serve(([127, 0, 0, 1], 0).into(), token, ready, shutdown.clone())
+    let access = Access {
+        token,
+        ..Access::default()
+    };
+    let (addr, _task) = serve(([127, 0, 0, 1], 0).into(), access, ready, shutdown.clone())
         .await
         .unwrap();
     (addr, shutdown)
@@ -74,7 +78,7 @@ async fn a_token_guards_everything_but_the_probes() {
 async fn listening_beyond_loopback_without_a_token_is_refused() {
     let result = serve(
         ([0, 0, 0, 0], 0).into(),
-        None,
+        Access::default(),
         Arc::new(Switch::default()),
         CancellationToken::new(),
     )

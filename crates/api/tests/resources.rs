@@ -111,8 +111,9 @@ async fn bad_bodies_are_refused_with_the_field_at_fault_and_nothing_is_written()
     let before = files_below(&api.registry());
 
     // Not JSON.
+    let json = [("content-type", "application/json")];
     let (status, body) = api
-        .send_raw(Method::POST, "/api/v1/devices", "{not json")
+        .send_with(Method::POST, "/api/v1/devices", &json, "{not json")
         .await;
     assert_eq!(status, 400, "{body}");
     assert!(message(&body).contains("not a JSON document"), "{body}");

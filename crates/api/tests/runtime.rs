@@ -149,6 +149,35 @@ async fn the_tail_streams_each_message_as_an_event_and_reports_lag() {
     assert_eq!(got[1].1, "3", "ids count the events of the feed");
 }
 
+/// The runtime's feed (the tap's `broadcast`, here of 4) is the tail's first hop: a reader
+/// that falls behind there is told, in the SSE body, how many messages it lost.
+#[tokio::test]
+async fn a_lag_at_the_first_hop_reaches_the_client_as_a_lagged_event() {
+    let api = Harness::start().await;
+    let mut response = weather_tail(&api).await;
+    let tx = api.tails.sender("weather");
+    // 16 messages while the listener's task cannot run (one thread, no yield): 12 lost.
+    for n in 1..=16 {
+        tx.send(message(n, b"x")).unwrap();
+    }
+    let mut body = String::new();
+    while !body.contains(r#""sseId":"16""#) {
+        let chunk = tokio::time::timeout(Duration::from_secs(10), response.chunk())
+            .await
+            .expect("the feed goes on in time")
+            .unwrap()
+            .expect("the feed goes on");
+        body.push_str(std::str::from_utf8(&chunk).unwrap());
+    }
+    assert!(
+        body.starts_with("event: lagged\ndata: {\"skipped\":12}\n\n"),
+        "{body}"
+    );
+    assert!(body.contains("event: message\nid: 1\n"), "{body}");
+    assert!(body.contains(r#""sseId":"13""#), "{body}");
+    assert!(!body.contains(r#""sseId":"12""#), "{body}");
+}
+
 #[tokio::test]
 async fn the_tail_of_an_unknown_asset_or_without_a_source_is_404() {
     let api = Harness::start().await;

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use api::{CatalogError, SchemaCatalog, SchemaRecord, Sources, Token, serve_with};
+use api::{Access, CatalogError, SchemaCatalog, SchemaRecord, Sources, Token, serve_with};
 use serde_json::{Value, json};
 use support::{Ready, answer, client, message, token_file};
 use tokio_util::sync::CancellationToken;
@@ -66,9 +66,18 @@ async fn start(
     if let Some(schemas) = schemas {
         sources = sources.with_schemas(schemas);
     }
-    let (addr, _task) = serve_with(([127, 0, 0, 1], 0).into(), token, sources, shutdown.clone())
-        .await
-        .unwrap();
+    let access = Access {
+        token,
+        ..Access::default()
+    };
+    let (addr, _task) = serve_with(
+        ([127, 0, 0, 1], 0).into(),
+        access,
+        sources,
+        shutdown.clone(),
+    )
+    .await
+    .unwrap();
     (addr, shutdown)
 }
 

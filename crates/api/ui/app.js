@@ -993,8 +993,11 @@ async function assetPage(name) {
         await readEventStream(response, (ev) => {
           if (ev.event === 'message') addRow(JSON.parse(ev.data), ev.id);
           else if (ev.event === 'lagged') {
+            // The feed fell behind somewhere between the connector and this page, and lost
+            // the oldest messages: say how many, in place of them.
             const { skipped } = JSON.parse(ev.data);
-            tailBody.prepend(h('tr', {}, h('td', { colspan: 6, class: 'muted', text: `${skipped} messages skipped: the page could not keep up.` })));
+            const text = `${skipped} message${skipped === 1 ? '' : 's'} skipped: the view fell behind`;
+            tailBody.prepend(h('tr', { class: 'lagged' }, h('td', { colspan: 6, class: 'muted', text })));
           }
         });
       } catch (error) {

@@ -6,7 +6,9 @@
 //! The script then creates a device with a username/password endpoint (the secrets set through the
 //! UI are what lets the connector in), sees a validation error next to an invalid field,
 //! creates an asset with a dataset and an event group, and sees events arrive in the asset's
-//! live tail; an edit of the asset then changes where the messages go. It saves screenshots of the main pages to `SSE_CONNECTOR_SCREENSHOTS` (default:
+//! live tail; an edit of the asset then changes where the messages go, and a `lagged` event
+//! of the tail shows how many messages were skipped. Every change goes through the listener's
+//! Host, Origin and content-type checks with the headers Chromium really sends. It saves screenshots of the main pages to `SSE_CONNECTOR_SCREENSHOTS` (default:
 //! a temporary directory); with `UPDATE_SCREENSHOTS=1` they are copied to `docs/screenshots/`.
 //!
 //! Needs `node` (with npm) and Chromium (`/usr/bin/chromium`, or `CHROMIUM`). When either is

@@ -4,7 +4,10 @@
 //! Free when nobody listens: the stream tasks check one atomic ([`Tap::is_listening`])
 //! before building anything; only then do they lock the map of feeds and copy the message
 //! (the payload is a shared `Bytes`, not copied). Feeds are `broadcast` channels: a slow
-//! listener loses the oldest messages, never slows the stream down.
+//! listener loses the oldest messages, never slows the stream down, and its next receive says
+//! how many it lost (`RecvError::Lagged(n)`). This is the live tail's only queue: the HTTP
+//! route reads the receiver as its client takes the events and passes each lag on as
+//! `event: lagged`.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -118,5 +121,19 @@ mod tests {
         drop(rx);
         tap.publish("a", || panic!("nobody listens any more"));
         assert!(!tap.is_listening());
+    }
+
+    #[test]
+    fn a_listener_that_falls_behind_is_told_how_many_it_lost() {
+        let tap = Tap::default();
+        let mut rx = tap.subscribe("a");
+        for n in 0..FEED_CAPACITY + 5 {
+            tap.publish("a", || message(&format!("a/datasets/{n}")));
+        }
+        assert_eq!(
+            rx.try_recv().err(),
+            Some(broadcast::error::TryRecvError::Lagged(5))
+        );
+        assert_eq!(rx.try_recv().expect("message").operation, "a/datasets/5");
     }
 }

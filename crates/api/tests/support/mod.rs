@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use api::{
-    MetricsSource, Readiness, RouteInfo, Sources, StatusSource, TailMessage, TailSource, Token,
-    serve_with,
+    Access, MetricsSource, Readiness, RouteInfo, Sources, StatusSource, TailFeed, TailMessage,
+    TailSource, Token, serve_with, tail_feed,
 };
 use registry::RegistryPaths;
 use serde_json::{Value, json};
@@ -40,7 +40,8 @@ impl MetricsSource for FixedMetrics {
     }
 }
 
-/// A tail whose feeds the test writes to, by asset.
+/// A tail whose feeds the test writes to, by asset: a `broadcast` channel of 4 messages each,
+/// as the runtime's tap (with its 256) is the first and only queue of the feed.
 #[derive(Default)]
 pub struct Tails {
     channels: Mutex<Vec<(String, broadcast::Sender<TailMessage>)>>,
@@ -59,8 +60,8 @@ impl Tails {
 }
 
 impl TailSource for Tails {
-    fn subscribe(&self, asset: &str) -> broadcast::Receiver<TailMessage> {
-        self.sender(asset).subscribe()
+    fn subscribe(&self, asset: &str) -> TailFeed {
+        tail_feed(self.sender(asset).subscribe(), |message| message)
     }
 }
 
@@ -110,6 +111,16 @@ impl Harness {
 
     /// `token`: require this token; `full`: every source (else readiness only).
     pub async fn start_with(token: Option<&'static str>, full: bool) -> Self {
+        Self::start_on(([127, 0, 0, 1], 0).into(), token, full, Vec::new()).await
+    }
+
+    /// On `addr`, with the names of `allowed_hosts` allowed as `Host`.
+    pub async fn start_on(
+        addr: SocketAddr,
+        token: Option<&'static str>,
+        full: bool,
+        allowed_hosts: Vec<api::AllowedHost>,
+    ) -> Self {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join("registry")).unwrap();
         let tails = Arc::new(Tails::default());
@@ -123,14 +134,13 @@ impl Harness {
         }
         let token_value = token.map(|t| Token::from_file(&token_file(dir.path(), t)).unwrap());
         let shutdown = CancellationToken::new();
-        let (addr, _task) = serve_with(
-            ([127, 0, 0, 1], 0).into(),
-            token_value,
-            sources,
-            shutdown.clone(),
-        )
-        .await
-        .unwrap();
+        let access = Access {
+            token: token_value,
+            allowed_hosts,
+        };
+        let (addr, _task) = serve_with(addr, access, sources, shutdown.clone())
+            .await
+            .unwrap();
         Self {
             addr,
             dir,
@@ -150,8 +160,13 @@ impl Harness {
         self.dir.path().join("registry")
     }
 
+    /// The URL of `path` (on loopback when the listener is on every address).
     pub fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.addr)
+        if self.addr.ip().is_unspecified() {
+            format!("http://127.0.0.1:{}{path}", self.addr.port())
+        } else {
+            format!("http://{}{path}", self.addr)
+        }
     }
 
     /// A request with the token, when there is one.
@@ -208,6 +223,21 @@ impl Harness {
                 .unwrap(),
         )
         .await
+    }
+
+    /// A request with these extra headers (`host` among them replaces reqwest's) and body.
+    pub async fn send_with(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &str,
+    ) -> (u16, Value) {
+        let mut request = self.request(method, path).body(body.to_owned());
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        answer(request.send().await.unwrap()).await
     }
 
     pub async fn delete(&self, path: &str) -> (u16, Value) {

@@ -141,6 +141,19 @@ try {
   await page.locator('tr[data-device="weather-station"] .badge.Available').waitFor();
   await page.screenshot({ path: path.join(shots, 'devices.png') });
 
+  step('a lag of the live tail shows how many messages were skipped');
+  // The connector cannot be made to lag on cue: the feed's answer is replaced by one whose
+  // first event is the `lagged` a slow reader gets.
+  const tail = '**/api/v1/assets/weather/tail';
+  await page.route(tail, (route) => route.fulfill({
+    status: 200,
+    contentType: 'text/event-stream',
+    body: 'event: lagged\ndata: {"skipped":12}\n\n',
+  }));
+  await page.goto(`${base}/#/assets/weather`);
+  await page.locator('#tail tr.lagged', { hasText: '12 messages skipped: the view fell behind' }).first().waitFor();
+  await page.unroute(tail);
+
   // Answers the UI handles (no token yet, a refused definition, an absent route) are
   // logged by the browser as failed loads; anything else is a fault of the page.
   const relevant = errors.filter((e) => !/status of (401|404|422)/.test(e));

@@ -94,6 +94,7 @@ pub async fn run(args: DemoArgs, shutdown: Shutdown) -> anyhow::Result<ExitCode>
         schema_namespace: schema_registry::DEFAULT_NAMESPACE.to_owned(),
         http: args.http,
         http_token_file: None,
+        http_allowed_hosts: Vec::new(),
         telemetry: Default::default(),
     };
     let plumbing = start_plumbing(&settings).await?;

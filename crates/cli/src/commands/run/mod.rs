@@ -370,6 +370,10 @@ async fn start_http(
     if let Some(catalog) = catalog {
         sources = sources.with_schemas(Arc::new(RegistryCatalog::new(catalog)));
     }
-    let (_, task) = api::serve_with(addr, token, sources, stop).await?;
+    let access = api::Access {
+        token,
+        allowed_hosts: settings.http_allowed_hosts.clone(),
+    };
+    let (_, task) = api::serve_with(addr, access, sources, stop).await?;
     Ok(Some(task))
 }

@@ -109,6 +109,17 @@ pub struct RuntimeArgs {
     #[arg(long, value_name = "FILE", env = "SSE_CONNECTOR_HTTP_TOKEN_FILE")]
     pub http_token_file: Option<PathBuf>,
 
+    /// A DNS name (or address) the HTTP listener is reached by, beyond its address, loopback
+    /// and localhost, e.g. the machine's name or a reverse proxy's; requests naming any other
+    /// host are refused (DNS rebinding). Repeat it, or separate names with commas
+    #[arg(
+        long = "http-allowed-host",
+        value_name = "NAME",
+        env = "SSE_CONNECTOR_HTTP_ALLOWED_HOSTS",
+        value_delimiter = ','
+    )]
+    pub http_allowed_hosts: Vec<String>,
+
     #[command(flatten)]
     pub telemetry: TelemetryArgs,
 }
@@ -302,6 +313,7 @@ struct ConfigFile {
     schema_namespace: Option<String>,
     http: Option<String>,
     http_token_file: Option<PathBuf>,
+    http_allowed_hosts: Option<Vec<String>>,
     // Telemetry (docs/telemetry.md).
     log_level: Option<String>,
     log_format: Option<String>,
@@ -403,6 +415,8 @@ pub struct RuntimeSettings {
     pub http: HttpListen,
     /// HTTP token file.
     pub http_token_file: Option<PathBuf>,
+    /// The names beyond its address the HTTP listener answers to (`--http-allowed-host`).
+    pub http_allowed_hosts: Vec<api::AllowedHost>,
     /// Logs, metrics and traces.
     pub telemetry: TelemetrySettings,
 }
@@ -505,6 +519,14 @@ impl RuntimeArgs {
             Some(text) => text.parse().context("--http")?,
             None => api::listen::DEFAULT_HTTP_ADDR.parse().context("--http")?,
         };
+        let http_allowed_hosts = if self.http_allowed_hosts.is_empty() {
+            file.http_allowed_hosts.clone().unwrap_or_default()
+        } else {
+            self.http_allowed_hosts.clone()
+        }
+        .iter()
+        .map(|name| name.parse().context("--http-allowed-host"))
+        .collect::<anyhow::Result<_>>()?;
         let state_dir = self
             .state_dir
             .clone()
@@ -528,6 +550,7 @@ impl RuntimeArgs {
             schema_namespace,
             http,
             http_token_file: self.http_token_file.clone().or(file.http_token_file),
+            http_allowed_hosts,
             telemetry,
         })
     }
@@ -731,6 +754,40 @@ mod tests {
             "{error:#}"
         );
         assert!(resolve(&["--schema-namespace", " "]).is_err());
+    }
+
+    #[test]
+    fn allowed_http_hosts_from_options_or_file() {
+        let names = |s: &RuntimeSettings| -> Vec<String> {
+            s.http_allowed_hosts
+                .iter()
+                .map(ToString::to_string)
+                .collect()
+        };
+        assert!(resolve(&[]).unwrap().http_allowed_hosts.is_empty());
+        let options = resolve(&[
+            "--http-allowed-host",
+            "GW.plant.example",
+            "--http-allowed-host",
+            "proxy.example,10.0.0.5",
+        ])
+        .unwrap();
+        assert_eq!(
+            names(&options),
+            ["gw.plant.example", "proxy.example", "10.0.0.5"]
+        );
+        let file = config("httpAllowedHosts: [gw.plant.example, \"fd00::5\"]\n");
+        let path = file.path().to_str().unwrap();
+        let from_file = resolve(&["--config", path]).unwrap();
+        assert_eq!(names(&from_file), ["gw.plant.example", "[fd00::5]"]);
+        let option_wins =
+            resolve(&["--config", path, "--http-allowed-host", "other.example"]).unwrap();
+        assert_eq!(names(&option_wins), ["other.example"]);
+        let error = resolve(&["--http-allowed-host", "http://gw:8080"]).unwrap_err();
+        assert!(
+            format!("{error:#}").contains("--http-allowed-host"),
+            "{error:#}"
+        );
     }
 
     #[test]

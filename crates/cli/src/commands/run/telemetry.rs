@@ -15,13 +15,8 @@ use anyhow::Context as _;
 use sinks::Publisher;
 use supervisor::{Supervisor, Tap, TapMessage};
 use telemetry::{Metrics, OtlpEndpoints, Telemetry, TelemetryConfig};
-use tokio::sync::broadcast;
-use tokio::sync::broadcast::error::RecvError;
 
 use super::settings::RuntimeSettings;
-
-/// Messages a tail listener may lag behind (the API's side of the feed).
-const TAIL_CAPACITY: usize = 256;
 
 /// Applies the config file's `logLevel` and `logFormat` (unless `RUST_LOG` or the options
 /// gave them): call it as soon as the settings are resolved, so that every line after is in
@@ -107,28 +102,13 @@ impl api::MetricsSource for PrometheusText {
 pub struct Tail(pub Tap);
 
 impl api::TailSource for Tail {
-    /// A feed of `asset`'s forwarded messages: a task copies the supervisor's feed into the
-    /// API's message type, and ends when the listener goes away or the supervisor stops.
-    fn subscribe(&self, asset: &str) -> broadcast::Receiver<api::TailMessage> {
-        let mut from = self.0.subscribe(asset);
-        let (to, receiver) = broadcast::channel(TAIL_CAPACITY);
-        tokio::spawn(async move {
-            loop {
-                tokio::select! {
-                    () = to.closed() => return,
-                    message = from.recv() => match message {
-                        Ok(message) => {
-                            if to.send(tail_message(message)).is_err() {
-                                return;
-                            }
-                        }
-                        Err(RecvError::Lagged(_)) => {}
-                        Err(RecvError::Closed) => return,
-                    },
-                }
-            }
-        });
-        receiver
+    /// A feed of `asset`'s forwarded messages, read straight from the supervisor's feed and
+    /// converted to the API's type as the client takes them: no second queue that could
+    /// fall behind unseen, and a lag of the supervisor's feed reaches the client as
+    /// `event: lagged` with its count. Dropped with the client's request, which is how the
+    /// tap learns that nobody listens.
+    fn subscribe(&self, asset: &str) -> api::TailFeed {
+        api::tail_feed(self.0.subscribe(asset), tail_message)
     }
 }
 
