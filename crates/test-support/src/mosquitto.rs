@@ -10,7 +10,8 @@
 //! messages survive a graceful stop.
 //!
 //! The binary is `$MOSQUITTO` if set, else `mosquitto` from `/usr/sbin`, `/usr/local/sbin` or
-//! the `PATH`. The calls block briefly (they wait for the port); they are fine inside tokio's
+//! the `PATH`. Without it every test that starts a broker fails with a message saying so: a
+//! test skipped silently would pass without testing anything. The calls block briefly (they wait for the port); they are fine inside tokio's
 //! multi-threaded test runtime.
 
 use std::fs;
@@ -28,11 +29,19 @@ pub struct Mosquitto {
     addr: SocketAddr,
     child: Option<Child>,
     persistent: bool,
+    /// Lines added to the configuration (e.g. an ACL file, a packet size limit).
+    extra: String,
 }
 
 fn binary() -> PathBuf {
     if let Some(path) = std::env::var_os("MOSQUITTO") {
-        return PathBuf::from(path);
+        let path = PathBuf::from(path);
+        assert!(
+            path.is_file(),
+            "MOSQUITTO={} is not a file; this test needs the mosquitto binary",
+            path.display()
+        );
+        return path;
     }
     let mut candidates = vec![
         PathBuf::from("/usr/sbin/mosquitto"),
@@ -45,7 +54,10 @@ fn binary() -> PathBuf {
         .into_iter()
         .find(|path| path.is_file())
         .unwrap_or_else(|| {
-            panic!("the mosquitto binary is missing; install mosquitto: apt-get install mosquitto")
+            panic!(
+                "this test needs mosquitto, found neither in /usr/sbin, /usr/local/sbin nor the \
+                 PATH: install it (apt-get install mosquitto) or set MOSQUITTO to its path"
+            )
         })
 }
 
@@ -62,7 +74,18 @@ impl Mosquitto {
     /// # Panics
     /// When mosquitto is not installed or does not start.
     pub fn start() -> Self {
-        Self::start_with(false)
+        Self::start_with(false, "", &[])
+    }
+
+    /// Like [`start`](Self::start), with `extra` lines appended to the configuration, e.g.
+    /// `max_packet_size 4096`, and `files` (name, content) written into the broker's
+    /// temporary directory first (see [`dir`](Self::dir)); `{dir}` in `extra` stands for that
+    /// directory, e.g. `acl_file {dir}/acl`.
+    ///
+    /// # Panics
+    /// When mosquitto is not installed or does not start.
+    pub fn start_configured(extra: &str, files: &[(&str, &str)]) -> Self {
+        Self::start_with(false, extra, files)
     }
 
     /// Like [`start`](Self::start), with persistence in the temporary directory: a graceful
@@ -71,10 +94,10 @@ impl Mosquitto {
     /// # Panics
     /// When mosquitto is not installed or does not start.
     pub fn start_persistent() -> Self {
-        Self::start_with(true)
+        Self::start_with(true, "", &[])
     }
 
-    fn start_with(persistent: bool) -> Self {
+    fn start_with(persistent: bool, extra: &str, files: &[(&str, &str)]) -> Self {
         // The port is free when probed; another process may take it before mosquitto binds,
         // so try a few.
         let mut last_error = String::new();
@@ -84,13 +107,38 @@ impl Mosquitto {
                 addr: SocketAddr::from(([127, 0, 0, 1], free_port())),
                 child: None,
                 persistent,
+                extra: String::new(),
             };
+            broker.extra = extra.replace("{dir}", &broker.dir.path().display().to_string());
+            for (name, content) in files {
+                let path = broker.dir.path().join(name);
+                fs::write(&path, content)
+                    .unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
+            }
             match broker.spawn() {
                 Ok(()) => return broker,
                 Err(error) => last_error = error,
             }
         }
         panic!("mosquitto did not start: {last_error}");
+    }
+
+    /// The broker's temporary directory (configuration, log, persistence).
+    pub fn dir(&self) -> &std::path::Path {
+        self.dir.path()
+    }
+
+    /// Asks the broker to read its configuration files again (SIGHUP): an edited ACL file
+    /// takes effect for connected clients.
+    pub fn reload(&self) {
+        if let Some(child) = &self.child {
+            let sent = Command::new("kill")
+                .arg("-HUP")
+                .arg(child.id().to_string())
+                .status()
+                .is_ok_and(|s| s.success());
+            assert!(sent, "cannot send SIGHUP to mosquitto");
+        }
     }
 
     /// `host:port` of the listener.
@@ -183,8 +231,9 @@ impl Mosquitto {
             "listener {port} 127.0.0.1\nallow_anonymous true\nmax_inflight_messages 1000\n\
              max_queued_messages 100000\nset_tcp_nodelay true\n{persistence}user root\n\
              log_dest stderr\n\
-             log_type error\nlog_type warning\n",
-            port = self.addr.port()
+             log_type error\nlog_type warning\n{extra}\n",
+            port = self.addr.port(),
+            extra = self.extra,
         );
         fs::write(&config, text).map_err(|e| format!("cannot write {}: {e}", config.display()))?;
         let stderr = fs::File::create(&log).map_err(|e| format!("log file: {e}"))?;

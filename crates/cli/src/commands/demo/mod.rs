@@ -89,6 +89,7 @@ pub async fn run(args: DemoArgs, shutdown: Shutdown) -> anyhow::Result<ExitCode>
         state_dir: dir.join("state"),
         storage_root: dir.join("state").join("storage"),
         storage_max_file_bytes: sinks::file::DEFAULT_MAX_FILE_BYTES,
+        refused_retry: supervisor::supervisor::DEFAULT_REFUSED_RETRY,
         state_store: StateStoreMode::Embedded,
         schema_registry: SchemaRegistryMode::Embedded,
         schema_namespace: schema_registry::DEFAULT_NAMESPACE.to_owned(),

@@ -185,12 +185,11 @@ pub async fn serve(
     let files = FileSinks::new(&settings.storage_root, file_options);
     tracing::debug!(root = %settings.storage_root.display(), "storage root");
     let telemetry = self::telemetry::start(settings)?;
-    let mut supervisor = Supervisor::new(
-        SupervisorConfig::new(&settings.state_dir, &settings.client_id),
-        plumbing.publisher.clone(),
-    )
-    .with_files(files.clone())
-    .with_tracer(telemetry.tracer());
+    let mut supervisor_config = SupervisorConfig::new(&settings.state_dir, &settings.client_id);
+    supervisor_config.refused_retry = settings.refused_retry;
+    let mut supervisor = Supervisor::new(supervisor_config, plumbing.publisher.clone())
+        .with_files(files.clone())
+        .with_tracer(telemetry.tracer());
     self::telemetry::attach(&telemetry, &supervisor);
     if let Some(store) = plumbing.key_value.clone() {
         supervisor = supervisor.with_key_value(store);

@@ -78,6 +78,11 @@ pub struct RuntimeArgs {
     #[arg(long, value_name = "DIR", env = "SSE_CONNECTOR_STORAGE_ROOT")]
     pub storage_root: Option<PathBuf>,
 
+    /// How often a delivery the broker refused as not authorized or over quota is attempted
+    /// again (other failed deliveries follow the stream's backoff) [default: 30s]
+    #[arg(long, value_name = "DURATION", value_parser = values::duration, env = "SSE_CONNECTOR_REFUSED_RETRY")]
+    pub refused_retry: Option<Duration>,
+
     /// Largest size of a `Storage` file before it is rotated (e.g. 64MiB) [default: 64MiB]
     #[arg(long, value_name = "SIZE", value_parser = values::byte_size, env = "SSE_CONNECTOR_STORAGE_MAX_FILE_BYTES")]
     pub storage_max_file_bytes: Option<usize>,
@@ -308,6 +313,7 @@ struct ConfigFile {
     state_dir: Option<PathBuf>,
     storage_root: Option<PathBuf>,
     storage_max_file_bytes: Option<SizeValue>,
+    refused_retry: Option<String>,
     state_store: Option<String>,
     schema_registry: Option<String>,
     schema_namespace: Option<String>,
@@ -405,6 +411,8 @@ pub struct RuntimeSettings {
     pub storage_root: PathBuf,
     /// Size at which a `Storage` file is rotated.
     pub storage_max_file_bytes: u64,
+    /// How often a delivery refused as not authorized or over quota is attempted again.
+    pub refused_retry: Duration,
     /// The state store of `BrokerStateStore` datasets.
     pub state_store: StateStoreMode,
     /// The schema registry of inferred message schemas.
@@ -515,6 +523,15 @@ impl RuntimeArgs {
                     as u64,
                 (None, None) => sinks::file::DEFAULT_MAX_FILE_BYTES,
             };
+        let refused_retry = match (self.refused_retry, &file.refused_retry) {
+            (Some(every), _) => every,
+            (None, Some(text)) => values::duration(text)
+                .map_err(|e| anyhow::anyhow!("config file: refusedRetry: {e}"))?,
+            (None, None) => supervisor::supervisor::DEFAULT_REFUSED_RETRY,
+        };
+        if refused_retry.is_zero() {
+            bail!("--refused-retry: the interval must be more than zero");
+        }
         let http = match self.http.clone().or(file.http.clone()) {
             Some(text) => text.parse().context("--http")?,
             None => api::listen::DEFAULT_HTTP_ADDR.parse().context("--http")?,
@@ -545,6 +562,7 @@ impl RuntimeArgs {
             state_dir,
             storage_root,
             storage_max_file_bytes,
+            refused_retry,
             state_store,
             schema_registry,
             schema_namespace,
