@@ -67,6 +67,7 @@ mod projection;
 mod router;
 mod schemas;
 pub mod state;
+mod state_file;
 mod stream_task;
 pub mod supervisor;
 pub mod tap;

@@ -211,7 +211,11 @@ async fn without_a_store_the_dataset_is_reported_unsupported_and_mqtt_goes_on() 
         "in operation id order: file, kv"
     );
     recorder.wait_for(1).await;
-    let saved = || CheckpointStore::new(dir.path()).load(&stream, None).unwrap();
+    let saved = || {
+        CheckpointStore::new(dir.path())
+            .load(&stream, None)
+            .unwrap()
+    };
     eventually("checkpoint 1", || saved().as_deref() == Some("1")).await;
     sup.shutdown().await;
 }
@@ -281,7 +285,7 @@ async fn a_dataset_and_an_event_append_whole_lines_in_order_before_the_checkpoin
 }
 
 #[tokio::test]
-async fn a_line_that_cannot_be_written_stops_the_checkpoint() {
+async fn a_storage_path_that_is_not_a_file_sends_the_events_to_the_dead_letters() {
     let server = SseServer::http([Response::sse()
         .chunk("id: 1\ndata: a\n\nid: 2\ndata: b\n\n")
         .hang()])
@@ -289,7 +293,7 @@ async fn a_line_that_cannot_be_written_stops_the_checkpoint() {
     let stream = spec(&server.url("/s"));
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("storage");
-    // A directory where the file should be: the writes fail.
+    // A directory where the file should be: no retry of the same line can succeed.
     std::fs::create_dir_all(root.join("blocked.jsonl")).unwrap();
     let files = FileSinks::new(&root, FileOptions::default());
     let recorder = Recorder::new(Mode::Ack);
@@ -307,14 +311,22 @@ async fn a_line_that_cannot_be_written_stops_the_checkpoint() {
     ]));
     recorder.wait_for(2).await;
     let stats = sup.stream(&stream.url).unwrap().stats;
-    eventually("4 deliveries resolved", || {
+    eventually("2 delivered, 2 dead letters", || {
         let s = stats.snapshot();
-        s.delivered + s.delivery_failures == 4
+        s.delivered == 2 && s.dead_letters == 2
     })
     .await;
     assert_eq!(stats.snapshot().delivery_failures, 2);
     sup.shutdown().await;
     files.close().await;
-    let saved = CheckpointStore::new(dir.path()).load(&stream, None).unwrap();
-    assert_eq!(saved, None, "MQTT acknowledged both, the file took neither");
+    let saved = CheckpointStore::new(dir.path())
+        .load(&stream, None)
+        .unwrap();
+    assert_eq!(saved.as_deref(), Some("2"), "the stream went on");
+    let dead = std::fs::read_to_string(dir.path().join("dead-letter/mysseasset.jsonl")).unwrap();
+    assert_eq!(dead.lines().count(), 2, "{dead}");
+    assert!(
+        dead.contains("\"reasonCode\":\"storage_path_refused\""),
+        "{dead}"
+    );
 }

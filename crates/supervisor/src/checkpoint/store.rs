@@ -17,15 +17,14 @@
 //! the first save writes the stream's own file.
 
 use std::fs;
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use model::plan::{Credentials, StreamSpec};
 use serde::{Deserialize, Serialize};
 use url::Url;
 
 use crate::error::Error;
+use crate::state_file::{fnv1a64, write_atomic};
 
 /// The checkpoint file's content.
 #[derive(Debug, Serialize, Deserialize)]
@@ -45,9 +44,6 @@ pub struct CheckpointStore {
     dir: PathBuf,
 }
 
-/// Makes every temporary file name of this process unique.
-static SAVES: AtomicU64 = AtomicU64::new(0);
-
 impl CheckpointStore {
     /// The store of a state directory (created when the first checkpoint is written).
     pub fn new(state_dir: &Path) -> Self {
@@ -66,7 +62,8 @@ impl CheckpointStore {
 
     /// The file older releases used for every stream of `url`.
     fn legacy_path(&self, url: &Url) -> PathBuf {
-        self.dir.join(format!("{:016x}.json", fnv1a64(url.as_str())))
+        self.dir
+            .join(format!("{:016x}.json", fnv1a64(url.as_str())))
     }
 
     /// The persisted checkpoint of `stream`; without one, that of `replaced` (the stream it
@@ -83,8 +80,9 @@ impl CheckpointStore {
     ) -> Result<Option<String>, Error> {
         let own = identity(stream);
         if let Some(stored) = read(&self.path_for(stream))? {
-            return Ok((stored.stream.as_deref() == Some(own.as_str()))
-                .then_some(stored.last_event_id));
+            return Ok(
+                (stored.stream.as_deref() == Some(own.as_str())).then_some(stored.last_event_id)
+            );
         }
         if let Some(replaced) = replaced.filter(|r| r.url == stream.url)
             && let Some(stored) = read(&self.path_for(replaced))?
@@ -104,17 +102,7 @@ impl CheckpointStore {
     /// # Errors
     /// [`Error::CheckpointIo`] when the directory or the file cannot be written.
     pub fn save(&self, stream: &StreamSpec, last_event_id: &str) -> Result<(), Error> {
-        let io = |path: &Path| {
-            let path = path.to_path_buf();
-            move |source| Error::CheckpointIo { path, source }
-        };
-        fs::create_dir_all(&self.dir).map_err(io(&self.dir))?;
         let path = self.path_for(stream);
-        let tmp = path.with_extension(format!(
-            "json.{}-{}.tmp",
-            std::process::id(),
-            SAVES.fetch_add(1, Ordering::Relaxed)
-        ));
         let stored = Stored {
             url: stream.url.as_str().to_owned(),
             stream: Some(identity(stream)),
@@ -125,24 +113,7 @@ impl CheckpointStore {
             source,
         })?;
         text.push(b'\n');
-        let written = (|| {
-            let mut file = fs::File::create(&tmp)?;
-            file.write_all(&text)?;
-            file.sync_all()
-        })();
-        if let Err(source) = written {
-            let _ = fs::remove_file(&tmp);
-            return Err(Error::CheckpointIo { path: tmp, source });
-        }
-        if let Err(source) = fs::rename(&tmp, &path) {
-            let _ = fs::remove_file(&tmp);
-            return Err(Error::CheckpointIo { path, source });
-        }
-        // Make the rename itself durable; not every platform can open a directory.
-        if let Ok(dir) = fs::File::open(&self.dir) {
-            let _ = dir.sync_all();
-        }
-        Ok(())
+        write_atomic(&path, &text).map_err(|(path, source)| Error::CheckpointIo { path, source })
     }
 }
 
@@ -196,13 +167,6 @@ pub(crate) fn identity(stream: &StreamSpec) -> String {
         "trust": trust,
     })
     .to_string()
-}
-
-/// FNV-1a, 64 bits: a tiny hash that never changes between Rust versions (unlike std's).
-fn fnv1a64(text: &str) -> u64 {
-    text.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
-        (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
-    })
 }
 
 #[cfg(test)]
@@ -276,11 +240,20 @@ mod tests {
         let tenant_b = spec("http://gw/events", basic("b", 1));
         store.save(&tenant_a, "a-7").expect("saved");
         store.save(&tenant_b, "b-3").expect("saved");
-        assert_eq!(store.load(&tenant_a, None).expect("a").as_deref(), Some("a-7"));
-        assert_eq!(store.load(&tenant_b, None).expect("b").as_deref(), Some("b-3"));
+        assert_eq!(
+            store.load(&tenant_a, None).expect("a").as_deref(),
+            Some("a-7")
+        );
+        assert_eq!(
+            store.load(&tenant_b, None).expect("b").as_deref(),
+            Some("b-3")
+        );
         // A rotated password (new file version) is the same stream.
         let rotated = spec("http://gw/events", basic("a", 99));
-        assert_eq!(store.load(&rotated, None).expect("a").as_deref(), Some("a-7"));
+        assert_eq!(
+            store.load(&rotated, None).expect("a").as_deref(),
+            Some("a-7")
+        );
     }
 
     #[test]
@@ -311,16 +284,27 @@ mod tests {
         let old = spec("http://gw/events", basic("a", 1));
         let new = spec("http://gw/events", basic("c", 1));
         store.save(&old, "9").expect("saved");
-        assert_eq!(store.load(&new, Some(&old)).expect("read").as_deref(), Some("9"));
+        assert_eq!(
+            store.load(&new, Some(&old)).expect("read").as_deref(),
+            Some("9")
+        );
         let elsewhere = spec("http://other/events", basic("a", 1));
-        assert_eq!(store.load(&elsewhere, Some(&old)).expect("read"), None, "another URL");
+        assert_eq!(
+            store.load(&elsewhere, Some(&old)).expect("read"),
+            None,
+            "another URL"
+        );
 
         // An older release's file, keyed by the URL.
         let legacy = store.legacy_path(&new.url);
         fs::write(&legacy, r#"{"url":"http://gw/events","lastEventId":"5"}"#).expect("write");
         assert_eq!(store.load(&new, None).expect("read").as_deref(), Some("5"));
         store.save(&new, "6").expect("saved");
-        assert_eq!(store.load(&new, None).expect("read").as_deref(), Some("6"), "own file first");
+        assert_eq!(
+            store.load(&new, None).expect("read").as_deref(),
+            Some("6"),
+            "own file first"
+        );
     }
 
     #[test]
@@ -346,14 +330,10 @@ mod tests {
         )
         .expect("write");
         fs::remove_file(store.path_for(&a)).expect("remove");
-        assert_eq!(store.load(&a, None).expect("read"), None, "legacy file of another URL");
-    }
-
-    #[test]
-    fn hash_is_stable() {
-        // FNV-1a 64 test vectors.
-        assert_eq!(fnv1a64(""), 0xcbf2_9ce4_8422_2325);
-        assert_eq!(fnv1a64("a"), 0xaf63_dc4c_8601_ec8c);
-        assert_eq!(fnv1a64("foobar"), 0x8594_4171_f739_67e8);
+        assert_eq!(
+            store.load(&a, None).expect("read"),
+            None,
+            "legacy file of another URL"
+        );
     }
 }

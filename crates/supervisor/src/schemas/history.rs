@@ -19,15 +19,16 @@
 //! `spawn_blocking`) and keeps each operation's history in memory once read.
 
 use std::collections::{BTreeMap, HashMap};
-use std::fs::{self, File};
-use std::io::{self, Write as _};
+use std::fs;
+use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use model::plan::OperationId;
 use schema::FIRST_VERSION;
 use serde::{Deserialize, Serialize};
+
+use crate::state_file::{fnv1a64, write_atomic};
 
 /// The histories' directory below the state directory.
 pub(crate) const DIR_NAME: &str = "schema-versions";
@@ -92,9 +93,6 @@ pub(crate) struct Histories {
     slots: Mutex<HashMap<OperationId, Slot>>,
 }
 
-/// Makes temporary file names unique within the process (the process id, across processes).
-static TEMPORARY: AtomicU64 = AtomicU64::new(0);
-
 impl Histories {
     /// The histories under `state_dir` (the directory is made at the first write).
     pub fn new(state_dir: &Path) -> Self {
@@ -157,11 +155,6 @@ impl Histories {
         operation: &OperationId,
         history: &VersionHistory,
     ) -> Result<(), HistoryError> {
-        let io = |path: &Path| {
-            let path = path.to_path_buf();
-            move |source| HistoryError::Io { path, source }
-        };
-        fs::create_dir_all(&self.dir).map_err(io(&self.dir))?;
         let path = self.path_for(operation);
         let stored = Stored {
             operation: operation.to_string(),
@@ -172,36 +165,8 @@ impl Histories {
             source,
         })?;
         text.push(b'\n');
-        let temporary = self.dir.join(format!(
-            ".{}.{}.{}.tmp",
-            path.file_stem()
-                .and_then(|s| s.to_str())
-                .unwrap_or("history"),
-            std::process::id(),
-            TEMPORARY.fetch_add(1, Ordering::Relaxed)
-        ));
-        let written = (|| {
-            let mut file = File::create(&temporary)?;
-            file.write_all(&text)?;
-            file.sync_all()?;
-            fs::rename(&temporary, &path)
-        })();
-        if let Err(source) = written {
-            let _ = fs::remove_file(&temporary);
-            return Err(HistoryError::Io { path, source });
-        }
-        // The rename is durable once the directory is synced.
-        File::open(&self.dir)
-            .and_then(|dir| dir.sync_all())
-            .map_err(io(&self.dir))
+        write_atomic(&path, &text).map_err(|(path, source)| HistoryError::Io { path, source })
     }
-}
-
-/// FNV-1a, 64 bits: fixed by this code, so a file keeps its name in every build.
-fn fnv1a64(text: &str) -> u64 {
-    text.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
-        (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
-    })
 }
 
 #[cfg(test)]
