@@ -35,14 +35,17 @@
 //! A stream's checkpoint (its last event id) moves past an event only when every message of
 //! that event, for every operation, and of every event before it, was delivered (for QoS 1:
 //! acknowledged by the broker; for the state store: its OK reply; for a file: the line
-//! written and flushed to disk). It is saved under `STATE_DIR/checkpoints/` and sent as
-//! `Last-Event-ID` when the stream starts again. A failed delivery stalls the checkpoint (the
-//! event is read again at the next start); nothing is skipped. QoS 0 messages count as
-//! delivered once written: at most once for those.
+//! written and flushed to disk). It is saved under `STATE_DIR/checkpoints/`, one file per
+//! stream identity (URL, credentials, trust), and sent as `Last-Event-ID` when the stream
+//! starts again. A failed delivery is retried in the process, in event order, while the
+//! stream stops reading; one that no retry can fix goes to `STATE_DIR/dead-letter/` and the
+//! stream goes on; nothing is skipped. QoS 0 messages count as delivered once written: at most
+//! once for those.
 //!
 //! # Layout
 //! - [`supervisor`](mod@supervisor): [`Supervisor`], [`SupervisorConfig`]; plan changes.
-//! - `stream_task.rs`: the task of one stream: connect, read, route, publish, track.
+//! - `stream_task.rs`: the task of one stream: connect, read, route, publish, track, retry.
+//! - `dead_letter.rs`: the dead-letter files of messages no retry can deliver.
 //! - `client.rs`: secrets read at connect time; SSE clients shared by credentials.
 //! - `router.rs`: which operations take an event.
 //! - `projection.rs`: data points (JSON Pointer projection) and its decisions.
@@ -50,6 +53,7 @@
 //! - `deliver.rs`: the destinations a supervisor has, and sending to them.
 //! - `schemas.rs`: message schemas per operation: inference, registration, `dataschema`.
 //! - [`checkpoint`]: the pure [`Tracker`] and the [`CheckpointStore`] files.
+//! - `state_file.rs`: atomic writes and stable file names under the state directory.
 //! - [`state`]: [`StreamState`], [`StreamStats`], [`OperationStats`] and [`OperationSchema`].
 //! - [`metrics`]: [`RuntimeMetrics`], every stream's and operation's counters for telemetry.
 //! - [`tap`]: [`Tap`], the live tail of an asset's forwarded messages.
