@@ -78,10 +78,7 @@ impl Router {
     }
 
     /// The operations that take an event of SSE type `event_type`, in operation id order.
-    pub fn route<'a>(
-        &'a self,
-        event_type: &'a str,
-    ) -> impl Iterator<Item = &'a Arc<Target>> + 'a {
+    pub fn route<'a>(&'a self, event_type: &'a str) -> impl Iterator<Item = &'a Arc<Target>> + 'a {
         self.targets
             .iter()
             .filter(move |t| t.matching.accepts(event_type))

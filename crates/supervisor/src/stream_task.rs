@@ -231,12 +231,14 @@ impl Future for Tagged {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
-        Pin::new(&mut this.delivery).poll(cx).map(|result| Resolved {
-            seq: this.seq,
-            kind: this.kind,
-            result,
-            sent: this.sent.take(),
-        })
+        Pin::new(&mut this.delivery)
+            .poll(cx)
+            .map(|result| Resolved {
+                seq: this.seq,
+                kind: this.kind,
+                result,
+                sent: this.sent.take(),
+            })
     }
 }
 
@@ -418,7 +420,10 @@ impl<P: Publisher> Reader<P> {
                     self.dead_lettered(seq, &sent.target);
                 } else {
                     self.task.stats.add(Count::Delivered, 1);
-                    if matches!(sent.target.destination, forward::Destination::KeyValue { .. }) {
+                    if matches!(
+                        sent.target.destination,
+                        forward::Destination::KeyValue { .. }
+                    ) {
                         self.confirmed_set(&id, seq);
                     }
                     sent.delivered();
@@ -524,7 +529,10 @@ impl<P: Publisher> Reader<P> {
             return;
         };
         let superseded = matches!(target.destination, forward::Destination::KeyValue { .. })
-            && self.confirmed_sets.get(&id).is_some_and(|newer| *newer > seq);
+            && self
+                .confirmed_sets
+                .get(&id)
+                .is_some_and(|newer| *newer > seq);
         if superseded && !dead_letter {
             tracing::info!(url = %self.task.spec.url, operation = %id, "a failed SET is not sent again: the key already holds a newer event's value");
             self.failures.remove(&(seq, id.clone()));
@@ -892,7 +900,6 @@ impl Extras<'_> {
         (item, sent)
     }
 }
-
 
 /// What one destination of one event receives, with the payload and content type it was
 /// built from.

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use common::*;
 use sinks::PublishError;
-use supervisor::{CheckpointStore, Supervisor, SupervisorConfig};
 use sse_client::RetryPolicy;
+use supervisor::{CheckpointStore, Supervisor, SupervisorConfig};
 use test_support::{Gate, Response, SseServer};
 
 fn config(dir: &tempfile::TempDir) -> SupervisorConfig {
@@ -125,20 +125,32 @@ async fn a_retryable_failure_is_sent_again_in_order_while_the_stream_waits() {
     // The stream stops reading while event 2 waits for its next attempt.
     gate.open();
     eventually("event 2 is retrying", || {
-        handle
-            .deliveries
-            .borrow()
-            .values()
-            .any(|p| p.retrying.as_ref().is_some_and(|r| r.code == "broker_refused"))
+        handle.deliveries.borrow().values().any(|p| {
+            p.retrying
+                .as_ref()
+                .is_some_and(|r| r.code == "broker_refused")
+        })
     })
     .await;
     settle().await;
-    assert_eq!(recorder.count(), 3, "no new event read, no retry before event 3 resolved");
+    assert_eq!(
+        recorder.count(),
+        3,
+        "no new event read, no retry before event 3 resolved"
+    );
     recorder.resolve(2, Ok(()));
     let messages = recorder.wait_for(4).await;
-    assert_eq!(prop(&messages[3], "sse-id"), Some("2"), "event 2 sent again");
+    assert_eq!(
+        prop(&messages[3], "sse-id"),
+        Some("2"),
+        "event 2 sent again"
+    );
     settle().await;
-    assert_eq!(recorder.count(), 4, "still not reading: the retry is in flight");
+    assert_eq!(
+        recorder.count(),
+        4,
+        "still not reading: the retry is in flight"
+    );
     recorder.resolve(3, Ok(()));
     let messages = recorder.wait_for(5).await;
     assert_eq!(prop(&messages[4], "sse-id"), Some("4"), "reading again");
@@ -146,13 +158,23 @@ async fn a_retryable_failure_is_sent_again_in_order_while_the_stream_waits() {
     eventually("4 delivered", || handle.stats.snapshot().delivered == 4).await;
     let stats = handle.stats.snapshot();
     assert_eq!(
-        (stats.delivery_failures, stats.delivery_retries, stats.delivered),
+        (
+            stats.delivery_failures,
+            stats.delivery_retries,
+            stats.delivered
+        ),
         (1, 1, 4)
     );
     eventually("retry cleared", || handle.deliveries.borrow().is_empty()).await;
     sup.shutdown().await;
-    let saved = CheckpointStore::new(dir.path()).load(&stream, None).unwrap();
-    assert_eq!(saved.as_deref(), Some("4"), "the checkpoint moved on without a restart");
+    let saved = CheckpointStore::new(dir.path())
+        .load(&stream, None)
+        .unwrap();
+    assert_eq!(
+        saved.as_deref(),
+        Some("4"),
+        "the checkpoint moved on without a restart"
+    );
 }
 
 #[tokio::test]
@@ -189,7 +211,9 @@ async fn a_message_the_broker_can_never_take_goes_to_the_dead_letter_file() {
     assert_eq!((stats.dead_letters, stats.delivery_retries), (1, 0));
     assert_eq!(recorder.count(), 3, "never sent again");
     sup.shutdown().await;
-    let saved = CheckpointStore::new(dir.path()).load(&stream, None).unwrap();
+    let saved = CheckpointStore::new(dir.path())
+        .load(&stream, None)
+        .unwrap();
     assert_eq!(saved.as_deref(), Some("3"), "the stream went on");
 
     let file = dir.path().join("dead-letter").join("mysseasset.jsonl");
@@ -200,9 +224,15 @@ async fn a_message_the_broker_can_never_take_goes_to_the_dead_letter_file() {
         .collect();
     assert_eq!(lines.len(), 1, "{text}");
     let line = &lines[0];
-    assert_eq!(line["destination"], serde_json::json!({"kind": "Mqtt", "topic": "t/x"}));
+    assert_eq!(
+        line["destination"],
+        serde_json::json!({"kind": "Mqtt", "topic": "t/x"})
+    );
     assert_eq!(line["reasonCode"], "broker_refused");
-    assert_eq!(line["event"], serde_json::json!({"type": "reading", "id": "2", "data": {"t": 1}}));
+    assert_eq!(
+        line["event"],
+        serde_json::json!({"type": "reading", "id": "2", "data": {"t": 1}})
+    );
     assert!(line["time"].as_str().unwrap().ends_with('Z'));
 }
 
@@ -231,7 +261,9 @@ async fn not_authorized_is_retried_slowly_and_a_closed_destination_stalls() {
     .await;
     assert_eq!(recorder.count(), 2, "waits for the slow retry");
     sup.shutdown().await;
-    let saved = CheckpointStore::new(dir.path()).load(&stream, None).unwrap();
+    let saved = CheckpointStore::new(dir.path())
+        .load(&stream, None)
+        .unwrap();
     assert_eq!(saved, None, "event 1 not delivered when the stream stopped");
 }
 
@@ -274,7 +306,9 @@ async fn reading_stops_at_the_in_flight_limit_until_deliveries_complete() {
     let expected: Vec<_> = (1..=40).map(|i| i.to_string()).collect();
     assert_eq!(ids, expected, "in order, none lost");
     sup.shutdown().await;
-    let saved = CheckpointStore::new(dir.path()).load(&stream, None).unwrap();
+    let saved = CheckpointStore::new(dir.path())
+        .load(&stream, None)
+        .unwrap();
     assert_eq!(saved.as_deref(), Some("40"));
 }
 
@@ -294,7 +328,9 @@ async fn shutdown_waits_for_deliveries_or_gives_up_after_the_grace_period() {
     // Event 2 is never acknowledged: the grace period ends, the checkpoint is saved at 1.
     let all_delivered = sup.shutdown_within(Duration::from_millis(200)).await;
     assert!(!all_delivered);
-    let saved = CheckpointStore::new(dir.path()).load(&stream, None).unwrap();
+    let saved = CheckpointStore::new(dir.path())
+        .load(&stream, None)
+        .unwrap();
     assert_eq!(saved.as_deref(), Some("1"));
 
     // Shutdown without a limit waits for the last acknowledgement.
@@ -313,6 +349,8 @@ async fn shutdown_waits_for_deliveries_or_gives_up_after_the_grace_period() {
     };
     sup.shutdown().await;
     releaser.await.unwrap();
-    let saved = CheckpointStore::new(dir.path()).load(&stream, None).unwrap();
+    let saved = CheckpointStore::new(dir.path())
+        .load(&stream, None)
+        .unwrap();
     assert_eq!(saved.as_deref(), Some("9"));
 }
