@@ -236,3 +236,74 @@ impl MqttError {
         self.kind.reason_code()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refused(code: u8) -> PublishError {
+        PublishError::Refused {
+            topic: "t".into(),
+            code,
+            reason: format!("{code:#x}"),
+        }
+    }
+
+    /// (error, retryable, slowly, dead letter) for every variant and every PUBACK failure code.
+    #[test]
+    fn every_variant_says_whether_a_retry_can_help() {
+        let text = || "x".to_owned();
+        let cases = [
+            (PublishError::Closed, false, false, false),
+            (refused(0x80), true, false, false),
+            (refused(0x83), true, false, false),
+            (refused(0x87), true, true, false),
+            (refused(0x90), false, false, true),
+            (refused(0x91), true, false, false),
+            (refused(0x95), false, false, true),
+            (refused(0x97), true, true, false),
+            (refused(0x99), false, false, true),
+            (
+                PublishError::Invalid {
+                    topic: text(),
+                    reason: text(),
+                },
+                false,
+                false,
+                true,
+            ),
+            (
+                PublishError::StoragePath {
+                    path: text(),
+                    reason: text(),
+                },
+                false,
+                false,
+                true,
+            ),
+            (
+                PublishError::Storage {
+                    path: text(),
+                    reason: text(),
+                },
+                true,
+                false,
+                false,
+            ),
+            (
+                PublishError::KeyValue {
+                    key: text(),
+                    reason: text(),
+                },
+                true,
+                false,
+                false,
+            ),
+        ];
+        for (error, retryable, slowly, dead_letter) in cases {
+            assert_eq!(error.is_retryable(), retryable, "{error}");
+            assert_eq!(error.retry_slowly(), slowly, "{error}");
+            assert_eq!(error.is_dead_letter(), dead_letter, "{error}");
+        }
+    }
+}
