@@ -30,6 +30,39 @@ fn refused(code: u8) -> PublishError {
     }
 }
 
+/// A supervisor whose one dataset (`t/x`) reads `events` from a server; every delivery is
+/// held for the test to resolve.
+struct Held {
+    _server: SseServer,
+    stream: model::plan::StreamSpec,
+    dir: tempfile::TempDir,
+    recorder: Recorder,
+    sup: Supervisor<Recorder>,
+    handle: supervisor::StreamHandle,
+}
+
+impl Held {
+    /// Starts it and waits for the first `messages` messages.
+    async fn start(events: &'static str, messages: usize) -> Self {
+        let server = SseServer::http([Response::sse().chunk(events).hang()]).await;
+        let stream = spec(&server.url("/s"));
+        let dir = tempfile::tempdir().unwrap();
+        let recorder = Recorder::new(Mode::Hold);
+        let mut sup = Supervisor::new(fast_retry(&dir), recorder.clone());
+        sup.apply(&plan([dataset("x", stream.clone(), "/s", mqtt("t/x"))]));
+        recorder.wait_for(messages).await;
+        let handle = sup.stream(&stream.url).unwrap();
+        Self {
+            _server: server,
+            stream,
+            dir,
+            recorder,
+            sup,
+            handle,
+        }
+    }
+}
+
 /// Failed deliveries are attempted again after 20-30 ms (refused ones after 30 s).
 fn fast_retry(dir: &tempfile::TempDir) -> SupervisorConfig {
     let mut cfg = config(dir);
@@ -179,17 +212,19 @@ async fn a_retryable_failure_is_sent_again_in_order_while_the_stream_waits() {
 
 #[tokio::test]
 async fn a_message_the_broker_can_never_take_goes_to_the_dead_letter_file() {
-    let server = SseServer::http([Response::sse()
-        .chunk("id: 1\ndata: a\n\nid: 2\nevent: reading\ndata: {\"t\":1}\n\nid: 3\ndata: c\n\n")
-        .hang()])
+    let held = Held::start(
+        "id: 1\ndata: a\n\nid: 2\nevent: reading\ndata: {\"t\":1}\n\nid: 3\ndata: c\n\n",
+        3,
+    )
     .await;
-    let stream = spec(&server.url("/s"));
-    let dir = tempfile::tempdir().unwrap();
-    let recorder = Recorder::new(Mode::Hold);
-    let mut sup = Supervisor::new(fast_retry(&dir), recorder.clone());
-    sup.apply(&plan([dataset("x", stream.clone(), "/s", mqtt("t/x"))]));
-    recorder.wait_for(3).await;
-    let handle = sup.stream(&stream.url).unwrap();
+    let Held {
+        stream,
+        dir,
+        recorder,
+        sup,
+        handle,
+        _server,
+    } = held;
     recorder.resolve(0, Ok(()));
     recorder.resolve(1, Err(refused(0x90)));
     recorder.resolve(2, Ok(()));
@@ -238,17 +273,14 @@ async fn a_message_the_broker_can_never_take_goes_to_the_dead_letter_file() {
 
 #[tokio::test]
 async fn not_authorized_is_retried_slowly_and_a_closed_destination_stalls() {
-    let server = SseServer::http([Response::sse()
-        .chunk("id: 1\ndata: a\n\nid: 2\ndata: b\n\n")
-        .hang()])
-    .await;
-    let stream = spec(&server.url("/s"));
-    let dir = tempfile::tempdir().unwrap();
-    let recorder = Recorder::new(Mode::Hold);
-    let mut sup = Supervisor::new(fast_retry(&dir), recorder.clone());
-    sup.apply(&plan([dataset("x", stream.clone(), "/s", mqtt("t/x"))]));
-    recorder.wait_for(2).await;
-    let handle = sup.stream(&stream.url).unwrap();
+    let Held {
+        stream,
+        dir,
+        recorder,
+        sup,
+        handle,
+        _server,
+    } = Held::start("id: 1\ndata: a\n\nid: 2\ndata: b\n\n", 2).await;
     recorder.resolve(0, Err(refused(0x87)));
     recorder.resolve(1, Err(PublishError::Closed));
     eventually("slow retry reported", || {
