@@ -12,21 +12,27 @@
 //! ```text
 //! supervisor atomics ──► MetricsProducer ──► Metrics::snapshot ──► prometheus::render (GET /metrics)
 //!                                                              └──► otlp::metrics_request ──► POST /v1/metrics
+//!                                  (both take names, units, help texts and labels from catalogue)
 //! supervisor (sampled) ──► Tracer::forward_span / connect_span ──► SDK batch ──► OTLP traces
 //! tracing events ──► logs (stderr human|json) ──► OTLP log bridge (when configured)
 //! ```
 //!
 //! # Layout
 //! - [`histogram`]: the lock-free fixed-bucket latency histogram (milliseconds).
-//! - [`metrics`]: AIO's metric names, labels, snapshots, the heartbeat.
+//! - [`metrics`]: snapshots of the runtime's counters, the producer trait, the heartbeat.
+//! - [`catalogue`]: the one table of metric names, kinds, units, help texts and labels that
+//!   both exports read.
 //! - [`prometheus`]: the text exposition of a snapshot.
-//! - [`otlp`]: endpoint resolution (precedence of AIO's and OpenTelemetry's variables), the
-//!   HTTP client, and the metrics exporter (and why it builds OTLP messages itself).
+//! - [`otlp`]: the OTLP side, by concern: `endpoint` (precedence of AIO's and OpenTelemetry's
+//!   variables), `metrics_request` (the protobuf request of a snapshot), `metrics_export`
+//!   (the periodic export, and why it builds OTLP messages itself), the shared HTTP client
+//!   and the SDK exporters of traces and logs.
 //! - [`traces`]: the tracer provider, [`Tracer`], [`EventSampler`], `traceparent`.
 //! - [`logs`]: the `tracing` subscriber: filter, format, OTLP bridge.
 //! - [`error`](mod@error): [`Error`].
 #![forbid(unsafe_code)]
 
+pub mod catalogue;
 pub mod error;
 pub mod histogram;
 pub mod logs;

@@ -1,7 +1,8 @@
-//! The connector's metrics, with AIO's names and meaning (aio-connector.md §2.5), as plain
-//! snapshots: the runtime keeps `AtomicU64`s and [`LatencyHistogram`]s per stream and per data
-//! operation, and a [`MetricsProducer`] copies them when a collector asks (Prometheus scrape
-//! or OTLP export interval). Nothing is recorded through an SDK on the event path.
+//! The connector's metrics as plain snapshots (names, units and help texts: the
+//! [`catalogue`](crate::catalogue)): the runtime keeps `AtomicU64`s and
+//! [`LatencyHistogram`]s per stream and per data operation, and a [`MetricsProducer`] copies
+//! them when a collector asks (Prometheus scrape or OTLP export interval). Nothing is
+//! recorded through an SDK on the event path.
 //!
 //! Labels (bounded: they come from the definitions, never from event content):
 //! - every series: `service="aio_sse_connector"` and `instance` (the connector id, its MQTT
@@ -29,28 +30,6 @@ pub const SERVICE: &str = "aio_sse_connector";
 
 /// How often the heartbeat counter goes up.
 pub const HEARTBEAT_PERIOD: Duration = Duration::from_secs(30);
-
-/// Metric names.
-pub mod names {
-    /// Counter: SSE events received.
-    pub const MESSAGES_RECEIVED: &str = "aio_sse_connector_messages_received";
-    /// Counter: events received and not forwarded anywhere.
-    pub const MESSAGES_DROPPED: &str = "aio_sse_connector_messages_dropped";
-    /// Counter: messages delivered (acknowledged for QoS 1).
-    pub const MESSAGES_FORWARDED: &str = "aio_sse_connector_messages_forwarded";
-    /// Counter: messages whose delivery failed.
-    pub const MESSAGES_FAILED: &str = "aio_sse_connector_messages_failed";
-    /// Histogram (ms): from the event's arrival until its delivery completed.
-    pub const PROCESSING_LATENCY: &str = "aio_sse_connector_processing_latency";
-    /// Counter: errors, by `error` category.
-    pub const ERRORS: &str = "aio_sse_connector_errors";
-    /// Counter: payload bytes received (event data).
-    pub const BYTES_IN: &str = "aio_sse_connector_bytes_in";
-    /// Counter: payload bytes forwarded (no headers).
-    pub const BYTES_OUT: &str = "aio_sse_connector_bytes_out";
-    /// Counter: +1 every 30 s while the connector runs.
-    pub const HEARTBEAT: &str = "aio_sse_connector_heartbeat";
-}
 
 /// The `error` label of `aio_sse_connector_errors`: a general category, never a message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -3,192 +3,47 @@
 //!
 //! Rendered by hand from the snapshot rather than through a Prometheus library: the values
 //! already exist as atomics and fixed-bucket histograms, the format is a few lines per
-//! series, and one source of truth serves both this page and the OTLP export. Names are
-//! AIO's exactly (no `_total` suffix), so dashboards written for AIO's connector apply.
+//! series, and one source of truth serves both this page and the OTLP export: the
+//! [`catalogue`](crate::catalogue) gives every name, help text and label.
 
 use std::fmt::Write as _;
 
+use crate::catalogue::{CATALOGUE, Value};
 use crate::histogram::BOUNDS_MS;
-use crate::metrics::{ErrorCategory, MetricsSnapshot, SERVICE, names};
+use crate::metrics::MetricsSnapshot;
 
 /// The content type of the text format.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
-/// Renders every series of `snapshot`.
+/// Renders every series of `snapshot`, metric by metric in the catalogue's order.
 pub fn render(snapshot: &MetricsSnapshot) -> String {
     let mut out = String::with_capacity(1024);
-    let base = format!(
-        "service=\"{SERVICE}\",instance=\"{}\"",
-        escape(&snapshot.instance)
-    );
-    let stream_labels = |device: &str, endpoint: &str| {
-        format!(
-            "{base},device=\"{}\",endpoint=\"{}\"",
-            escape(device),
-            escape(endpoint)
-        )
-    };
-    let op_labels = |asset: &str, operation: &str| {
-        format!(
-            "{base},asset=\"{}\",operation=\"{}\"",
-            escape(asset),
-            escape(operation)
-        )
-    };
-
-    header(
-        &mut out,
-        names::MESSAGES_RECEIVED,
-        "counter",
-        "SSE events received.",
-    );
-    for s in &snapshot.streams {
-        sample(
-            &mut out,
-            names::MESSAGES_RECEIVED,
-            &stream_labels(&s.device, &s.endpoint),
-            s.received,
-        );
-    }
-    header(
-        &mut out,
-        names::MESSAGES_DROPPED,
-        "counter",
-        "Events received and forwarded nowhere (unmatched, unsupported destination, too large).",
-    );
-    for s in &snapshot.streams {
-        sample(
-            &mut out,
-            names::MESSAGES_DROPPED,
-            &stream_labels(&s.device, &s.endpoint),
-            s.dropped,
-        );
-    }
-    header(
-        &mut out,
-        names::BYTES_IN,
-        "counter",
-        "Event data bytes received.",
-    );
-    for s in &snapshot.streams {
-        sample(
-            &mut out,
-            names::BYTES_IN,
-            &stream_labels(&s.device, &s.endpoint),
-            s.bytes_in,
-        );
-    }
-    header(
-        &mut out,
-        names::ERRORS,
-        "counter",
-        "Errors by general category.",
-    );
-    for s in &snapshot.streams {
-        for category in ErrorCategory::ALL {
-            let n = s.errors.get(&category).copied().unwrap_or(0);
-            let labels = format!(
-                "{},error=\"{}\"",
-                stream_labels(&s.device, &s.endpoint),
-                category.as_str()
-            );
-            sample(&mut out, names::ERRORS, &labels, n);
+    for metric in &CATALOGUE {
+        let name = metric.name;
+        let _ = writeln!(out, "# HELP {name} {}", metric.help);
+        let _ = writeln!(out, "# TYPE {name} {}", metric.kind().prometheus_type());
+        for series in metric.series(snapshot) {
+            let mut labels = String::new();
+            for (i, (key, value)) in series.labels.iter().enumerate() {
+                let comma = if i == 0 { "" } else { "," };
+                let _ = write!(labels, "{comma}{key}=\"{}\"", escape(value));
+            }
+            match series.value {
+                Value::Count(n) => {
+                    let _ = writeln!(out, "{name}{{{labels}}} {n}");
+                }
+                Value::Histogram(h) => {
+                    for (bound, count) in BOUNDS_MS.iter().zip(h.cumulative()) {
+                        let _ = writeln!(out, "{name}_bucket{{{labels},le=\"{bound}\"}} {count}");
+                    }
+                    let _ = writeln!(out, "{name}_bucket{{{labels},le=\"+Inf\"}} {}", h.count);
+                    let _ = writeln!(out, "{name}_sum{{{labels}}} {}", h.sum_ms());
+                    let _ = writeln!(out, "{name}_count{{{labels}}} {}", h.count);
+                }
+            }
         }
     }
-    header(
-        &mut out,
-        names::MESSAGES_FORWARDED,
-        "counter",
-        "Messages delivered (acknowledged for QoS 1).",
-    );
-    for o in &snapshot.operations {
-        sample(
-            &mut out,
-            names::MESSAGES_FORWARDED,
-            &op_labels(&o.asset, &o.operation),
-            o.forwarded,
-        );
-    }
-    header(
-        &mut out,
-        names::MESSAGES_FAILED,
-        "counter",
-        "Messages whose delivery failed.",
-    );
-    for o in &snapshot.operations {
-        sample(
-            &mut out,
-            names::MESSAGES_FAILED,
-            &op_labels(&o.asset, &o.operation),
-            o.failed,
-        );
-    }
-    header(
-        &mut out,
-        names::BYTES_OUT,
-        "counter",
-        "Payload bytes delivered (no headers).",
-    );
-    for o in &snapshot.operations {
-        sample(
-            &mut out,
-            names::BYTES_OUT,
-            &op_labels(&o.asset, &o.operation),
-            o.bytes_out,
-        );
-    }
-    header(
-        &mut out,
-        names::PROCESSING_LATENCY,
-        "histogram",
-        "Milliseconds from an event's arrival until its delivery completed (PUBACK for QoS 1).",
-    );
-    for o in &snapshot.operations {
-        let labels = op_labels(&o.asset, &o.operation);
-        let cumulative = o.latency.cumulative();
-        for (bound, count) in BOUNDS_MS.iter().zip(cumulative) {
-            let _ = writeln!(
-                out,
-                "{}_bucket{{{labels},le=\"{bound}\"}} {count}",
-                names::PROCESSING_LATENCY
-            );
-        }
-        let _ = writeln!(
-            out,
-            "{}_bucket{{{labels},le=\"+Inf\"}} {}",
-            names::PROCESSING_LATENCY,
-            o.latency.count
-        );
-        let _ = writeln!(
-            out,
-            "{}_sum{{{labels}}} {}",
-            names::PROCESSING_LATENCY,
-            o.latency.sum_ms()
-        );
-        let _ = writeln!(
-            out,
-            "{}_count{{{labels}}} {}",
-            names::PROCESSING_LATENCY,
-            o.latency.count
-        );
-    }
-    header(
-        &mut out,
-        names::HEARTBEAT,
-        "counter",
-        "+1 every 30 s while the connector runs.",
-    );
-    sample(&mut out, names::HEARTBEAT, &base, snapshot.heartbeat);
     out
-}
-
-fn header(out: &mut String, name: &str, kind: &str, help: &str) {
-    let _ = writeln!(out, "# HELP {name} {help}");
-    let _ = writeln!(out, "# TYPE {name} {kind}");
-}
-
-fn sample(out: &mut String, name: &str, labels: &str, value: u64) {
-    let _ = writeln!(out, "{name}{{{labels}}} {value}");
 }
 
 /// A label value with `\`, `"` and line feeds escaped.
@@ -248,8 +103,13 @@ mod tests {
             ),
             format!("aio_sse_connector_heartbeat{{{base}}} 0"),
             "# TYPE aio_sse_connector_processing_latency histogram".to_owned(),
+            "# TYPE aio_sse_connector_errors counter".to_owned(),
         ] {
             assert!(text.lines().any(|l| l == line), "missing {line}\n{text}");
+        }
+        for metric in CATALOGUE {
+            let help = format!("# HELP {} {}", metric.name, metric.help);
+            assert!(text.lines().any(|l| l == help), "missing {help}\n{text}");
         }
     }
 
