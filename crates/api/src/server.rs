@@ -3,7 +3,7 @@
 //! | route | method | module | token |
 //! |---|---|---|---|
 //! | `/healthz`, `/readyz` | GET | here | open |
-//! | `/`, `/app.js`, `/style.css` | GET | [`ui`](crate::ui) | open |
+//! | `/`, `/app.js`, `/style.css`, `/js/{name}` | GET | [`ui`](crate::ui) | open |
 //! | `/api/v1/openapi.json` | GET | [`openapi`](crate::openapi) | open |
 //! | `/metrics` | GET | [`metrics`](crate::metrics) | required |
 //! | `/api/v1/status` | GET | [`status`](crate::status) | required |
@@ -183,6 +183,7 @@ fn routes() -> Vec<Route> {
         R::open("/", "GET", get(ui::index)),
         R::open("/app.js", "GET", get(ui::app)),
         R::open("/style.css", "GET", get(ui::style)),
+        R::open("/js/{name}", "GET", get(ui::module)),
         R::open("/api/v1/openapi.json", "GET", get(openapi::show)),
         R::token("/metrics", "GET", get(metrics::show)),
         R::token("/api/v1/status", "GET", get(status::show)),

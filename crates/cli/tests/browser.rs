@@ -6,8 +6,11 @@
 //! The script then creates a device with a username/password endpoint (the secrets set through the
 //! UI are what lets the connector in), sees a validation error next to an invalid field,
 //! creates an asset with a dataset and an event group, and sees events arrive in the asset's
-//! live tail; an edit of the asset then changes where the messages go, and a `lagged` event
-//! of the tail shows how many messages were skipped. Every change goes through the listener's
+//! live tail (pausing and resuming it); an edit of the asset then changes where the messages
+//! go, a `lagged` event of the tail shows how many messages were skipped, and a device
+//! deleted after confirmation leaves the list and the registry. The page's scripts are ES
+//! modules (`/app.js` importing `/js/*.js`): any that fails to load is an error of the page.
+//! Every change goes through the listener's
 //! Host, Origin and content-type checks with the headers Chromium really sends. It saves screenshots of the main pages to `SSE_CONNECTOR_SCREENSHOTS` (default:
 //! a temporary directory); with `UPDATE_SCREENSHOTS=1` they are copied to `docs/screenshots/`.
 //!
@@ -150,6 +153,10 @@ async fn the_web_ui_creates_a_device_and_an_asset_and_shows_live_events() {
     assert!(device.contains("method: UsernamePassword"), "{device}");
     assert!(device.contains("site: plant-1"), "{device}");
     assert!(!device.contains(PASSWORD));
+    assert!(
+        !registry.path().join("devices/scratch.yaml").exists(),
+        "the device deleted in the UI is still in the registry"
+    );
     let asset = std::fs::read_to_string(registry.path().join("assets/weather.yaml")).unwrap();
     assert!(asset.contains("eventGroups"), "{asset}");
     assert_eq!(

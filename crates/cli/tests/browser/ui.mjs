@@ -122,6 +122,12 @@ try {
   await page.locator('#schemas pre', { hasText: '"temperature"' }).first().waitFor();
   await page.screenshot({ path: path.join(shots, 'asset-page.png'), fullPage: true });
 
+  step('the live tail pauses and resumes');
+  await page.click('#tail-toggle');
+  await page.locator('#tail-state', { hasText: 'paused' }).waitFor();
+  await page.click('#tail-toggle');
+  await page.locator('#tail-state', { hasText: 'live' }).waitFor();
+
   step('an edit of the asset takes effect: the dataset goes to another topic');
   await page.getByRole('link', { name: 'Edit' }).click();
   const edited = page.locator('fieldset.dataset').first();
@@ -153,6 +159,19 @@ try {
   await page.goto(`${base}/#/assets/weather`);
   await page.locator('#tail tr.lagged', { hasText: '12 messages skipped: the view fell behind' }).first().waitFor();
   await page.unroute(tail);
+
+  step('a device is deleted after confirmation, and the list is drawn again without it');
+  await page.click('#nav-devices');
+  await page.click('#new-device');
+  await page.fill('#device-name', 'scratch');
+  await page.fill('.ep-address', sseUrl);
+  await page.click('#to-review');
+  await page.click('#save');
+  await page.locator('tr[data-device="scratch"]').waitFor();
+  page.once('dialog', (dialog) => dialog.accept());
+  await page.locator('tr[data-device="scratch"] button.danger').click();
+  await page.locator('tr[data-device="scratch"]').waitFor({ state: 'detached' });
+  await page.locator('tr[data-device="weather-station"]').waitFor();
 
   // Answers the UI handles (no token yet, a refused definition, an absent route) are
   // logged by the browser as failed loads; anything else is a fault of the page.
