@@ -16,7 +16,8 @@
 //!   (with [`AllowedHost`], `--http-allowed-host`) and the `Origin` check of requests that
 //!   change something.
 //! - [`body`]: the content types each route's body may have (415 otherwise).
-//! - [`sources`]: what the routes read from the runtime.
+//! - [`runtime`]: the runtime adapters: what the routes read from the runtime, as traits it
+//!   implements, gathered in [`Sources`].
 //! - [`store`]: the registry directory behind the CRUD routes; the same write API and rules
 //!   as the CLI.
 //! - [`resources`]: devices and assets (`/api/v1/devices`, `/api/v1/assets`).
@@ -41,10 +42,10 @@ pub mod metrics;
 pub mod openapi;
 pub mod reply;
 pub mod resources;
+pub mod runtime;
 pub mod schemas;
 pub mod secrets;
 pub mod server;
-pub mod sources;
 pub mod status;
 pub mod store;
 pub mod tail;
@@ -54,9 +55,8 @@ pub mod ui;
 pub use error::ApiError;
 pub use guard::AllowedHost;
 pub use listen::{Access, HttpListen, Token};
-pub use schemas::{CatalogError, SchemaCatalog, SchemaRecord};
+pub use runtime::{MetricsSource, Readiness, Sources, StatusSource, TailSource};
+pub use schemas::{CatalogError, SchemaCatalog};
 pub use server::{RouteInfo, route_table, serve, serve_with};
-pub use sources::{
-    MetricsSource, Readiness, Sources, StatusSource, TailFeed, TailItem, TailMessage, TailSource,
-    tail_feed,
-};
+/// The live tail's types, which [`TailSource`] implementations produce.
+pub use tail_feed::{TailFeed, TailItem, TailMessage};

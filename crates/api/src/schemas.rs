@@ -9,7 +9,8 @@
 //! | either, with no catalog | 404 |
 //! | either, when the catalog fails | 503 |
 //!
-//! A summary is the schema without `schemaContent`, plus `dataschema`
+//! A schema is [`RegisteredSchema`], the registry's own type, served unchanged. A summary is
+//! the schema without `schemaContent`, plus `dataschema`
 //! (`aio-sr://{namespace}/{name}:{version}`, what messages carry). Errors are
 //! [`reply`](crate::reply)'s `{"error": {"code": N, "message": "..."}}`. Both routes need the bearer token when one is set.
 
@@ -20,48 +21,11 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use schema::RegisteredSchema;
 use serde::Serialize;
 
 use crate::reply;
 use crate::server::AppState;
-
-/// One schema version, as the registry holds it. Serializes as the registry's `Schema`
-/// object of AIO's protocol: camelCase members in alphabetical order, absent ones left out.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct SchemaRecord {
-    /// Human-readable description.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub description: Option<String>,
-    /// Human-readable name.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub display_name: Option<String>,
-    /// Format, e.g. `JsonSchema/draft-07`.
-    pub format: String,
-    /// Hash of the content.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub hash: Option<String>,
-    /// Name assigned by the registry.
-    pub name: String,
-    /// The registry's namespace.
-    pub namespace: String,
-    /// The schema document, as text.
-    pub schema_content: String,
-    /// Kind of schema, e.g. `MessageSchema`.
-    pub schema_type: String,
-    /// User-defined tags.
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    pub tags: BTreeMap<String, String>,
-    /// Version.
-    pub version: String,
-}
-
-impl SchemaRecord {
-    /// `aio-sr://{namespace}/{name}:{version}`.
-    pub fn dataschema(&self) -> String {
-        format!("aio-sr://{}/{}:{}", self.namespace, self.name, self.version)
-    }
-}
 
 /// A list entry: the record without its content.
 #[derive(Serialize)]
@@ -78,23 +42,23 @@ struct Summary<'a> {
     name: &'a str,
     namespace: &'a str,
     schema_type: &'a str,
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    tags: &'a BTreeMap<String, String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tags: Option<&'a BTreeMap<String, String>>,
     version: &'a str,
 }
 
-impl<'a> From<&'a SchemaRecord> for Summary<'a> {
-    fn from(record: &'a SchemaRecord) -> Self {
+impl<'a> From<&'a RegisteredSchema> for Summary<'a> {
+    fn from(record: &'a RegisteredSchema) -> Self {
         Self {
-            dataschema: record.dataschema(),
+            dataschema: record.reference(),
             description: record.description.as_deref(),
             display_name: record.display_name.as_deref(),
             format: &record.format,
             hash: record.hash.as_deref(),
             name: &record.name,
             namespace: &record.namespace,
-            schema_type: &record.schema_type,
-            tags: &record.tags,
+            schema_type: record.schema_type.as_str(),
+            tags: record.tags.as_ref().filter(|tags| !tags.is_empty()),
             version: &record.version,
         }
     }
@@ -112,13 +76,13 @@ pub trait SchemaCatalog: Send + Sync + 'static {
     ///
     /// # Errors
     /// When the schemas cannot be read now (answered with 503).
-    fn list(&self) -> Result<Vec<SchemaRecord>, CatalogError>;
+    fn list(&self) -> Result<Vec<RegisteredSchema>, CatalogError>;
 
     /// Version `version` of `name`; `None` when there is none.
     ///
     /// # Errors
     /// As [`list`](Self::list).
-    fn get(&self, name: &str, version: &str) -> Result<Option<SchemaRecord>, CatalogError>;
+    fn get(&self, name: &str, version: &str) -> Result<Option<RegisteredSchema>, CatalogError>;
 }
 
 /// Runs `call` on the catalog on a blocking thread; a missing catalog is a 404.

@@ -41,8 +41,8 @@ use crate::body::JsonBody;
 use crate::error::ApiError;
 use crate::guard::{self, HostPolicy};
 use crate::listen::{Access, Token, check_exposure};
+use crate::runtime::{MetricsSource, Readiness, Sources, StatusSource, TailSource};
 use crate::schemas::{self, SchemaCatalog};
-use crate::sources::{MetricsSource, Readiness, Sources, StatusSource, TailSource};
 use crate::store::{RegistryStore, Store};
 use crate::{metrics, openapi, reply, resources, secrets, status, tail, trust, ui};
 

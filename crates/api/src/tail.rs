@@ -14,7 +14,7 @@
 //! oldest messages, never the flow: it then gets `event: lagged` with `{"skipped": N}`, the
 //! number lost. The feed has one queue, the runtime's (`broadcast`, one per asset); the
 //! runtime's adapter and this route pass items on as the client takes them, so a lag can only
-//! happen there and always reaches the client ([`TailFeed`](crate::TailFeed)). A
+//! happen there and always reaches the client ([`TailFeed`]). A
 //! comment (`: keep-alive`) every 15 s keeps proxies from closing a quiet feed. The feed starts
 //! with the next message forwarded (there is no replay), and ends when the listener stops.
 //!
@@ -24,6 +24,7 @@
 //! `Authorization` header (a token in a query string would end up in logs and history).
 //!
 //! [`TailSource`]: crate::TailSource
+//! [`TailFeed`]: tail_feed::TailFeed
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -36,10 +37,10 @@ use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt as _;
 use model::Kind;
 use serde::Serialize;
+use tail_feed::{TailItem, TailMessage};
 
 use crate::reply;
 use crate::server::AppState;
-use crate::sources::{TailItem, TailMessage};
 use crate::store::store;
 
 /// How often a quiet feed gets a keep-alive comment.

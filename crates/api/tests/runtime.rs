@@ -149,7 +149,7 @@ async fn the_tail_streams_each_message_as_an_event_and_reports_lag() {
     assert_eq!(got[1].1, "3", "ids count the events of the feed");
 }
 
-/// The runtime's feed (the tap's `broadcast`, here of 4) is the tail's first hop: a reader
+/// The runtime's feed (the supervisor's `broadcast`, here of 4) is the tail's first hop: a reader
 /// that falls behind there is told, in the SSE body, how many messages it lost.
 #[tokio::test]
 async fn a_lag_at_the_first_hop_reaches_the_client_as_a_lagged_event() {

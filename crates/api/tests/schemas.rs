@@ -9,19 +9,20 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use api::{Access, CatalogError, SchemaCatalog, SchemaRecord, Sources, Token, serve_with};
+use api::{Access, CatalogError, SchemaCatalog, Sources, Token, serve_with};
+use schema::{RegisteredSchema, SchemaType};
 use serde_json::{Value, json};
 use support::{Ready, answer, client, message, token_file};
 use tokio_util::sync::CancellationToken;
 
-struct Fixed(Vec<SchemaRecord>);
+struct Fixed(Vec<RegisteredSchema>);
 
 impl SchemaCatalog for Fixed {
-    fn list(&self) -> Result<Vec<SchemaRecord>, CatalogError> {
+    fn list(&self) -> Result<Vec<RegisteredSchema>, CatalogError> {
         Ok(self.0.clone())
     }
 
-    fn get(&self, name: &str, version: &str) -> Result<Option<SchemaRecord>, CatalogError> {
+    fn get(&self, name: &str, version: &str) -> Result<Option<RegisteredSchema>, CatalogError> {
         Ok(self
             .0
             .iter()
@@ -33,27 +34,27 @@ impl SchemaCatalog for Fixed {
 struct Broken;
 
 impl SchemaCatalog for Broken {
-    fn list(&self) -> Result<Vec<SchemaRecord>, CatalogError> {
+    fn list(&self) -> Result<Vec<RegisteredSchema>, CatalogError> {
         Err(CatalogError("the store is unreadable".into()))
     }
 
-    fn get(&self, _: &str, _: &str) -> Result<Option<SchemaRecord>, CatalogError> {
+    fn get(&self, _: &str, _: &str) -> Result<Option<RegisteredSchema>, CatalogError> {
         Err(CatalogError("the store is unreadable".into()))
     }
 }
 
-fn record(version: &str) -> SchemaRecord {
-    SchemaRecord {
+fn record(version: &str) -> RegisteredSchema {
+    RegisteredSchema {
         display_name: Some("thermostat".into()),
         format: "JsonSchema/draft-07".into(),
         hash: Some("abc".into()),
         name: "e3a2".into(),
         namespace: "sse-connector".into(),
         schema_content: r#"{"type":"object"}"#.into(),
-        schema_type: "MessageSchema".into(),
-        tags: BTreeMap::from([("asset".into(), "t1".into())]),
+        schema_type: SchemaType::MessageSchema,
+        tags: Some(BTreeMap::from([("asset".into(), "t1".into())])),
         version: version.into(),
-        ..SchemaRecord::default()
+        ..RegisteredSchema::default()
     }
 }
 

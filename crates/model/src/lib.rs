@@ -19,6 +19,7 @@
 //! - [`repair`]: finding every type error of a document, not only the first.
 //! - [`problem`]: [`Problem`], rendered `FILE: RESOURCE: field.path: what is wrong`.
 //! - [`edit`]: pure edits behind the CLI's write commands.
+//! - [`time`]: timestamps as AIO writes them (RFC 3339, UTC, seconds).
 //! - [`error`]: errors of edits and CLI values.
 #![forbid(unsafe_code)]
 
@@ -37,6 +38,7 @@ pub mod pointer;
 pub mod problem;
 pub mod repair;
 pub mod resource;
+pub mod time;
 pub mod validate;
 
 pub use build::{Accepted, Build, Partial, Unreadable, build};

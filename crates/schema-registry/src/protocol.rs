@@ -136,22 +136,10 @@ pub fn response_topic(client_id: &str, command: Command) -> String {
     format!("clients/{client_id}/{}", command.request_topic())
 }
 
+/// A registered schema version, as the registry returns it: the type the HTTP API serves too.
+pub use schema::RegisteredSchema as Schema;
 /// The kind of schema; the protocol knows one.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum SchemaType {
-    /// The schema of a message payload.
-    #[default]
-    MessageSchema,
-}
-
-impl SchemaType {
-    /// The wire text.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::MessageSchema => "MessageSchema",
-        }
-    }
-}
+pub use schema::SchemaType;
 
 /// The `put` request: register `schemaContent` as version `version`.
 ///
@@ -199,43 +187,6 @@ pub struct GetRequest {
     pub name: String,
     /// Version.
     pub version: String,
-}
-
-/// A registered schema version, as the registry returns it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Schema {
-    /// Human-readable description.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub description: Option<String>,
-    /// Human-readable name.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub display_name: Option<String>,
-    /// Format of the content.
-    pub format: String,
-    /// Hash of the content (the embedded registry: SHA-256 of the canonical content, hex).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub hash: Option<String>,
-    /// Name assigned by the registry.
-    pub name: String,
-    /// The registry's namespace.
-    pub namespace: String,
-    /// The schema document, as text.
-    pub schema_content: String,
-    /// Kind of schema.
-    pub schema_type: SchemaType,
-    /// User-defined tags.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub tags: Option<BTreeMap<String, String>>,
-    /// Version.
-    pub version: String,
-}
-
-impl Schema {
-    /// `aio-sr://{namespace}/{name}:{version}`: the `dataschema` of messages that follow it.
-    pub fn reference(&self) -> String {
-        format!("aio-sr://{}/{}:{}", self.namespace, self.name, self.version)
-    }
 }
 
 /// More about an application error.

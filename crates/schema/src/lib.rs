@@ -41,6 +41,8 @@
 //! - [`merge`](mod@merge): the join of two shapes (why the order of samples does not matter).
 //! - [`emit`]: the canonical text and the name ([`Schema`], [`name_of`]).
 //! - [`registrar`]: [`SchemaRegistrar`], [`RegisterRequest`], [`SchemaReference`].
+//! - [`record`]: [`RegisteredSchema`], a version as a registry holds it (shared by the
+//!   registry's protocol and the HTTP API), and its [`SchemaType`].
 //! - [`error`]: [`InferError`], [`RegisterError`].
 #![forbid(unsafe_code)]
 
@@ -48,6 +50,7 @@ pub mod emit;
 pub mod error;
 pub mod infer;
 pub mod merge;
+pub mod record;
 pub mod registrar;
 pub mod shape;
 
@@ -56,6 +59,7 @@ pub use error::{
     InferError, InferErrorKind, RegisterError, RegisterErrorKind, SCHEMA_GENERATION_FAILURE,
 };
 pub use infer::{Inferrer, Observed, Sampling, infer};
+pub use record::{RegisteredSchema, SchemaType};
 pub use registrar::{
     FIRST_VERSION, FORMAT_JSON_SCHEMA_DRAFT_07, MAX_VERSION, RegisterRequest, SCHEMA_TYPE_MESSAGE,
     SchemaReference, SchemaRegistrar,

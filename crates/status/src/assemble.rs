@@ -3,38 +3,30 @@
 //!
 //! Where each failure lands (DESIGN 3.7, AIO's two channels):
 //! - **configuration status** (`error`): what only a change of the definition, a secret or a
-//!   trust list fixes. A definition's validation errors go on its device or asset; a stream
-//!   that failed for good (401, 404, TLS…) on each dataset and event reading it, and also on
-//!   the device's endpoint when the cause is the endpoint's (credentials, TLS, trust); a
-//!   destination this connector does not have, on the operation.
-//! - **runtime health**: every stream's state, on the endpoint and the operations reading it:
-//!   connected is `Available`; reconnecting or failed is `Unavailable`
-//!   (`SseConnectorStreamError`); closed by a 204 is `Unavailable`
-//!   (`SseConnectorStreamClosed`); a payload that cannot get a schema is `Degraded`
+//!   trust list fixes (`config_errors.rs`); a destination this connector does not have, or
+//!   dead letters, on the operation.
+//! - **runtime health**: every stream's state, on the endpoint and the operations reading it
+//!   (`health.rs`); deliveries being retried make an operation `Unavailable`
+//!   (`SseConnectorDeliveryError`), a payload that cannot get a schema `Degraded`
 //!   (`SseConnectorSchemaGenerationFailure`). An asset's health is aggregated from its parts.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use model::plan::{Credentials, Operation, OperationId};
+use model::plan::{Operation, OperationId};
 use model::resource::{Body, Kind};
 use registry::Snapshot;
 use supervisor::{OperationDeliveries, OperationSchemas, StatsSnapshot, StreamState, Unsupported};
 use url::Url;
 
-use crate::aio::{
-    ConfigError, ConfigStatus, ErrorDetail, HealthStatus, MessageSchemaReference, RuntimeHealth,
-    reason,
-};
+use crate::aio::{ConfigError, HealthStatus, MessageSchemaReference, RuntimeHealth, reason};
+use crate::config_errors::{config_status, is_endpoint_wide, stream_error};
+use crate::health::{CONNECTING, aggregate, endpoint_health, health, state_health};
 use crate::report::{
     AssetConfigStatus, AssetHealth, AssetStatus, DatasetHealth, DeviceConfigStatus, DeviceHealth,
     DeviceStatus, EndpointStatus, EndpointStatuses, EventGroupStatus, EventHealth, OperationStatus,
     ProblemEntry, StreamStatus,
 };
-
-/// The message of a part whose stream is connecting: health stays what it was (see
-/// [`crate::stamps`]), or `Unknown` at first.
-pub(crate) const CONNECTING: &str = "connecting";
 
 /// One stream as the supervisor shows it.
 #[derive(Debug, Clone)]
@@ -389,210 +381,6 @@ impl Context<'_> {
     }
 }
 
-fn config_status(version: Option<u64>, problems: Vec<&model::Problem>) -> ConfigStatus {
-    let error = match problems.as_slice() {
-        [] => None,
-        [only] => Some(ConfigError {
-            code: Some("invalid_definition".into()),
-            message: Some(format!(
-                "{}: {}: {}",
-                only.file.display(),
-                only.path.as_str(),
-                only.message
-            )),
-            details: vec![detail(only)],
-        }),
-        [first, ..] => Some(ConfigError {
-            code: Some("invalid_definition".into()),
-            message: Some(format!(
-                "{} problems in {}; the first: {}: {}",
-                problems.len(),
-                first.file.display(),
-                first.path.as_str(),
-                first.message
-            )),
-            details: problems.iter().map(|p| detail(p)).collect(),
-        }),
-    };
-    ConfigStatus {
-        version,
-        last_transition_time: String::new(),
-        error,
-    }
-}
-
-fn detail(problem: &model::Problem) -> ErrorDetail {
-    ErrorDetail {
-        code: Some("invalid_definition".into()),
-        message: Some(problem.message.clone()),
-        info: Some(format!(
-            "{}: {}",
-            problem.file.display(),
-            problem.path.as_str()
-        )),
-    }
-}
-
-/// Failures whose cause is the endpoint's settings (credentials, TLS, trust), not one path.
-fn is_endpoint_wide(code: &str) -> bool {
-    matches!(
-        code,
-        "http_unauthorized"
-            | "http_forbidden"
-            | "tls_server_certificate_rejected"
-            | "tls_client_certificate_rejected"
-            | "tls_handshake_failed"
-            | "trust_list_invalid"
-            | "client_certificate_invalid"
-            | "secret_unreadable"
-    )
-}
-
-/// The HTTP status behind a reason code, as AIO's examples show codes (`"400"`).
-fn http_code(code: &str) -> Option<&'static str> {
-    Some(match code {
-        "http_bad_request" => "400",
-        "http_unauthorized" => "401",
-        "http_forbidden" => "403",
-        "http_not_found" => "404",
-        "http_method_not_allowed" => "405",
-        "http_not_acceptable" => "406",
-        "http_gone" => "410",
-        _ => return None,
-    })
-}
-
-/// The configuration error of a stream that failed for good, with the secrets to check when
-/// the credentials were refused (their names, never their values).
-fn stream_error(code: &str, reason: &str, op: &Operation, secrets_dir: &Path) -> ConfigError {
-    let secrets: Vec<String> = match (&op.stream.credentials, code) {
-        (
-            Credentials::UsernamePassword { username, password },
-            "http_unauthorized" | "http_forbidden",
-        ) => vec![
-            secret_name(&username.path, secrets_dir),
-            secret_name(&password.path, secrets_dir),
-        ],
-        (
-            Credentials::Certificate {
-                certificate, key, ..
-            },
-            "tls_client_certificate_rejected" | "client_certificate_invalid",
-        ) => std::iter::once(&certificate.path)
-            .chain(key.iter().map(|k| &k.path))
-            .map(|p| secret_name(p, secrets_dir))
-            .collect(),
-        _ => Vec::new(),
-    };
-    let message = if secrets.is_empty() {
-        reason.to_owned()
-    } else {
-        format!("{reason}; check secret {}", secrets.join(" and "))
-    };
-    ConfigError::new(http_code(code).unwrap_or(code), message)
-}
-
-/// `sse-creds/password` for `<secrets>/sse-creds/password`.
-fn secret_name(path: &Path, secrets_dir: &Path) -> String {
-    path.strip_prefix(secrets_dir)
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| path.to_path_buf())
-        .display()
-        .to_string()
-}
-
-fn health(
-    status: HealthStatus,
-    reason_code: Option<&str>,
-    message: Option<String>,
-    version: Option<u64>,
-) -> RuntimeHealth {
-    RuntimeHealth {
-        status,
-        reason_code: reason_code.map(str::to_owned),
-        message,
-        last_transition_time: String::new(),
-        last_update_time: String::new(),
-        version,
-    }
-}
-
-/// The health a stream's state gives the parts reading it.
-fn state_health(state: &StreamState, version: Option<u64>) -> RuntimeHealth {
-    match state {
-        StreamState::Connecting => health(
-            HealthStatus::Unknown,
-            None,
-            Some(CONNECTING.into()),
-            version,
-        ),
-        StreamState::Connected => health(HealthStatus::Available, None, None, version),
-        StreamState::Backoff { reason, .. } | StreamState::Failed { reason, .. } => health(
-            HealthStatus::Unavailable,
-            Some(reason::STREAM_ERROR),
-            Some(format!("SSE stream error: {reason}")),
-            version,
-        ),
-        StreamState::Closed { reason } => health(
-            HealthStatus::Unavailable,
-            Some(reason::STREAM_CLOSED),
-            Some(format!("SSE stream closed: {reason}")),
-            version,
-        ),
-    }
-}
-
-/// An endpoint's health: the worst of its streams'; `Unknown` when no asset reads it.
-fn endpoint_health(
-    streams: &[(&Operation, &StreamObservation)],
-    version: Option<u64>,
-) -> RuntimeHealth {
-    let mut seen = BTreeSet::new();
-    let mut worst: Option<RuntimeHealth> = None;
-    for (_, stream) in streams {
-        if !seen.insert(&stream.url) {
-            continue;
-        }
-        let h = state_health(&stream.state, version);
-        let rank = |s: HealthStatus| match s {
-            HealthStatus::Available => 0,
-            HealthStatus::Unknown => 1,
-            HealthStatus::Degraded => 2,
-            HealthStatus::Unavailable => 3,
-        };
-        if worst
-            .as_ref()
-            .is_none_or(|w| rank(h.status) > rank(w.status))
-        {
-            worst = Some(h);
-        }
-    }
-    worst.unwrap_or_else(|| {
-        health(
-            HealthStatus::Unknown,
-            None,
-            Some("no asset reads this endpoint".into()),
-            version,
-        )
-    })
-}
-
-/// An asset's health from its parts' (see [`AssetHealth::status`]).
-fn aggregate(parts: impl Iterator<Item = HealthStatus>) -> HealthStatus {
-    let parts: Vec<HealthStatus> = parts.collect();
-    let count = |s: HealthStatus| parts.iter().filter(|p| **p == s).count();
-    let known = parts.len() - count(HealthStatus::Unknown);
-    if known == 0 {
-        HealthStatus::Unknown
-    } else if count(HealthStatus::Unavailable) == parts.len() {
-        HealthStatus::Unavailable
-    } else if count(HealthStatus::Unavailable) + count(HealthStatus::Degraded) > 0 {
-        HealthStatus::Degraded
-    } else {
-        HealthStatus::Available
-    }
-}
-
 fn stream_status(stream: &StreamObservation) -> StreamStatus {
     let (state, reason_code, message) = match &stream.state {
         StreamState::Connecting => ("connecting", None, None),
@@ -615,45 +403,5 @@ fn stream_status(stream: &StreamObservation) -> StreamStatus {
         delivery_failures: s.delivery_failures,
         reconnects: s.reconnects,
         dropped: s.unmatched + s.unsupported + s.too_large,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn asset_health_aggregates_its_parts() {
-        use HealthStatus::*;
-        assert_eq!(aggregate([].into_iter()), Unknown);
-        assert_eq!(aggregate([Unknown, Unknown].into_iter()), Unknown);
-        assert_eq!(aggregate([Available, Unknown].into_iter()), Available);
-        assert_eq!(aggregate([Available, Available].into_iter()), Available);
-        assert_eq!(aggregate([Available, Degraded].into_iter()), Degraded);
-        assert_eq!(aggregate([Available, Unavailable].into_iter()), Degraded);
-        assert_eq!(
-            aggregate([Unavailable, Unavailable].into_iter()),
-            Unavailable
-        );
-    }
-
-    #[test]
-    fn failures_of_the_endpoint_are_told_apart_from_those_of_a_path() {
-        assert!(is_endpoint_wide("http_unauthorized"));
-        assert!(is_endpoint_wide("tls_server_certificate_rejected"));
-        assert!(!is_endpoint_wide("http_not_found"));
-        assert_eq!(http_code("http_not_found"), Some("404"));
-        assert_eq!(http_code("wrong_content_type"), None);
-    }
-
-    #[test]
-    fn secret_names_are_relative_to_the_secrets_directory() {
-        assert_eq!(
-            secret_name(
-                Path::new("/r/secrets/sse-creds/password"),
-                Path::new("/r/secrets")
-            ),
-            "sse-creds/password"
-        );
     }
 }

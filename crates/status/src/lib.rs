@@ -17,7 +17,10 @@
 //! # Layout
 //! - [`aio`]: AIO's shapes (`ConfigStatus`, `ConfigError`, `RuntimeHealth`...).
 //! - [`report`]: [`StatusReport`] and its parts.
-//! - [`assemble`]: observations → report, a pure function; where each failure lands.
+//! - [`assemble`]: observations → report, a pure function: which part each failure lands on.
+//! - `config_errors.rs`: configuration errors (validation, streams failed for good, the
+//!   secrets to check).
+//! - `health.rs`: runtime health of a stream's parts, an endpoint and an asset.
 //! - [`stamps`]: `lastTransitionTime` and `lastUpdateTime` across reports.
 //! - [`board`]: [`StatusBoard`], the runtime's side.
 //! - [`files`]: the status files, written atomically, and their reader.
@@ -26,7 +29,9 @@
 pub mod aio;
 pub mod assemble;
 pub mod board;
+mod config_errors;
 pub mod files;
+mod health;
 pub mod report;
 pub mod stamps;
 

@@ -6,7 +6,8 @@
 use std::collections::HashMap;
 
 use crate::aio::{ConfigStatus, HealthStatus, RuntimeHealth};
-use crate::assemble::{CONNECTING, Parts};
+use crate::assemble::Parts;
+use crate::health::CONNECTING;
 
 /// How often an unchanged health gets a new `lastUpdateTime`.
 pub const REFRESH_MILLIS: u64 = 60_000;
@@ -54,7 +55,7 @@ impl Now {
     pub fn at(millis: u64) -> Self {
         Self {
             millis,
-            text: sinks::cloudevents::time(millis),
+            text: model::time::rfc3339(millis),
         }
     }
 }
@@ -150,8 +151,8 @@ impl Stamps {
             }
             _ => (now.millis, now.millis),
         };
-        health.last_transition_time = sinks::cloudevents::time(transition);
-        health.last_update_time = sinks::cloudevents::time(updated);
+        health.last_transition_time = model::time::rfc3339(transition);
+        health.last_update_time = model::time::rfc3339(updated);
         next.insert(
             key,
             Seen {

@@ -46,7 +46,8 @@
 //! - [`supervisor`](mod@supervisor): [`Supervisor`], [`SupervisorConfig`]; plan changes.
 //! - `stream_task.rs`: the task of one stream: connect, read, route, publish, track, retry.
 //! - `dead_letter.rs`: the dead-letter files of messages no retry can deliver.
-//! - `client.rs`: secrets read at connect time; SSE clients shared by credentials.
+//! - `connections.rs`: the cache of SSE connections: secrets read at connect time, clients
+//!   shared by credentials and trust list.
 //! - `router.rs`: which operations take an event.
 //! - `projection.rs`: data points (JSON Pointer projection) and its decisions.
 //! - `forward.rs`: event + operation → what its destination receives (message, SET, line).
@@ -56,12 +57,12 @@
 //! - `state_file.rs`: atomic writes and stable file names under the state directory.
 //! - [`state`]: [`StreamState`], [`StreamStats`], [`OperationStats`] and [`OperationSchema`].
 //! - [`metrics`]: [`RuntimeMetrics`], every stream's and operation's counters for telemetry.
-//! - [`tap`]: [`Tap`], the live tail of an asset's forwarded messages.
+//! - [`tail`]: [`Tail`], the live tail: the feeds of an asset's forwarded messages.
 //! - [`error`](mod@error): [`Error`].
 #![forbid(unsafe_code)]
 
 pub mod checkpoint;
-mod client;
+mod connections;
 mod dead_letter;
 mod deliver;
 pub mod error;
@@ -74,7 +75,7 @@ pub mod state;
 mod state_file;
 mod stream_task;
 pub mod supervisor;
-pub mod tap;
+pub mod tail;
 
 pub use checkpoint::{CheckpointStore, Tracker};
 pub use dead_letter::DEAD_LETTER_DIR;
@@ -86,4 +87,4 @@ pub use state::{
     StatsSnapshot, StreamState, StreamStats,
 };
 pub use supervisor::{Applied, StreamHandle, Supervisor, SupervisorConfig, Unsupported};
-pub use tap::{Tap, TapMessage};
+pub use tail::Tail;

@@ -51,7 +51,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::checkpoint::{CheckpointStore, Seq, Tracker};
-use crate::client::ClientCache;
+use crate::connections::Connections;
 use crate::dead_letter::DeadLetters;
 use crate::deliver::Sinks;
 use crate::error::Error;
@@ -64,7 +64,8 @@ use crate::state::{
     StreamState, StreamStats,
 };
 use crate::supervisor::SupervisorConfig;
-use crate::tap::{Tap, TapMessage};
+use crate::tail::Tail;
+use tail_feed::TailMessage;
 use telemetry::{EventSampler, EventSpan, ForwardAttributes, Tracer};
 
 /// Everything a stream task needs; built by the supervisor.
@@ -74,7 +75,7 @@ pub(crate) struct StreamTask<P> {
     pub sinks: Sinks<P>,
     pub clock: Arc<HybridLogicalClock>,
     pub store: CheckpointStore,
-    pub clients: ClientCache,
+    pub connections: Connections,
     pub config: Arc<SupervisorConfig>,
     pub state: watch::Sender<StreamState>,
     pub stats: Arc<StreamStats>,
@@ -97,7 +98,7 @@ pub(crate) struct StreamTask<P> {
     /// it starts from when it has none of its own.
     pub replaces: Option<StreamSpec>,
     /// The live tail's feeds.
-    pub tap: Tap,
+    pub tail: Tail,
     /// Spans of connection attempts and sampled events.
     pub tracer: Tracer,
 }
@@ -179,7 +180,7 @@ impl<P: Publisher> StreamTask<P> {
     async fn open(&self, checkpoint: Option<&str>) -> Result<EventStream, Error> {
         self.set_state(StreamState::Connecting);
         let client = self
-            .clients
+            .connections
             .get(&self.spec, self.config.connect_timeout)
             .await?;
         let mut config = StreamConfig::new(self.spec.url.as_str())?
@@ -721,7 +722,7 @@ impl<P: Publisher> Reader<P> {
             if let Some(built) = self.build(target, &event, &mut payloads) {
                 let extras = Extras {
                     tracer: sampled.then_some(&self.task.tracer),
-                    tap: self.task.tap.is_listening().then_some(&self.task.tap),
+                    tail: self.task.tail.is_listening().then_some(&self.task.tail),
                     arrived,
                 };
                 outgoing.push(extras.sent(target, &event, built));
@@ -843,7 +844,7 @@ impl<P: Publisher> Reader<P> {
 /// case) cost nothing.
 struct Extras<'a> {
     tracer: Option<&'a Tracer>,
-    tap: Option<&'a Tap>,
+    tail: Option<&'a Tail>,
     arrived: std::time::Instant,
 }
 
@@ -876,8 +877,8 @@ impl Extras<'_> {
                     .push(("traceparent".to_owned(), span.traceparent()));
             }
         }
-        if let Some(tap) = self.tap {
-            tap.publish(target.id.asset(), || TapMessage {
+        if let Some(tail) = self.tail {
+            tail.publish(target.id.asset(), || TailMessage {
                 operation: target.id.to_string(),
                 destination: destination_name(target).to_owned(),
                 sse_event: event.event_type.to_string(),

@@ -42,7 +42,7 @@ use tokio_util::task::TaskTracker;
 use url::Url;
 
 use crate::checkpoint::CheckpointStore;
-use crate::client::ClientCache;
+use crate::connections::Connections;
 use crate::dead_letter::DeadLetters;
 use crate::deliver::Sinks;
 use crate::metrics::RuntimeMetrics;
@@ -52,7 +52,7 @@ use crate::state::{
     OperationDeliveries, OperationSchema, OperationSchemas, StreamState, StreamStats,
 };
 use crate::stream_task::StreamTask;
-use crate::tap::{Tap, TapMessage};
+use crate::tail::Tail;
 
 /// Settings of the runtime.
 #[derive(Debug, Clone)]
@@ -165,7 +165,7 @@ pub struct Supervisor<P: Publisher> {
     clock: Arc<HybridLogicalClock>,
     store: CheckpointStore,
     dead_letters: DeadLetters,
-    clients: ClientCache,
+    connections: Connections,
     schemas: Option<SchemaSetup>,
     schema_sampling: Sampling,
     plan: Plan,
@@ -177,7 +177,7 @@ pub struct Supervisor<P: Publisher> {
     /// Counters of streams and operations, for telemetry.
     metrics: RuntimeMetrics,
     /// The live tail's feeds.
-    tap: Tap,
+    tail: Tail,
     /// Spans of connection attempts and sampled events (disabled by default).
     tracer: telemetry::Tracer,
 }
@@ -204,7 +204,7 @@ impl<P: Publisher> Supervisor<P> {
             config: Arc::new(config),
             sinks: Sinks::new(publisher),
             clock: Arc::new(HybridLogicalClock::new()),
-            clients: ClientCache::default(),
+            connections: Connections::default(),
             schemas: None,
             schema_sampling: Sampling::default(),
             plan: Plan::default(),
@@ -213,7 +213,7 @@ impl<P: Publisher> Supervisor<P> {
             tasks: TaskTracker::new(),
             abort: CancellationToken::new(),
             metrics: RuntimeMetrics::default(),
-            tap: Tap::default(),
+            tail: Tail::default(),
             tracer: telemetry::Tracer::disabled(),
         }
     }
@@ -233,13 +233,8 @@ impl<P: Publisher> Supervisor<P> {
     }
 
     /// The live tail's feeds (a shared handle, usable without the supervisor).
-    pub fn tap(&self) -> Tap {
-        self.tap.clone()
-    }
-
-    /// A feed of the messages forwarded for `asset` from now on (see [`Tap`]).
-    pub fn tail(&self, asset: &str) -> tokio::sync::broadcast::Receiver<TapMessage> {
-        self.tap.subscribe(asset)
+    pub fn tail(&self) -> Tail {
+        self.tail.clone()
     }
 
     /// Delivers `BrokerStateStore` operations to `store`: each event SETs the operation's key
@@ -359,7 +354,7 @@ impl<P: Publisher> Supervisor<P> {
                 }
             }
         }
-        self.clients.retain(self.streams.keys());
+        self.connections.retain(self.streams.keys());
         self.plan = plan.clone();
         if !applied.started.is_empty() || !applied.stopped.is_empty() {
             tracing::info!(
@@ -412,7 +407,7 @@ impl<P: Publisher> Supervisor<P> {
             sinks: self.sinks.clone(),
             clock: self.clock.clone(),
             store: self.store.clone(),
-            clients: self.clients.clone(),
+            connections: self.connections.clone(),
             config: self.config.clone(),
             state: state_tx,
             stats: stats.clone(),
@@ -424,7 +419,7 @@ impl<P: Publisher> Supervisor<P> {
             abort: self.abort.clone(),
             after: stopping.iter().map(|(done, _)| done.clone()).collect(),
             replaces,
-            tap: self.tap.clone(),
+            tail: self.tail.clone(),
             tracer: self.tracer.clone(),
         });
         // Cancelled when the task ends, even by a panic: its successor may then start.

@@ -69,7 +69,7 @@ async fn no_traceparent_without_tracing_and_the_tail_feeds_listeners() {
     let dir = tempfile::tempdir().unwrap();
     let recorder = Recorder::new(Mode::Ack);
     let mut sup = Supervisor::new(config(&dir), recorder.clone());
-    let mut tail = sup.tail("mysseasset");
+    let mut tail = sup.tail().subscribe("mysseasset");
     sup.apply(&plan([dataset("x", stream, "/s", mqtt("t/x"))]));
     let messages = recorder.wait_for(2).await;
     assert!(messages.iter().all(|m| prop(m, "traceparent").is_none()));

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 
 use api::{
     Access, MetricsSource, Readiness, RouteInfo, Sources, StatusSource, TailFeed, TailMessage,
-    TailSource, Token, serve_with, tail_feed,
+    TailSource, Token, serve_with,
 };
 use registry::RegistryPaths;
 use serde_json::{Value, json};
@@ -41,7 +41,7 @@ impl MetricsSource for FixedMetrics {
 }
 
 /// A tail whose feeds the test writes to, by asset: a `broadcast` channel of 4 messages each,
-/// as the runtime's tap (with its 256) is the first and only queue of the feed.
+/// as the runtime's tail (with its 256) is the first and only queue of the feed.
 #[derive(Default)]
 pub struct Tails {
     channels: Mutex<Vec<(String, broadcast::Sender<TailMessage>)>>,
@@ -61,7 +61,7 @@ impl Tails {
 
 impl TailSource for Tails {
     fn subscribe(&self, asset: &str) -> TailFeed {
-        tail_feed(self.sender(asset).subscribe(), |message| message)
+        tail_feed::feed(self.sender(asset).subscribe())
     }
 }
 

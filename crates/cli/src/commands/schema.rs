@@ -286,32 +286,12 @@ impl RegistryCatalog {
 }
 
 impl api::SchemaCatalog for RegistryCatalog {
-    fn list(&self) -> Result<Vec<api::SchemaRecord>, api::CatalogError> {
-        Ok(self.0.list().into_iter().map(record).collect())
+    fn list(&self) -> Result<Vec<Schema>, api::CatalogError> {
+        Ok(self.0.list())
     }
 
-    fn get(
-        &self,
-        name: &str,
-        version: &str,
-    ) -> Result<Option<api::SchemaRecord>, api::CatalogError> {
-        Ok(self.0.get(name, version).map(record))
-    }
-}
-
-/// The API's view of a registry schema (the same JSON).
-fn record(schema: Schema) -> api::SchemaRecord {
-    api::SchemaRecord {
-        description: schema.description,
-        display_name: schema.display_name,
-        format: schema.format,
-        hash: schema.hash,
-        name: schema.name,
-        namespace: schema.namespace,
-        schema_content: schema.schema_content,
-        schema_type: schema.schema_type.as_str().to_owned(),
-        tags: schema.tags.unwrap_or_default(),
-        version: schema.version,
+    fn get(&self, name: &str, version: &str) -> Result<Option<Schema>, api::CatalogError> {
+        Ok(self.0.get(name, version))
     }
 }
 

@@ -1,6 +1,6 @@
 //! Telemetry of `run`: starts [`Telemetry`] from the resolved settings (OTLP endpoints,
 //! sample ratio, export interval, the config file's log level and format), gives it the
-//! supervisor's counters, and adapts it and the supervisor's tap to what the HTTP API reads
+//! supervisor's counters, and adapts it and the supervisor's tail to what the HTTP API reads
 //! ([`api::MetricsSource`] for `GET /metrics`, [`api::TailSource`] for the live tail).
 //!
 //! Order: [`apply_log_settings`] right after the settings are resolved (in `run`), then in
@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use sinks::Publisher;
-use supervisor::{Supervisor, Tap, TapMessage};
+use supervisor::{Supervisor, Tail};
 use telemetry::{Metrics, OtlpEndpoints, Telemetry, TelemetryConfig};
 
 use super::settings::RuntimeSettings;
@@ -63,18 +63,18 @@ pub fn attach<P: Publisher>(telemetry: &Telemetry, supervisor: &Supervisor<P>) {
         .set_producer(Arc::new(supervisor.metrics()));
 }
 
-/// What the HTTP listener reads of telemetry: the metrics and the supervisor's tap.
+/// What the HTTP listener reads of telemetry: the metrics and the supervisor's tail.
 #[derive(Debug, Clone)]
 pub struct HttpTelemetry {
     metrics: Arc<Metrics>,
-    tap: Tap,
+    tail: Tail,
 }
 
-/// The metrics of `telemetry` and the tap of `supervisor`, for the HTTP listener.
+/// The metrics of `telemetry` and the tail of `supervisor`, for the HTTP listener.
 pub fn http<P: Publisher>(telemetry: &Telemetry, supervisor: &Supervisor<P>) -> HttpTelemetry {
     HttpTelemetry {
         metrics: telemetry.metrics().clone(),
-        tap: supervisor.tap(),
+        tail: supervisor.tail(),
     }
 }
 
@@ -83,7 +83,7 @@ impl HttpTelemetry {
     pub fn add_to(self, sources: api::Sources) -> api::Sources {
         sources
             .with_metrics(Arc::new(PrometheusText(self.metrics)))
-            .with_tail(Arc::new(Tail(self.tap)))
+            .with_tail(Arc::new(LiveTail(self.tail)))
     }
 }
 
@@ -97,29 +97,16 @@ impl api::MetricsSource for PrometheusText {
     }
 }
 
-/// The live tail over the supervisor's [`Tap`].
+/// The live tail over the supervisor's [`Tail`]: its feed as it is, no copy and no queue.
 #[derive(Debug, Clone)]
-pub struct Tail(pub Tap);
+pub struct LiveTail(pub Tail);
 
-impl api::TailSource for Tail {
-    /// A feed of `asset`'s forwarded messages, read straight from the supervisor's feed and
-    /// converted to the API's type as the client takes them: no second queue that could
-    /// fall behind unseen, and a lag of the supervisor's feed reaches the client as
-    /// `event: lagged` with its count. Dropped with the client's request, which is how the
-    /// tap learns that nobody listens.
+impl api::TailSource for LiveTail {
+    /// A feed of `asset`'s forwarded messages, read straight from the supervisor's feed as
+    /// the client takes them: a lag of that feed reaches the client as `event: lagged` with
+    /// its count. Dropped with the client's request, which is how the tail learns that
+    /// nobody listens.
     fn subscribe(&self, asset: &str) -> api::TailFeed {
-        api::tail_feed(self.0.subscribe(asset), tail_message)
-    }
-}
-
-fn tail_message(message: TapMessage) -> api::TailMessage {
-    api::TailMessage {
-        operation: message.operation,
-        destination: message.destination,
-        sse_event: message.sse_event,
-        sse_id: message.sse_id,
-        content_type: message.content_type,
-        payload: message.payload,
-        time: message.time,
+        self.0.feed(asset)
     }
 }

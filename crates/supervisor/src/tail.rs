@@ -1,46 +1,28 @@
 //! The live tail: a feed of the messages forwarded for one asset, for whoever listens (the
 //! web UI's tail view, `GET /api/v1/assets/{name}/tail`).
 //!
-//! Free when nobody listens: the stream tasks check one atomic ([`Tap::is_listening`])
+//! Free when nobody listens: the stream tasks check one atomic ([`Tail::is_listening`])
 //! before building anything; only then do they lock the map of feeds and copy the message
 //! (the payload is a shared `Bytes`, not copied). Feeds are `broadcast` channels: a slow
 //! listener loses the oldest messages, never slows the stream down, and its next receive says
 //! how many it lost (`RecvError::Lagged(n)`). This is the live tail's only queue: the HTTP
-//! route reads the receiver as its client takes the events and passes each lag on as
-//! `event: lagged`.
+//! route reads the receiver ([`Tail::feed`]) as its client takes the events and passes each
+//! lag on as `event: lagged`. The message and the feed are the `tail-feed` crate's, which
+//! the HTTP API reads too.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use bytes::Bytes;
+use tail_feed::{TailFeed, TailMessage};
 use tokio::sync::broadcast;
 
 /// Messages a listener may lag behind before it loses the oldest.
 const FEED_CAPACITY: usize = 256;
 
-/// One forwarded message, as the tail shows it.
-#[derive(Debug, Clone)]
-pub struct TapMessage {
-    /// `asset/datasets/name` or `asset/eventGroups/group/events/name`.
-    pub operation: String,
-    /// The MQTT topic, the state store key or the file path.
-    pub destination: String,
-    /// The SSE event type.
-    pub sse_event: String,
-    /// The SSE event id (may be empty).
-    pub sse_id: String,
-    /// The payload's content type.
-    pub content_type: String,
-    /// The payload, as forwarded.
-    pub payload: Bytes,
-    /// When it was forwarded, RFC 3339.
-    pub time: String,
-}
-
 /// The feeds, by asset; cheap to clone (shared).
 #[derive(Debug, Clone, Default)]
-pub struct Tap {
+pub struct Tail {
     inner: Arc<Inner>,
 }
 
@@ -48,12 +30,12 @@ pub struct Tap {
 struct Inner {
     /// Number of feeds (assets with a sender); 0: nothing to do on the event path.
     feeds: AtomicUsize,
-    senders: Mutex<HashMap<String, broadcast::Sender<TapMessage>>>,
+    senders: Mutex<HashMap<String, broadcast::Sender<TailMessage>>>,
 }
 
-impl Tap {
+impl Tail {
     /// A feed of the messages forwarded for `asset` from now on.
-    pub fn subscribe(&self, asset: &str) -> broadcast::Receiver<TapMessage> {
+    pub fn subscribe(&self, asset: &str) -> broadcast::Receiver<TailMessage> {
         let mut senders = self.lock();
         senders.retain(|_, tx| tx.receiver_count() > 0);
         let receiver = senders
@@ -64,6 +46,11 @@ impl Tap {
         receiver
     }
 
+    /// The messages forwarded for `asset` from now on, as a [`TailFeed`] (lags included).
+    pub fn feed(&self, asset: &str) -> TailFeed {
+        tail_feed::feed(self.subscribe(asset))
+    }
+
     /// Whether anyone may listen (one relaxed load).
     #[inline]
     pub fn is_listening(&self) -> bool {
@@ -72,7 +59,7 @@ impl Tap {
 
     /// Sends `message()` to the listeners of `asset`, if any; drops the feed when its last
     /// listener went away.
-    pub(crate) fn publish(&self, asset: &str, message: impl FnOnce() -> TapMessage) {
+    pub(crate) fn publish(&self, asset: &str, message: impl FnOnce() -> TailMessage) {
         let mut senders = self.lock();
         let Some(tx) = senders.get(asset) else {
             return;
@@ -85,7 +72,7 @@ impl Tap {
         let _ = tx.send(message());
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, broadcast::Sender<TapMessage>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, broadcast::Sender<TailMessage>>> {
         self.inner
             .senders
             .lock()
@@ -95,10 +82,12 @@ impl Tap {
 
 #[cfg(test)]
 mod tests {
+    use bytes::Bytes;
+
     use super::*;
 
-    fn message(op: &str) -> TapMessage {
-        TapMessage {
+    fn message(op: &str) -> TailMessage {
+        TailMessage {
             operation: op.into(),
             destination: "t".into(),
             sse_event: "m".into(),
@@ -111,24 +100,24 @@ mod tests {
 
     #[test]
     fn listeners_get_their_asset_only_and_leaving_stops_the_work() {
-        let tap = Tap::default();
-        assert!(!tap.is_listening());
-        let mut rx = tap.subscribe("a");
-        assert!(tap.is_listening());
-        tap.publish("b", || panic!("nobody listens to b"));
-        tap.publish("a", || message("a/datasets/d"));
+        let tail = Tail::default();
+        assert!(!tail.is_listening());
+        let mut rx = tail.subscribe("a");
+        assert!(tail.is_listening());
+        tail.publish("b", || panic!("nobody listens to b"));
+        tail.publish("a", || message("a/datasets/d"));
         assert_eq!(rx.try_recv().expect("message").operation, "a/datasets/d");
         drop(rx);
-        tap.publish("a", || panic!("nobody listens any more"));
-        assert!(!tap.is_listening());
+        tail.publish("a", || panic!("nobody listens any more"));
+        assert!(!tail.is_listening());
     }
 
     #[test]
     fn a_listener_that_falls_behind_is_told_how_many_it_lost() {
-        let tap = Tap::default();
-        let mut rx = tap.subscribe("a");
+        let tail = Tail::default();
+        let mut rx = tail.subscribe("a");
         for n in 0..FEED_CAPACITY + 5 {
-            tap.publish("a", || message(&format!("a/datasets/{n}")));
+            tail.publish("a", || message(&format!("a/datasets/{n}")));
         }
         assert_eq!(
             rx.try_recv().err(),

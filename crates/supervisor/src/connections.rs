@@ -1,6 +1,7 @@
-//! From a stream's credentials and trust list to an [`SseClient`]: secret files are read when
-//! the stream starts (never earlier, never logged), and built clients are shared by the
-//! streams with the same credentials and trust list.
+//! The cache of SSE connections: from a stream's credentials and trust list to an
+//! [`SseClient`] (its connection pool). Secret files are read when the stream starts (never
+//! earlier, never logged), and built clients are shared by the streams with the same
+//! credentials and trust list.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -19,11 +20,11 @@ type Key = (Credentials, Vec<FileRef>);
 
 /// Built clients by credentials and trust list.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct ClientCache {
+pub(crate) struct Connections {
     clients: Arc<Mutex<HashMap<Key, SseClient>>>,
 }
 
-impl ClientCache {
+impl Connections {
     /// The client of `spec`: a cached one, or one built now from the secret files.
     ///
     /// # Errors
@@ -168,7 +169,7 @@ mod tests {
 
     #[tokio::test]
     async fn clients_are_shared_by_key() {
-        let cache = ClientCache::default();
+        let cache = Connections::default();
         let spec = StreamSpec {
             url: "http://h/a".parse().expect("url"),
             credentials: Credentials::Anonymous,
