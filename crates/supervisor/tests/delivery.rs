@@ -46,12 +46,12 @@ impl Held {
     async fn start(events: &'static str, messages: usize) -> Self {
         let server = SseServer::http([Response::sse().chunk(events).hang()]).await;
         let stream = spec(&server.url("/s"));
-        let dir = tempfile::tempdir().unwrap();
+        let dir = tempfile::tempdir().expect("temporary directory");
         let recorder = Recorder::new(Mode::Hold);
         let mut sup = Supervisor::new(fast_retry(&dir), recorder.clone());
         sup.apply(&plan([dataset("x", stream.clone(), "/s", mqtt("t/x"))]));
         recorder.wait_for(messages).await;
-        let handle = sup.stream(&stream.url).unwrap();
+        let handle = sup.stream(&stream.url).expect("the stream runs");
         Self {
             _server: server,
             stream,
