@@ -10,7 +10,8 @@ use broker::{AnonymousAccess, BrokerConfig, BrokerError, EmbeddedBroker};
 use bytes::Bytes;
 use rumqttc::v5::mqttbytes::v5::Packet;
 use rumqttc::v5::{AsyncClient, Event, MqttOptions};
-use sinks::{Message, MqttConfig, MqttPublisher, Publisher, Qos};
+use aio_mqtt::{Message, MqttConfig, Qos};
+use sinks::{MqttPublisher, Publisher};
 use test_support::MqttSubscriber;
 
 const PATIENCE: Duration = Duration::from_secs(20);

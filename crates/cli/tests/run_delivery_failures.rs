@@ -21,7 +21,7 @@ use common::{
     status_until, write_atomic,
 };
 use serde_json::Value;
-use sinks::MqttConfig;
+use aio_mqtt::MqttConfig;
 use statestore::{StateStoreClient, StateStoreService};
 use test_support::{
     Gate, Mosquitto, MqttSubscriber, ReceivedMessage, Response, ResumableSource, SourceConfig,

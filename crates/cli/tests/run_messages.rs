@@ -86,7 +86,7 @@ fn stable_properties(
     let time = property(message, "time").expect("time");
     assert_eq!(
         time,
-        sinks::cloudevents::time(millis),
+        aio_mqtt::cloudevents::time(millis),
         "time is __ts in RFC 3339 seconds"
     );
     assert_eq!(time.len(), 20, "YYYY-MM-DDTHH:MM:SSZ: {time:?}");

@@ -8,7 +8,7 @@ use std::process::{Output, Stdio};
 use std::time::Duration;
 
 use schema_registry::{PutRequest, Schema, SchemaRegistryService, SchemaStore};
-use sinks::MqttConfig;
+use aio_mqtt::MqttConfig;
 use test_support::Mosquitto;
 use tokio::process::Command;
 

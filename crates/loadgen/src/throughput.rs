@@ -16,7 +16,8 @@ use std::time::Duration;
 use anyhow::Context as _;
 use bytes::Bytes;
 use rumqttc::v5::mqttbytes::QoS;
-use sinks::{Message, MqttConfig, MqttPublisher, Publisher as _, Qos};
+use aio_mqtt::{Message, MqttConfig, Qos};
+use sinks::{MqttPublisher, Publisher as _};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 

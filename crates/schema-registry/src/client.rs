@@ -16,12 +16,12 @@ use std::ops::ControlFlow;
 use std::sync::Arc;
 use std::time::Duration;
 
+use aio_mqtt::MqttConfig;
+use aio_mqtt::hlc::HybridLogicalClock;
+use aio_mqtt::rpc::envelope::{StatusProblem, response_status};
+use aio_mqtt::rpc::{InvokeError, Invoker, Reply, Session, poll_subscribed};
 use bytes::Bytes;
 use rumqttc::v5::EventLoop;
-use sinks::MqttConfig;
-use sinks::hlc::HybridLogicalClock;
-use sinks::mqtt::rpc::envelope::{StatusProblem, response_status};
-use sinks::mqtt::rpc::{InvokeError, Invoker, Reply, Session, poll_subscribed};
 use tokio::time::Instant;
 use tokio_util::sync::DropGuard;
 

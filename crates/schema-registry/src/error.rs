@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use sinks::MqttError;
+use aio_mqtt::MqttError;
 
 use crate::protocol::RegistryError;
 

@@ -20,7 +20,7 @@
 //! - `registrar`: [`schema::SchemaRegistrar`] for [`SchemaRegistryClient`], how the runtime
 //!   registers inferred schemas.
 //! - `admit`: what the service does with a request's headers and payload; pure.
-//! - `connection`: rumqttc options from [`sinks::MqttConfig`].
+//! - `connection`: rumqttc options from [`aio_mqtt::MqttConfig`].
 //! - [`error`]: [`Error`], [`ErrorKind`].
 
 #![forbid(unsafe_code)]

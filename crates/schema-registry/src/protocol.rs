@@ -20,10 +20,10 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use aio_mqtt::hlc::HlcTimestamp;
 use bytes::Bytes;
 use rumqttc::v5::mqttbytes::v5::PublishProperties;
 use serde::{Deserialize, Serialize};
-use sinks::hlc::HlcTimestamp;
 
 /// Request topic of `put`.
 pub const PUT_TOPIC: &str = "adr/dtmi:ms:adr:SchemaRegistry;2/put";
@@ -53,7 +53,7 @@ pub mod format {
 
 /// The user property names: the envelope's, and the two routing properties of requests.
 pub mod property {
-    pub use sinks::mqtt::rpc::envelope::property::*;
+    pub use aio_mqtt::rpc::envelope::property::*;
     /// Broker property: the partition key (the invoker's client id).
     pub const PARTITION: &str = "$partition";
     /// Broker property: bypass backpressure; its presence matters, its value is empty.
@@ -61,7 +61,7 @@ pub mod property {
 }
 
 /// Response status codes (`__stat`): the envelope's.
-pub use sinks::mqtt::rpc::envelope::status;
+pub use aio_mqtt::rpc::envelope::status;
 
 /// The `code` of an application error (`{"error": {"code": ...}}`).
 pub mod error_code {
@@ -396,7 +396,7 @@ pub fn response_properties(
     }
 }
 
-pub use sinks::mqtt::rpc::envelope::find_property;
+pub use aio_mqtt::rpc::envelope::find_property;
 
 /// Whether `text` has the form of an HLC timestamp: `{digits}:{digits}:{node id}`.
 pub fn is_hlc(text: &str) -> bool {

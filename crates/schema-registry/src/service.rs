@@ -2,7 +2,7 @@
 //! any MQTT v5 broker, as an ordinary client of it, with its schemas in a directory
 //! ([`SchemaStore`]).
 //!
-//! Two tasks ([`sinks::mqtt::rpc::Executor`]):
+//! Two tasks ([`aio_mqtt::rpc::Executor`]):
 //! - the **connection task** keeps both request topics subscribed across reconnects and hands
 //!   each request to the worker;
 //! - the **worker** admits each request (`admit.rs`), executes it on the store, writes a new
@@ -18,12 +18,12 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use aio_mqtt::MqttConfig;
+use aio_mqtt::hlc::HybridLogicalClock;
+use aio_mqtt::rpc::{Executor, Request};
 use bytes::Bytes;
 use rumqttc::v5::AsyncClient;
 use rumqttc::v5::mqttbytes::QoS;
-use sinks::MqttConfig;
-use sinks::hlc::HybridLogicalClock;
-use sinks::mqtt::rpc::{Executor, Request};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;

@@ -7,7 +7,7 @@ use std::task::{Context, Poll};
 use tokio::sync::oneshot;
 
 use crate::error::PublishError;
-use crate::message::Message;
+use aio_mqtt::Message;
 
 /// Something that delivers [`Message`]s: the MQTT publisher, or a test double.
 pub trait Publisher: Clone + Send + Sync + 'static {

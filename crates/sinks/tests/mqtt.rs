@@ -13,12 +13,10 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use aio_mqtt::{Backoff, Message, MqttConfig, Qos};
 use broker::{BrokerConfig, EmbeddedBroker};
 use bytes::Bytes;
-use sinks::mqtt::Backoff;
-use sinks::{
-    ConnectionStatus, Delivery, Message, MqttConfig, MqttPublisher, PublishError, Publisher, Qos,
-};
+use sinks::{ConnectionStatus, Delivery, MqttPublisher, PublishError, Publisher};
 use test_support::{Mosquitto, MqttSubscriber, ReceivedMessage};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;

@@ -9,10 +9,10 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use aio_mqtt::{Message, MqttConfig, Qos, TlsSettings};
 use broker::{BrokerConfig, EmbeddedBroker};
 use bytes::Bytes;
-use sinks::mqtt::TlsSettings;
-use sinks::{ConnectionStatus, Message, MqttConfig, MqttPublisher, Publisher, Qos};
+use sinks::{ConnectionStatus, MqttPublisher, Publisher};
 use test_support::{ClientAuth, MqttSubscriber, TestPki};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsAcceptor;

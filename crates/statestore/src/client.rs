@@ -22,13 +22,13 @@ use std::ops::ControlFlow;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::time::Duration;
 
+use aio_mqtt::MqttConfig;
+use aio_mqtt::hlc::{HlcTimestamp, HybridLogicalClock};
+use aio_mqtt::rpc::envelope::{StatusProblem, response_status};
+use aio_mqtt::rpc::{InvokeError, Invoker, Pending, Reply, Session, poll_subscribed};
 use bytes::Bytes;
 use rumqttc::v5::EventLoop;
 use rumqttc::v5::mqttbytes::v5::PublishProperties;
-use sinks::MqttConfig;
-use sinks::hlc::{HlcTimestamp, HybridLogicalClock};
-use sinks::mqtt::rpc::envelope::{StatusProblem, response_status};
-use sinks::mqtt::rpc::{InvokeError, Invoker, Pending, Reply, Session, poll_subscribed};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::sync::DropGuard;

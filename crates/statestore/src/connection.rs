@@ -1,8 +1,8 @@
 //! The connection of a client or service: a request/response connection from
-//! [`sinks::mqtt::request`], with this crate's errors.
+//! [`aio_mqtt::connection`], with this crate's errors.
 
+use aio_mqtt::MqttConfig;
 use rumqttc::v5::{AsyncClient, EventLoop};
-use sinks::MqttConfig;
 
 use crate::error::Result;
 
@@ -14,5 +14,5 @@ const REQUEST_CAPACITY: usize = 1024;
 /// # Errors
 /// An invalid setting or an unusable TLS or password file.
 pub(crate) fn build(config: &MqttConfig) -> Result<(AsyncClient, EventLoop)> {
-    Ok(sinks::mqtt::request::connection(config, REQUEST_CAPACITY)?)
+    Ok(aio_mqtt::connection::connection(config, REQUEST_CAPACITY)?)
 }

@@ -4,7 +4,7 @@
 
 use std::fmt;
 
-use sinks::MqttError;
+use aio_mqtt::MqttError;
 
 use crate::resp3::Resp3Error;
 

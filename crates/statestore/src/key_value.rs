@@ -52,7 +52,7 @@ mod tests {
 
     use std::time::Duration;
 
-    use sinks::MqttConfig;
+    use aio_mqtt::MqttConfig;
 
     use super::*;
 

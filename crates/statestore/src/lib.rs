@@ -19,7 +19,7 @@
 //! - `admit`: what the service does with a request's headers and payload; pure.
 //! - `store`: the store's rules (conditions, expiry, fencing, versions), without I/O.
 //! - `persist`: the append-only log with compaction, and its fsync policy.
-//! - `connection`: rumqttc options from [`sinks::MqttConfig`].
+//! - `connection`: rumqttc options from [`aio_mqtt::MqttConfig`].
 //! - [`error`]: [`Error`], [`ErrorKind`], [`ServiceError`] (the `-ERR` texts).
 
 #![forbid(unsafe_code)]
@@ -37,10 +37,10 @@ pub mod service;
 mod store;
 pub mod stored;
 
+pub use aio_mqtt::hlc::HlcTimestamp;
 pub use client::{SetOptions, StateStoreClient};
 pub use error::{Error, ErrorKind, Result, ServiceError};
 pub use observation::{KeyNotification, KeyObservation};
 pub use resp3::{Notification, SetCondition};
 pub use service::{ServiceOptions, StateStoreService};
-pub use sinks::hlc::HlcTimestamp;
 pub use stored::{StoredKey, stored_keys};

@@ -5,9 +5,9 @@ use std::pin::Pin;
 use std::sync::{Mutex, PoisonError};
 use std::task::{Context, Poll};
 
+use aio_mqtt::hlc::HlcTimestamp;
 use bytes::Bytes;
 use futures_util::Stream;
-use sinks::hlc::HlcTimestamp;
 use tokio::sync::mpsc;
 
 use crate::protocol::{self, find_property, property};

@@ -368,7 +368,7 @@ fn crc32(data: &[u8]) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sinks::hlc::HlcTimestamp;
+    use aio_mqtt::hlc::HlcTimestamp;
 
     fn set(key: &str, value: &str, fencing: bool) -> Record {
         let ts = HlcTimestamp {

@@ -15,7 +15,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use sinks::hlc::HlcTimestamp;
+use aio_mqtt::hlc::HlcTimestamp;
 
 /// The state store's service id in its topics.
 pub const SERVICE_ID: &str = "FA9AE35F-2F64-47CD-9BFF-08E2B32A0FE8";
@@ -40,13 +40,13 @@ pub const MAX_CLOCK_SKEW: Duration = Duration::from_secs(60);
 
 /// The user property names: the envelope's, and the fencing token.
 pub mod property {
-    pub use sinks::mqtt::rpc::envelope::property::*;
+    pub use aio_mqtt::rpc::envelope::property::*;
     /// Fencing token (an HLC timestamp).
     pub const FENCING_TOKEN: &str = "__ft";
 }
 
 /// Response status codes (`__stat`): the envelope's.
-pub use sinks::mqtt::rpc::envelope::status;
+pub use aio_mqtt::rpc::envelope::status;
 
 /// `clients/{client_id}/services/` + [`REQUEST_TOPIC`] + `/response`.
 pub fn response_topic(client_id: &str) -> String {
@@ -146,7 +146,7 @@ pub fn expiry_secs(timeout: Duration) -> u32 {
     u32::try_from(secs.max(1)).unwrap_or(u32::MAX)
 }
 
-pub use sinks::mqtt::rpc::envelope::find_property;
+pub use aio_mqtt::rpc::envelope::find_property;
 
 #[cfg(test)]
 mod tests {

@@ -1,7 +1,7 @@
 //! [`StateStoreService`]: an embedded state store that answers the protocol on any MQTT v5
 //! broker, as an ordinary client of it.
 //!
-//! Two tasks ([`sinks::mqtt::rpc::Executor`]):
+//! Two tasks ([`aio_mqtt::rpc::Executor`]):
 //! - the **connection task** keeps the request topic subscribed across reconnects and hands
 //!   each request to the worker;
 //! - the **worker** owns the store (`store.rs`) and the log (`persist.rs`). It takes requests in batches, executes
@@ -27,13 +27,13 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use aio_mqtt::MqttConfig;
+use aio_mqtt::hlc::{HlcTimestamp, wall_millis};
+use aio_mqtt::rpc::{Executor, Request};
 use bytes::Bytes;
 use rumqttc::v5::AsyncClient;
 use rumqttc::v5::mqttbytes::QoS;
 use rumqttc::v5::mqttbytes::v5::PublishProperties;
-use sinks::MqttConfig;
-use sinks::hlc::{HlcTimestamp, wall_millis};
-use sinks::mqtt::rpc::{Executor, Request};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 

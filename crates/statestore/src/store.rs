@@ -18,8 +18,8 @@
 
 use std::collections::{BTreeSet, HashMap};
 
+use aio_mqtt::hlc::{HlcTimestamp, HybridLogicalClock};
 use bytes::Bytes;
-use sinks::hlc::{HlcTimestamp, HybridLogicalClock};
 
 use crate::error::ServiceError;
 use crate::protocol::MAX_CLOCK_SKEW;

@@ -8,8 +8,8 @@
 
 use std::path::Path;
 
+use aio_mqtt::hlc::{HlcTimestamp, wall_millis};
 use bytes::Bytes;
-use sinks::hlc::{HlcTimestamp, wall_millis};
 
 use crate::error::Result;
 use crate::persist;

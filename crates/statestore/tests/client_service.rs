@@ -130,7 +130,7 @@ async fn fencing_tokens(broker: Broker) {
     let service = service(&broker, &service_id(), dir.path()).await;
     let client = client(&broker, "fence").await;
     let token = |counter| HlcTimestamp {
-        millis: sinks::hlc::wall_millis(),
+        millis: aio_mqtt::hlc::wall_millis(),
         counter,
         node_id: "lease-holder".into(),
     };

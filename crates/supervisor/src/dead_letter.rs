@@ -120,7 +120,7 @@ fn record(target: &Target, event: &Event, error: &PublishError) -> Result<Line, 
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
     Line::json(&Record {
-        time: sinks::cloudevents::time(now),
+        time: aio_mqtt::cloudevents::time(now),
         operation: target.id.to_string(),
         destination,
         reason_code: error.reason_code(),

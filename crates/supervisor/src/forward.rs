@@ -1,15 +1,15 @@
 //! From an event and an operation to what its destination receives: an MQTT [`Message`]
 //! (topic, QoS, retain and expiry from the plan's [`Sink::Mqtt`], AIO's headers from
-//! [`sinks::cloudevents`]), a state store SET (the key and the payload), or a `Storage`
+//! [`aio_mqtt::cloudevents`]), a state store SET (the key and the payload), or a `Storage`
 //! [`Line`]. The payload is the event data itself (zero-copy) or its projection.
 
 use bytes::Bytes;
 use model::destination::{Qos as PlanQos, Retain, Sink};
 use model::plan::Operation;
-use sinks::cloudevents::{self, DataKind, OperationHeaders};
+use aio_mqtt::cloudevents::{self, DataKind, OperationHeaders};
+use aio_mqtt::hlc::HybridLogicalClock;
+use aio_mqtt::{Message, Qos};
 use sinks::file::{Line, Record};
-use sinks::hlc::HybridLogicalClock;
-use sinks::{Message, Qos};
 use sse_client::Event;
 
 /// Where one operation delivers, resolved once from its [`Sink`].

@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use model::destination::Sink;
 use model::plan::{DataPointRule, Match, Operation, OperationId};
-use sinks::cloudevents::OperationHeaders;
+use aio_mqtt::cloudevents::OperationHeaders;
 
 use crate::forward::Destination;
 use crate::state::OperationStats;

@@ -51,7 +51,7 @@ use schema::{
     FIRST_VERSION, Inferrer, MAX_VERSION, Observed, RegisterError, RegisterErrorKind,
     RegisterRequest, SCHEMA_GENERATION_FAILURE, Sampling, Schema, SchemaReference, SchemaRegistrar,
 };
-use sinks::cloudevents::{self, OperationHeaders};
+use aio_mqtt::cloudevents::{self, OperationHeaders};
 use tokio::sync::{mpsc, watch};
 use tokio::task::{Id, JoinSet};
 use tokio::time::Instant;

@@ -33,7 +33,7 @@ use model::plan::{Operation, OperationId, Plan, StreamSpec};
 use schema::{Sampling, SchemaRegistrar};
 use sinks::Publisher;
 use sinks::file::FileSinks;
-use sinks::hlc::HybridLogicalClock;
+use aio_mqtt::hlc::HybridLogicalClock;
 use sinks::key_value::{AnyKeyValueStore, KeyValueStore};
 use sse_client::RetryPolicy;
 use tokio::sync::watch;

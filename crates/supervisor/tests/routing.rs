@@ -8,7 +8,7 @@ use std::time::Duration;
 use common::*;
 use model::destination::Sink;
 use model::plan::Credentials;
-use sinks::Qos;
+use aio_mqtt::Qos;
 use supervisor::{StreamState, Supervisor, SupervisorConfig};
 use test_support::{Response, SseServer};
 

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 
 use common::*;
 use schema::{RegisterError, RegisterErrorKind, RegisterRequest, SchemaReference, SchemaRegistrar};
-use sinks::Message;
+use aio_mqtt::Message;
 use supervisor::{OperationSchema, StreamState, Supervisor, SupervisorConfig};
 use test_support::{Gate, Response, SseServer};
 

@@ -6,8 +6,8 @@
 use std::path::Path;
 use std::time::Duration;
 
+use aio_mqtt::MqttConfig;
 use schema_registry::{SchemaRegistryClient, SchemaRegistryService};
-use sinks::MqttConfig;
 
 /// Generous bound for anything that should happen "soon" on a loaded 2-core machine.
 pub const WAIT: Duration = Duration::from_secs(20);

@@ -22,7 +22,7 @@
 
 use bytes::Bytes;
 
-use crate::cloudevents;
+use aio_mqtt::cloudevents;
 
 /// The fields of one line (see the module documentation).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

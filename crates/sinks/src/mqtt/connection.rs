@@ -15,11 +15,11 @@ use rumqttc::v5::{ConnectionError, Event, EventLoop, Request};
 use tokio::sync::{Notify, OwnedSemaphorePermit, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 
-use super::config::{Backoff, read_password};
 use super::inflight::{Inflight, Report};
 use super::{ConnectionStatus, encoded_len};
 use crate::error::PublishError;
-use crate::message::{Message, Qos};
+use aio_mqtt::config::{Backoff, read_password};
+use aio_mqtt::{Message, Qos};
 
 /// Completes one message's [`Delivery`](crate::Delivery) and, by dropping the permit, frees
 /// its place in the in-flight window.

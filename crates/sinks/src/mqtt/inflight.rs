@@ -39,7 +39,7 @@
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
 use crate::error::PublishError;
-use crate::message::{Message, Qos};
+use aio_mqtt::{Message, Qos};
 
 /// What the event loop reported, reduced to what the bookkeeping needs.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -12,24 +12,19 @@
 //!   packet id when the broker kept the session, with a fresh one when it did not. QoS 0
 //!   messages not yet written when the connection dropped are sent again too; once written
 //!   they count as delivered (at most once).
-//! - Reconnects back off exponentially with jitter (see [`Backoff`]); each connect and
-//!   disconnect is logged once; credentials are never logged.
+//! - Reconnects back off exponentially with jitter (see [`Backoff`](aio_mqtt::Backoff)); each
+//!   connect and disconnect is logged once; credentials are never logged.
 //!
 //! # Layout
-//! - [`config`]: [`MqttConfig`], [`TlsSettings`], [`Backoff`]; validation and `from_url`.
-//! - `tls`: the rustls client configuration (ring provider, system roots + CA file).
 //! - `connection`: the task that owns rumqttc's event loop.
 //! - `inflight`: the I/O-free state machine that matches acknowledgements to messages and
 //!   plans replays; its module docs explain why rumqttc's own replay is not used.
 //! - `window`: the in-flight window, refilled in batches once it ran full.
+//!
+//! The settings ([`MqttConfig`]) and the TLS configuration are `aio_mqtt`'s.
 
-pub mod config;
 mod connection;
 mod inflight;
-pub mod request;
-pub mod rpc;
-pub mod subscriber;
-pub mod tls;
 mod window;
 
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
@@ -43,11 +38,9 @@ use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 use tokio_util::sync::{CancellationToken, DropGuard};
 
-pub use config::{Backoff, MqttConfig, TlsSettings};
-pub use subscriber::{MqttSubscriber, Received};
+use aio_mqtt::{Message, MqttConfig, MqttError, MqttErrorKind, MqttErrorSource, Qos, tls};
 
-use crate::error::{MqttError, MqttErrorKind, PublishError};
-use crate::message::{Message, Qos};
+use crate::error::PublishError;
 use crate::publisher::{Delivery, Publisher};
 use connection::{Connection, Settings, Shared, Waiter};
 use inflight::Inflight;
@@ -109,7 +102,7 @@ impl MqttPublisher {
                     MqttErrorKind::PasswordFile,
                     format!("cannot read MQTT password file {}: {e}", path.display()),
                 )
-                .with_source(crate::error::MqttErrorSource::Io(e))
+                .with_source(MqttErrorSource::Io(e))
             })?;
         }
         let mut options =

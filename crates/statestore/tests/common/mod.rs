@@ -7,7 +7,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use sinks::MqttConfig;
+use aio_mqtt::MqttConfig;
 use statestore::{StateStoreClient, StateStoreService};
 
 /// Generous bound for anything that should happen "soon" on a loaded 2-core machine.

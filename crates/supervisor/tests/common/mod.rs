@@ -14,7 +14,8 @@ use model::plan::{
     AssetIdentity, Credentials, DataPointRule, DeviceIdentity, Match, Operation, OperationId, Plan,
     StreamSpec,
 };
-use sinks::{Delivery, Message, PublishError, Publisher};
+use aio_mqtt::Message;
+use sinks::{Delivery, PublishError, Publisher};
 use tokio::sync::oneshot;
 
 /// How the recorder answers new publishes.

@@ -17,7 +17,7 @@ use std::time::Duration;
 use ::registry::RegistryPaths;
 use anyhow::Context as _;
 use clap::Args;
-use sinks::mqtt::MqttSubscriber;
+use aio_mqtt::MqttSubscriber;
 use tokio_util::sync::CancellationToken;
 
 use crate::commands::run::settings::{

@@ -2,7 +2,7 @@
 
 use std::io::{self, IsTerminal, Write};
 
-use sinks::mqtt::Received;
+use aio_mqtt::Received;
 
 /// Prints messages as `HH:MM:SS  topic  type  id  payload`.
 #[derive(Debug)]

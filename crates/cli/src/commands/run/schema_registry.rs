@@ -25,7 +25,7 @@ use anyhow::Context as _;
 use schema_registry::{
     Catalog, DEFAULT_DIR_NAME, ErrorKind, SchemaRegistryClient, SchemaRegistryService,
 };
-use sinks::mqtt::MqttConfig;
+use aio_mqtt::MqttConfig;
 
 use super::services::{self, Answer, Broker, Decision, Placement};
 use super::settings::SchemaRegistryMode;

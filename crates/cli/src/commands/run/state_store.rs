@@ -19,7 +19,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use sinks::mqtt::MqttConfig;
+use aio_mqtt::MqttConfig;
 use statestore::{ErrorKind, StateStoreClient, StateStoreService};
 
 use super::services::{self, Answer, Broker, Decision, Placement};

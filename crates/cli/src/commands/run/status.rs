@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use registry::{RegistryPaths, Snapshot};
-use sinks::mqtt::MqttPublisher;
+use sinks::MqttPublisher;
 use status::{ConnectorInfo, StatusBoard};
 use supervisor::{Applied, Supervisor};
 

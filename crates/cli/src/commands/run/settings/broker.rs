@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 use clap::Args;
-use sinks::mqtt::{MqttConfig, TlsSettings};
+use aio_mqtt::{MqttConfig, TlsSettings};
 
 use super::config_file::ConfigFile;
 use super::precedence::Setting;
@@ -136,7 +136,7 @@ impl BrokerArgs {
     pub(super) fn resolve(&self, file: &ConfigFile) -> anyhow::Result<BrokerSettings> {
         let client_id = Setting::option(self.client_id.clone())
             .file(file.value("clientId", file.client_id.clone()))
-            .or_else(|| sinks::mqtt::config::DEFAULT_CLIENT_ID.to_owned());
+            .or_else(|| aio_mqtt::config::DEFAULT_CLIENT_ID.to_owned());
         let session_expiry = Setting::option(self.session_expiry)
             .env(|| aio_seconds("AIO_MQTT_SESSION_EXPIRY"))?
             .parse_file(

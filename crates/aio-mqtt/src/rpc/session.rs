@@ -13,8 +13,8 @@ use rumqttc::v5::{AsyncClient, Event, EventLoop};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-use crate::mqtt::config::MqttConfig;
-use crate::mqtt::request;
+use crate::config::MqttConfig;
+use crate::connection;
 
 /// One connection's loop: who it is (for the logs) and what it keeps subscribed.
 #[derive(Debug)]
@@ -97,11 +97,11 @@ pub async fn poll_subscribed(
                 }
                 tokio::select! {
                     () = stop.cancelled() => break,
-                    () = tokio::time::sleep(request::backoff(config, failures)) => {}
+                    () = tokio::time::sleep(connection::backoff(config, failures)) => {}
                 }
             }
         }
     }
     session.ready.send_replace(false);
-    request::disconnect(client, eventloop).await;
+    connection::disconnect(client, eventloop).await;
 }

@@ -1,4 +1,4 @@
-//! Settings of an MQTT publisher, validated before anything connects, and the reconnect
+//! Settings of an MQTT connection, validated before anything connects, and the reconnect
 //! backoff as a pure function.
 
 use std::path::PathBuf;
@@ -50,8 +50,8 @@ impl Backoff {
 }
 
 /// How to reach and talk to the broker. Build with [`MqttConfig::new`] or
-/// [`MqttConfig::from_url`], adjust the public fields, and let
-/// [`MqttPublisher::start`](super::MqttPublisher::start) validate it.
+/// [`MqttConfig::from_url`], adjust the public fields, and let whatever connects (the
+/// destination's publisher, [`connection`](crate::connection::connection)) validate it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MqttConfig {
     /// Broker host name or IP address (also the name checked in the server certificate).
@@ -74,7 +74,7 @@ pub struct MqttConfig {
     /// Clean start: `false` (the default) asks the broker to resume the previous session.
     pub clean_start: bool,
     /// Most messages accepted and not yet acknowledged (QoS 1) or written (QoS 0). When it is
-    /// reached, [`publish`](crate::Publisher::publish) waits: this is the backpressure. The
+    /// reached, the publisher of the MQTT destination waits: this is the backpressure. The
     /// broker's Receive Maximum lowers the number actually sent without acknowledgement.
     pub max_in_flight: u16,
     /// Largest MQTT packet sent or received (rumqttc's default of 10 KiB is too small for
@@ -84,7 +84,7 @@ pub struct MqttConfig {
     pub connect_timeout: Duration,
     /// Reconnect delays.
     pub reconnect: Backoff,
-    /// Time [`close`](super::MqttPublisher::close) waits for acknowledgements.
+    /// Time the publisher's `close` waits for acknowledgements.
     pub close_timeout: Duration,
 }
 
@@ -154,7 +154,7 @@ impl MqttConfig {
         Ok(config)
     }
 
-    /// Checks every setting; called by [`MqttPublisher::start`](super::MqttPublisher::start).
+    /// Checks every setting; called by everything that connects.
     ///
     /// # Errors
     /// [`MqttErrorKind::InvalidConfig`] naming the first setting out of range.
@@ -226,7 +226,7 @@ fn redact(url: &str) -> String {
 ///
 /// # Errors
 /// [`MqttErrorKind::PasswordFile`] when the file cannot be read or is not UTF-8.
-pub(crate) fn read_password(path: &std::path::Path) -> Result<String, MqttError> {
+pub fn read_password(path: &std::path::Path) -> Result<String, MqttError> {
     let bytes = std::fs::read(path).map_err(|e| {
         MqttError::new(
             MqttErrorKind::PasswordFile,

@@ -19,7 +19,7 @@ use tokio::time::Instant;
 use tokio_util::sync::{CancellationToken, DropGuard};
 
 use super::session::{Session, poll_subscribed};
-use crate::mqtt::config::MqttConfig;
+use crate::config::MqttConfig;
 
 /// One request, as the worker receives it.
 #[derive(Debug)]

@@ -7,9 +7,9 @@ use std::time::Duration;
 use rumqttc::v5::{AsyncClient, EventLoop, MqttOptions};
 use rumqttc::{NetworkOptions, Outgoing, TlsConfiguration, Transport};
 
-use super::config::{MqttConfig, read_password};
-use super::tls;
+use crate::config::{MqttConfig, read_password};
 use crate::error::MqttError;
+use crate::tls;
 
 /// Validates `config` and builds a client and its event loop (nothing connects yet), with
 /// `capacity` requests queued in rumqttc's channel before a send waits.

@@ -14,7 +14,7 @@ use rumqttc::v5::mqttbytes::v5::{Filter, Packet};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use super::config::MqttConfig;
+use crate::config::MqttConfig;
 use crate::error::MqttError;
 
 /// Messages held for a slow reader before newer ones are dropped.
@@ -67,7 +67,7 @@ impl MqttSubscriber {
         let mut view = config.clone();
         view.client_id = format!("{}-view", config.client_id);
         view.clean_start = true;
-        let (client, mut eventloop) = super::request::connection(&view, 16)?;
+        let (client, mut eventloop) = crate::connection::connection(&view, 16)?;
         let (tx, messages) = mpsc::channel(VIEW_BUFFER);
         let filter = filter.to_owned();
         let task = tokio::spawn(async move {

@@ -2,14 +2,14 @@
 
 use std::collections::BTreeSet;
 
-use model::destination::{Qos, Retain, Sink};
-use model::plan::{AssetIdentity, DeviceIdentity, Match, Operation, OperationId, StreamSpec};
-use sinks::cloudevents::{
+use aio_mqtt::cloudevents::{
     self, CONTENT_TYPE_JSON, CONTENT_TYPE_TEXT, DataKind, OperationHeaders, asset_identifier,
     asset_ref, content_type, correlation_data, data_schema, device_identifier, device_ref,
     event_type, is_uri, source, subject, time, uuid_v4,
 };
-use sinks::hlc::HlcTimestamp;
+use aio_mqtt::hlc::HlcTimestamp;
+use model::destination::{Qos, Retain, Sink};
+use model::plan::{AssetIdentity, DeviceIdentity, Match, Operation, OperationId, StreamSpec};
 
 /// (uuid, externalDeviceId, protocol-specific id, expected identifier)
 type IdentifierCase<'a> = (Option<&'a str>, Option<&'a str>, Option<&'a str>, &'a str);

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use rustls::RootCertStore;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 
-use super::config::TlsSettings;
+use crate::config::TlsSettings;
 use crate::error::{MqttError, MqttErrorKind, MqttErrorSource};
 
 /// Builds the client configuration from the settings' files.

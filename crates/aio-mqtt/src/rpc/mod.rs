@@ -10,7 +10,7 @@
 //! - [`executor`]: the service side: the connection task and the service's worker, started
 //!   and shut down in order.
 //!
-//! The connection itself is built by [`super::request::connection`].
+//! The connection itself is built by [`crate::connection::connection`].
 
 pub mod envelope;
 pub mod executor;
