@@ -6,11 +6,11 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use aio_mqtt::{Message, MqttConfig, Qos};
 use broker::{AnonymousAccess, BrokerConfig, BrokerError, EmbeddedBroker};
 use bytes::Bytes;
 use rumqttc::v5::mqttbytes::v5::Packet;
 use rumqttc::v5::{AsyncClient, Event, MqttOptions};
-use aio_mqtt::{Message, MqttConfig, Qos};
 use sinks::{MqttPublisher, Publisher};
 use test_support::MqttSubscriber;
 

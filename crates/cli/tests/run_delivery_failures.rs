@@ -16,12 +16,12 @@ mod common;
 use std::path::Path;
 use std::time::Duration;
 
+use aio_mqtt::MqttConfig;
 use common::{
     Broker, Connector, LIMIT, Options, asset_head, checkpoints, collect_all, dataset, device,
     status_until, write_atomic,
 };
 use serde_json::Value;
-use aio_mqtt::MqttConfig;
 use statestore::{StateStoreClient, StateStoreService};
 use test_support::{
     Gate, Mosquitto, MqttSubscriber, ReceivedMessage, Response, ResumableSource, SourceConfig,

@@ -7,8 +7,8 @@ use std::path::Path;
 use std::process::{Output, Stdio};
 use std::time::Duration;
 
-use schema_registry::{PutRequest, Schema, SchemaRegistryService, SchemaStore};
 use aio_mqtt::MqttConfig;
+use schema_registry::{PutRequest, Schema, SchemaRegistryService, SchemaStore};
 use test_support::Mosquitto;
 use tokio::process::Command;
 

@@ -13,10 +13,10 @@
 
 use std::time::Duration;
 
+use aio_mqtt::{Message, MqttConfig, Qos};
 use anyhow::Context as _;
 use bytes::Bytes;
 use rumqttc::v5::mqttbytes::QoS;
-use aio_mqtt::{Message, MqttConfig, Qos};
 use sinks::{MqttPublisher, Publisher as _};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;

@@ -3,12 +3,12 @@
 //! [`aio_mqtt::cloudevents`]), a state store SET (the key and the payload), or a `Storage`
 //! [`Line`]. The payload is the event data itself (zero-copy) or its projection.
 
-use bytes::Bytes;
-use model::destination::{Qos as PlanQos, Retain, Sink};
-use model::plan::Operation;
 use aio_mqtt::cloudevents::{self, DataKind, OperationHeaders};
 use aio_mqtt::hlc::HybridLogicalClock;
 use aio_mqtt::{Message, Qos};
+use bytes::Bytes;
+use model::destination::{Qos as PlanQos, Retain, Sink};
+use model::plan::Operation;
 use sinks::file::{Line, Record};
 use sse_client::Event;
 

@@ -11,9 +11,9 @@
 
 use std::sync::Arc;
 
+use aio_mqtt::cloudevents::OperationHeaders;
 use model::destination::Sink;
 use model::plan::{DataPointRule, Match, Operation, OperationId};
-use aio_mqtt::cloudevents::OperationHeaders;
 
 use crate::forward::Destination;
 use crate::state::OperationStats;

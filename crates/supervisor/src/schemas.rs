@@ -46,12 +46,12 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
+use aio_mqtt::cloudevents::{self, OperationHeaders};
 use model::plan::{DataPointRule, OperationId};
 use schema::{
     FIRST_VERSION, Inferrer, MAX_VERSION, Observed, RegisterError, RegisterErrorKind,
     RegisterRequest, SCHEMA_GENERATION_FAILURE, Sampling, Schema, SchemaReference, SchemaRegistrar,
 };
-use aio_mqtt::cloudevents::{self, OperationHeaders};
 use tokio::sync::{mpsc, watch};
 use tokio::task::{Id, JoinSet};
 use tokio::time::Instant;

@@ -38,12 +38,12 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use aio_mqtt::cloudevents::{self, CONTENT_TYPE_JSON};
+use aio_mqtt::hlc::HybridLogicalClock;
 use bytes::Bytes;
 use futures_util::StreamExt as _;
 use futures_util::stream::FuturesUnordered;
 use model::plan::{OperationId, StreamSpec};
-use aio_mqtt::cloudevents::{self, CONTENT_TYPE_JSON};
-use aio_mqtt::hlc::HybridLogicalClock;
 use sinks::{Delivery, PublishError, Publisher};
 use sse_client::{Event, EventStream, StreamConfig, StreamItem};
 use tokio::sync::watch;

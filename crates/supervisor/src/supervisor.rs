@@ -28,12 +28,12 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use aio_mqtt::hlc::HybridLogicalClock;
 use model::destination::Sink;
 use model::plan::{Operation, OperationId, Plan, StreamSpec};
 use schema::{Sampling, SchemaRegistrar};
 use sinks::Publisher;
 use sinks::file::FileSinks;
-use aio_mqtt::hlc::HybridLogicalClock;
 use sinks::key_value::{AnyKeyValueStore, KeyValueStore};
 use sse_client::RetryPolicy;
 use tokio::sync::watch;

@@ -5,10 +5,10 @@ mod common;
 
 use std::time::Duration;
 
+use aio_mqtt::Qos;
 use common::*;
 use model::destination::Sink;
 use model::plan::Credentials;
-use aio_mqtt::Qos;
 use supervisor::{StreamState, Supervisor, SupervisorConfig};
 use test_support::{Response, SseServer};
 

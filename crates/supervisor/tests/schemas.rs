@@ -8,9 +8,9 @@ mod common;
 
 use std::sync::{Arc, Mutex};
 
+use aio_mqtt::Message;
 use common::*;
 use schema::{RegisterError, RegisterErrorKind, RegisterRequest, SchemaReference, SchemaRegistrar};
-use aio_mqtt::Message;
 use supervisor::{OperationSchema, StreamState, Supervisor, SupervisorConfig};
 use test_support::{Gate, Response, SseServer};
 

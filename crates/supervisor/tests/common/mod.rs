@@ -8,13 +8,13 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use aio_mqtt::Message;
 use model::destination::{Qos, Retain, Sink};
 use model::environment::{FileRef, FileVersion};
 use model::plan::{
     AssetIdentity, Credentials, DataPointRule, DeviceIdentity, Match, Operation, OperationId, Plan,
     StreamSpec,
 };
-use aio_mqtt::Message;
 use sinks::{Delivery, PublishError, Publisher};
 use tokio::sync::oneshot;
 

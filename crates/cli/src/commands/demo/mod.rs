@@ -15,9 +15,9 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use ::registry::RegistryPaths;
+use aio_mqtt::MqttSubscriber;
 use anyhow::Context as _;
 use clap::Args;
-use aio_mqtt::MqttSubscriber;
 use tokio_util::sync::CancellationToken;
 
 use crate::commands::run::settings::{

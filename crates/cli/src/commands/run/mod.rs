@@ -26,14 +26,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ::status::StatusBoard;
+use aio_mqtt::MqttConfig;
 use anyhow::Context as _;
 use api::{Readiness, Token};
 use clap::Args;
 use registry::{Registry, RegistryPaths, Reload};
+use sinks::MqttPublisher;
 use sinks::file::{FileOptions, FileSinks};
 use sinks::key_value::AnyKeyValueStore;
-use aio_mqtt::MqttConfig;
-use sinks::MqttPublisher;
 use supervisor::{Supervisor, SupervisorConfig};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;

@@ -21,11 +21,11 @@
 use std::path::Path;
 use std::time::Duration;
 
+use aio_mqtt::MqttConfig;
 use anyhow::Context as _;
 use schema_registry::{
     Catalog, DEFAULT_DIR_NAME, ErrorKind, SchemaRegistryClient, SchemaRegistryService,
 };
-use aio_mqtt::MqttConfig;
 
 use super::services::{self, Answer, Broker, Decision, Placement};
 use super::settings::SchemaRegistryMode;

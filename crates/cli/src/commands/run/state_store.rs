@@ -18,8 +18,8 @@
 use std::path::Path;
 use std::time::Duration;
 
-use anyhow::Context as _;
 use aio_mqtt::MqttConfig;
+use anyhow::Context as _;
 use statestore::{ErrorKind, StateStoreClient, StateStoreService};
 
 use super::services::{self, Answer, Broker, Decision, Placement};

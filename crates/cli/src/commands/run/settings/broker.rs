@@ -6,9 +6,9 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use aio_mqtt::{MqttConfig, TlsSettings};
 use anyhow::{Context as _, bail};
 use clap::Args;
-use aio_mqtt::{MqttConfig, TlsSettings};
 
 use super::config_file::ConfigFile;
 use super::precedence::Setting;
