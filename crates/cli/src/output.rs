@@ -13,9 +13,10 @@
 //! `type`, `data` and `lastEventId` are what the WHATWG `MessageEvent` carries; `id` is the
 //! event's own `id:` field, `null` when the event only inherited `lastEventId`.
 //!
-//! Output goes through a buffer. It is flushed after every line unless standard output is a
-//! regular file: a terminal shows events live, and `| head -n 1` ends the stream after the
-//! first event instead of after a buffer's worth of them.
+//! Output goes through a buffer. For a URL it is flushed after every line unless standard
+//! output is a regular file: a terminal shows events live, and `| head -n 1` ends the stream
+//! after the first event instead of after a buffer's worth of them. A file or standard input
+//! is read in blocks, and `tap` flushes after each block ([`Printer::flush`]).
 
 use std::io::{self, BufWriter, IsTerminal, StdoutLock, Write};
 
@@ -128,6 +129,14 @@ impl<W: Write> Printer<W> {
             return Ok(());
         }
         self.line(&RetryLine { retry: millis })
+    }
+
+    /// Writes out what is buffered.
+    ///
+    /// # Errors
+    /// Write errors of the output.
+    pub fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
     }
 
     /// The number of events seen so far (printed or not).

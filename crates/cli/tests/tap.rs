@@ -83,13 +83,17 @@ async fn tap(args: &[&str]) -> Run {
     finish(spawn(&args, false)).await
 }
 
+/// `tap ARGS` with `input` on standard input, written while the output is read (a large
+/// input would otherwise fill both pipes).
 async fn tap_stdin(args: &[&str], input: &[u8]) -> Run {
     let args: Vec<&OsStr> = args.iter().map(OsStr::new).collect();
     let mut child = spawn(&args, true);
     let mut stdin = child.stdin.take().unwrap();
-    stdin.write_all(input).await.unwrap();
-    drop(stdin);
-    finish(child).await
+    let input = input.to_vec();
+    let writer = tokio::spawn(async move { stdin.write_all(&input).await });
+    let run = finish(child).await;
+    writer.await.unwrap().unwrap();
+    run
 }
 
 fn path(p: &Path) -> &str {
@@ -191,6 +195,89 @@ async fn oversized_events_are_dropped_with_a_warning_and_reading_goes_on() {
         "{run:?}"
     );
     assert_eq!(run.stderr.lines().count(), 1, "{run:?}");
+}
+
+/// Input much larger than one read (256 KiB), with events of varied sizes, so that events
+/// and lines cross the ends of reads: from a file and through a pipe, every event comes out
+/// once, in order, whole.
+#[tokio::test]
+async fn a_large_input_crosses_reads_without_losing_an_event() {
+    const EVENTS: usize = 20_000;
+    let mut input = String::new();
+    for i in 0..EVENTS {
+        let padding = "p".repeat(i % 700);
+        input.push_str(&format!(
+            "id: {i}\nevent: e{}\ndata: {i} {padding}\n\n",
+            i % 3
+        ));
+    }
+    assert!(input.len() > 8 * 256 * 1024, "{}", input.len());
+    let dir = tempfile::tempdir().unwrap();
+    let file = write_file(&dir, "large.sse", input.as_bytes());
+    for run in [
+        tap(&[&file]).await,
+        tap_stdin(&["-"], input.as_bytes()).await,
+    ] {
+        assert_eq!(run.code(), 0, "{}", run.stderr);
+        let lines = run.json();
+        assert_eq!(lines.len(), EVENTS);
+        for (i, line) in lines.iter().enumerate() {
+            let expected = format!("{i} {}", "p".repeat(i % 700));
+            assert_eq!(line["data"], expected.as_str(), "event {i}");
+            assert_eq!(line["id"], i.to_string(), "event {i}");
+            assert_eq!(line["type"], format!("e{}", i % 3), "event {i}");
+        }
+    }
+    let run = tap_stdin(&["-", "--count"], input.as_bytes()).await;
+    assert_eq!(
+        run.json(),
+        [json!({"events": EVENTS, "bytes": input.len()})]
+    );
+}
+
+/// A live pipe: each event is printed as it arrives, not when a buffer fills or the input
+/// ends; and Ctrl-C while waiting for input prints the count and exits 130.
+#[cfg(unix)]
+#[tokio::test]
+async fn standard_input_is_printed_live_and_ctrl_c_while_waiting_prints_the_count() {
+    let mut child = spawn(&[OsStr::new("-")], true);
+    let mut stdin = child.stdin.take().unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    for i in 0..3 {
+        stdin
+            .write_all(format!("data: {i}\n\n").as_bytes())
+            .await
+            .unwrap();
+        let mut line = String::new();
+        tokio::time::timeout(DEADLINE, stdout.read_line(&mut line))
+            .await
+            .expect("the event was not printed while the input stays open")
+            .unwrap();
+        assert_eq!(
+            serde_json::from_str::<Value>(&line).unwrap()["data"],
+            i.to_string()
+        );
+    }
+    drop(stdin);
+    drop(stdout);
+    assert_eq!(finish(child).await.code(), 0);
+
+    let mut child = spawn(&[OsStr::new("-"), OsStr::new("--count")], true);
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(b"data: a\n\ndata: b\n\n").await.unwrap();
+    stdin.flush().await.unwrap();
+    // Give the child time to read them; then it waits for more, in a read.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let pid = child.id().unwrap().to_string();
+    let killed = std::process::Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let run = finish(child).await;
+    drop(stdin);
+    assert_eq!(run.code(), 130, "{run:?}");
+    assert_eq!(run.json(), [json!({"events": 2, "bytes": 18})]);
 }
 
 #[tokio::test]

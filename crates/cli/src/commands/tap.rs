@@ -4,10 +4,19 @@
 //! credentials, reconnects with `Last-Event-ID`, idle timeout); a file or standard input goes
 //! straight through the `sse-parser` decoder. Either way each frame goes to the
 //! [`Printer`], and reconnects and dropped events are logged to standard error.
+//!
+//! A file or standard input is read, decoded and printed on one blocking thread, in blocks of
+//! up to [`READ_BLOCK`]: no trip through the async runtime or hand-off between threads per
+//! read, and one write of the output per block. A flush per block, not per line, still shows a
+//! live pipe (`curl -N … | sse-connector tap -`) event by event, since a read returns what has
+//! arrived. The command's task only waits for a stop signal, which may come while the thread
+//! is blocked in a read.
 
 use std::ffi::{OsStr, OsString};
+use std::io::{self, BufWriter, Read, Stdout};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -16,7 +25,6 @@ use clap::Args;
 use http::HeaderMap;
 use sse_client::{Auth, ClientConfig, EventStream, Secret, SseClient, StreamConfig, StreamItem};
 use sse_parser::{Decoder, Frame};
-use tokio::io::{AsyncRead, AsyncReadExt};
 
 use crate::commands::UsageError;
 use crate::output::{self, Mode, Printer, StdoutPrinter};
@@ -25,8 +33,15 @@ use crate::values;
 
 const COMMAND: &str = "tap";
 
-/// How much is read from a file or standard input at a time.
-const READ_CHUNK: usize = 64 * 1024;
+/// How much is read from a file or standard input at a time: large enough that reading
+/// costs far less than decoding (BENCHMARKS.md, `tap`).
+const READ_BLOCK: usize = 256 * 1024;
+
+/// The least room a read is given (a pipe returns at most 64 KiB a read).
+const MIN_READ: usize = 64 * 1024;
+
+/// The output buffer of a file or standard input: about what a block of input prints.
+const OUTPUT_BUFFER: usize = 256 * 1024;
 
 const AFTER_LONG_HELP: &str = "\
 Output, one JSON object a line:
@@ -322,32 +337,32 @@ pub async fn run(args: TapArgs, shutdown: Shutdown) -> anyhow::Result<ExitCode> 
             .into());
         }
     }
-    let mut tap = Tap {
-        printer: Printer::stdout(args.mode()),
-        max_events: args.max_events,
-        shutdown,
-        bytes: 0,
-    };
+    let decoder = Decoder::new().with_max_event_size(args.max_event_size());
     let tapped = match source {
         Source::Url(url) => {
             let stream_config = args.stream_config(&url)?;
             let client = SseClient::new(&args.client_config()?).map_err(client_error)?;
-            tap.url(client.stream(stream_config)).await
+            let mut tap = Tap {
+                printer: Printer::stdout(args.mode()),
+                max_events: args.max_events,
+                shutdown,
+                bytes: 0,
+            };
+            let stop = tap.url(client.stream(stream_config)).await;
+            stop.and_then(|stop| tap.printer.finish(tap.bytes).map(|()| stop))
         }
         Source::Stdin => {
-            let decoder = Decoder::new().with_max_event_size(args.max_event_size());
-            tap.reader(tokio::io::stdin(), "standard input", decoder)
-                .await
+            let input = Input::new(io::stdin(), "standard input", decoder, &args);
+            input.run(&shutdown).await?
         }
         Source::File(path) => {
-            let file = tokio::fs::File::open(&path)
-                .await
+            let file = std::fs::File::open(&path)
                 .with_context(|| format!("cannot open {}", path.display()))?;
-            let decoder = Decoder::new().with_max_event_size(args.max_event_size());
-            tap.reader(file, &path.display().to_string(), decoder).await
+            let input = Input::new(file, path.display().to_string(), decoder, &args);
+            input.run(&shutdown).await?
         }
     };
-    let stop = match tapped.and_then(|stop| tap.printer.finish(tap.bytes).map(|()| stop)) {
+    let stop = match tapped {
         Ok(stop) => stop,
         Err(error) if output::is_broken_pipe(&error) => return Ok(ExitCode::SUCCESS),
         Err(error) => return Err(error).context("cannot write to standard output"),
@@ -359,7 +374,7 @@ pub async fn run(args: TapArgs, shutdown: Shutdown) -> anyhow::Result<ExitCode> 
     }
 }
 
-/// One `tap` run: where the frames go, and when to stop.
+/// Tapping a URL: where the frames go, and when to stop.
 struct Tap {
     printer: StdoutPrinter,
     max_events: Option<u64>,
@@ -414,48 +429,118 @@ impl Tap {
         self.bytes = stream.bytes_received();
         Ok(stop)
     }
+}
 
-    /// Taps a file or standard input to its end (`name` is for messages). An event without
-    /// its closing blank line at the end is not dispatched, as the standard says. Returns
-    /// `Err` only for output errors.
-    async fn reader(
-        &mut self,
-        mut input: impl AsyncRead + Unpin,
-        name: &str,
-        mut decoder: Decoder,
-    ) -> std::io::Result<Stop> {
+/// A file or standard input to tap.
+struct Input<R> {
+    input: R,
+    /// For messages.
+    name: String,
+    decoder: Decoder,
+    max_events: Option<u64>,
+    /// Shared with the command's task, which prints the summary when a signal comes.
+    out: Arc<Mutex<Output>>,
+}
+
+/// What the reading thread and the command's task share.
+struct Output {
+    printer: Printer<BufWriter<Stdout>>,
+    /// Bytes read from the source.
+    bytes: u64,
+    /// Set once the summary is printed: nothing may follow it.
+    finished: bool,
+}
+
+/// Locks the output; a panic of the other side leaves nothing half-written that matters here.
+fn lock(out: &Mutex<Output>) -> MutexGuard<'_, Output> {
+    out.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl<R: Read + Send + 'static> Input<R> {
+    fn new(input: R, name: impl Into<String>, decoder: Decoder, args: &TapArgs) -> Self {
+        let printer = Printer::new(
+            BufWriter::with_capacity(OUTPUT_BUFFER, io::stdout()),
+            args.mode(),
+            false,
+        );
+        Self {
+            input,
+            name: name.into(),
+            decoder,
+            max_events: args.max_events,
+            out: Arc::new(Mutex::new(Output {
+                printer,
+                bytes: 0,
+                finished: false,
+            })),
+        }
+    }
+
+    /// Taps the input to its end, `--max-events` or a signal, then prints the summary.
+    /// The outer `Err` is a failure of the reading thread; the inner one an output error.
+    async fn run(self, shutdown: &Shutdown) -> anyhow::Result<io::Result<Stop>> {
+        let out = Arc::clone(&self.out);
+        let mut reading = tokio::task::spawn_blocking(move || self.read());
+        let stop = tokio::select! {
+            biased;
+            signal = shutdown.requested() => Ok(Stop::Signal(signal)),
+            read = &mut reading => read.context("the reading thread failed")?,
+        };
+        let mut out = lock(&out);
+        out.finished = true;
+        let bytes = out.bytes;
+        Ok(stop.and_then(|stop| out.printer.finish(bytes).map(|()| stop)))
+    }
+
+    /// Reads, decodes and prints until the end of the input, `--max-events`, or the summary
+    /// printed by the command's task. An event without its closing blank line at the end is
+    /// not dispatched, as the standard says. Returns `Err` only for output errors.
+    ///
+    /// Reads go into an initialized buffer of [`READ_BLOCK`] bytes and each read's bytes are
+    /// split off it; a new buffer is made when less than [`MIN_READ`] is left. So memory is
+    /// zeroed once (a safe `read` needs initialized memory) and each buffer serves several
+    /// reads of a pipe, which returns at most 64 KiB a read.
+    fn read(mut self) -> io::Result<Stop> {
         let mut buffer = BytesMut::new();
         loop {
-            loop {
-                match decoder.next_frame() {
-                    Ok(Some(Frame::Event(event))) => {
-                        if self.event(&event)? {
-                            return Ok(Stop::Done);
-                        }
-                    }
-                    Ok(Some(Frame::Comment(text))) => self.printer.comment(&text)?,
-                    Ok(Some(Frame::Retry(millis))) => self.printer.retry(millis)?,
-                    Ok(None) => break,
-                    Err(error) => tracing::warn!("{name}: {error}"),
-                }
+            if buffer.len() < MIN_READ {
+                buffer = BytesMut::with_capacity(READ_BLOCK);
+                buffer.resize(READ_BLOCK, 0);
             }
-            buffer.reserve(READ_CHUNK);
-            let read = tokio::select! {
-                biased;
-                signal = self.shutdown.requested() => return Ok(Stop::Signal(signal)),
-                read = input.read_buf(&mut buffer) => read,
-            };
-            match read {
-                Ok(0) => return Ok(Stop::Done),
-                Ok(n) => {
-                    self.bytes += n as u64;
-                    decoder.push(buffer.split().freeze());
-                }
+            let read = match self.input.read(&mut buffer) {
+                Ok(read) => read,
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
                 Err(error) => {
+                    let name = &self.name;
                     let error = anyhow::Error::new(error).context(format!("cannot read {name}"));
                     return Ok(Stop::Failed(error));
                 }
+            };
+            let mut out = lock(&self.out);
+            if read == 0 || out.finished {
+                return Ok(Stop::Done);
             }
+            out.bytes += read as u64;
+            self.decoder.push(buffer.split_to(read).freeze());
+            loop {
+                match self.decoder.next_frame() {
+                    Ok(Some(Frame::Event(event))) => {
+                        out.printer.event(&event)?;
+                        if self
+                            .max_events
+                            .is_some_and(|max| out.printer.events() >= max)
+                        {
+                            return Ok(Stop::Done);
+                        }
+                    }
+                    Ok(Some(Frame::Comment(text))) => out.printer.comment(&text)?,
+                    Ok(Some(Frame::Retry(millis))) => out.printer.retry(millis)?,
+                    Ok(None) => break,
+                    Err(error) => tracing::warn!("{}: {error}", self.name),
+                }
+            }
+            out.printer.flush()?;
         }
     }
 }
