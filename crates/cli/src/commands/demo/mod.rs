@@ -2,14 +2,16 @@
 //!
 //! It starts the embedded MQTT broker, a simulated SSE device ([`device`]), writes a registry
 //! with a device and an asset for it ([`demo_registry`]), runs the connector on them exactly as
-//! `run` does, and shows every message that reaches the broker ([`view`]). The registry is a
-//! real one: edit its files while the demo runs and watch the connector apply the change.
+//! `run` does, with the web UI on loopback, and shows every message that reaches the broker
+//! ([`view`]). The banner gives the web UI's address: it is the first thing a new user sees.
+//! The registry is a real one: edit its files (or use the web UI) while the demo runs and
+//! watch the connector apply the change.
 
 pub mod demo_registry;
 pub mod device;
 pub mod view;
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -17,6 +19,7 @@ use std::time::Duration;
 use ::registry::RegistryPaths;
 use aio_mqtt::MqttSubscriber;
 use anyhow::Context as _;
+use api::HttpListen;
 use clap::Args;
 use tokio_util::sync::CancellationToken;
 
@@ -46,10 +49,14 @@ pub struct DemoArgs {
     #[arg(long, value_name = "DIR")]
     dir: Option<PathBuf>,
 
-    /// HTTP listener address, or `off`
-    #[arg(long, value_name = "ADDR|off", default_value = "off")]
-    http: api::HttpListen,
+    /// Address of the web UI and HTTP API, or `off`; when the default is busy, a free port is
+    /// used [default: 127.0.0.1:8080]
+    #[arg(long, value_name = "ADDR|off")]
+    http: Option<HttpListen>,
 }
+
+/// Where the web UI is served when `--http` is not given (the default of `run`).
+const DEFAULT_HTTP: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 8080);
 
 /// Runs the demo until Ctrl-C or `--duration`.
 ///
@@ -81,6 +88,7 @@ pub async fn run(args: DemoArgs, shutdown: Shutdown) -> anyhow::Result<ExitCode>
         )
     })?;
 
+    let http = http_listen(args.http)?;
     let settings = RuntimeSettings {
         broker: BrokerChoice::Embedded(broker_addr(args.broker_addr)),
         client_id: "sse-connector-demo".to_owned(),
@@ -93,7 +101,7 @@ pub async fn run(args: DemoArgs, shutdown: Shutdown) -> anyhow::Result<ExitCode>
         state_store: StateStoreMode::Embedded,
         schema_registry: SchemaRegistryMode::Embedded,
         schema_namespace: schema_registry::DEFAULT_NAMESPACE.to_owned(),
-        http: args.http,
+        http: http.listen,
         http_token_file: None,
         http_allowed_hosts: Vec::new(),
         telemetry: Default::default(),
@@ -101,7 +109,7 @@ pub async fn run(args: DemoArgs, shutdown: Shutdown) -> anyhow::Result<ExitCode>
     let plumbing = start_plumbing(&settings).await?;
     let mut subscription = MqttSubscriber::start(&plumbing.mqtt, "demo/#")
         .context("cannot subscribe to the demo topics")?;
-    banner(&device, &registry_dir, &plumbing.broker_url);
+    banner(&device, &registry_dir, &plumbing.broker_url, &http);
 
     let stop = CancellationToken::new();
     let viewer = tokio::spawn({
@@ -165,14 +173,60 @@ fn broker_addr(asked: Option<SocketAddr>) -> SocketAddr {
     }
 }
 
-fn banner(device: &SimulatedDevice, registry: &std::path::Path, broker: &str) {
+/// The web UI's listener, and the default address when it was busy (for the banner).
+struct WebUi {
+    listen: HttpListen,
+    default_busy: bool,
+}
+
+/// The web UI's address: the one asked for (or none with `off`; port 0 is a free port), else
+/// [`DEFAULT_HTTP`] when it is free, else a free loopback port (so the demo runs beside `run`
+/// or another demo). The port is probed here and bound by the connector moments later.
+fn http_listen(asked: Option<HttpListen>) -> anyhow::Result<WebUi> {
+    let (addr, default_busy) = match asked {
+        Some(HttpListen::On(addr)) if addr.port() == 0 => (free_port(addr.ip())?, false),
+        Some(listen) => (listen, false),
+        None if TcpListener::bind(DEFAULT_HTTP).is_ok() => (HttpListen::On(DEFAULT_HTTP), false),
+        None => (free_port(DEFAULT_HTTP.ip())?, true),
+    };
+    Ok(WebUi {
+        listen: addr,
+        default_busy,
+    })
+}
+
+/// A port free on `ip` now, so that the banner can name it before the connector binds it.
+fn free_port(ip: IpAddr) -> anyhow::Result<HttpListen> {
+    TcpListener::bind(SocketAddr::new(ip, 0))
+        .and_then(|listener| listener.local_addr())
+        .map(HttpListen::On)
+        .with_context(|| format!("cannot find a free port on {ip} for the web UI"))
+}
+
+fn banner(device: &SimulatedDevice, registry: &std::path::Path, broker: &str, ui: &WebUi) {
     let port = broker.rsplit(':').next().unwrap_or("1883");
+    let (web_ui, watch) = match ui.listen {
+        HttpListen::Off => (String::new(), "Watch"),
+        HttpListen::On(addr) => {
+            let busy = if ui.default_busy {
+                format!(" ({DEFAULT_HTTP} is busy)")
+            } else {
+                String::new()
+            };
+            (
+                format!("web UI    http://{addr}/{busy}\n  "),
+                "Open the web UI for the device, the asset, their health and live messages.\n  \
+                 Or watch",
+            )
+        }
+    };
     eprintln!(
         "sse-connector demo\n  \
+         {web_ui}\
          device    {} (simulated: /api/readings, /events)\n  \
          registry  {}\n  \
          broker    {broker} (embedded)\n\n  \
-         Watch with any MQTT client:  mosquitto_sub -V mqttv5 -p {port} -t 'demo/#' -F '%t %p %P'\n  \
+         {watch} with any MQTT client:  mosquitto_sub -V mqttv5 -p {port} -t 'demo/#' -F '%t %p %P'\n  \
          Edit the registry while it runs; Ctrl-C to stop.\n",
         device.address(),
         registry.display(),
