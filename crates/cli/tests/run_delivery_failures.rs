@@ -63,6 +63,32 @@ fn registry(address: &str, datasets: &str) -> tempfile::TempDir {
     registry
 }
 
+/// Waits until dataset `dataset` of `plant` is `Unavailable` because its deliveries are
+/// retried, and checks that the health message says `why`.
+async fn retried(http: std::net::SocketAddr, dataset: &str, why: &[&str]) {
+    let report = status_until(http, &format!("{dataset} Unavailable"), |r| {
+        dataset_parts(r, "plant", dataset).0["status"] == "Unavailable"
+    })
+    .await;
+    let (health, _) = dataset_parts(&report, "plant", dataset);
+    assert_eq!(
+        health["reasonCode"], "SseConnectorDeliveryError",
+        "{health}"
+    );
+    let message = health["message"].as_str().unwrap();
+    for text in why {
+        assert!(message.contains(text), "no {text:?} in {health}");
+    }
+}
+
+/// Waits until dataset `dataset` of `plant` is `Available` again.
+async fn available(http: std::net::SocketAddr, dataset: &str) {
+    status_until(http, &format!("{dataset} Available"), |r| {
+        dataset_parts(r, "plant", dataset).0["status"] == "Available"
+    })
+    .await;
+}
+
 /// The last event id of the stream's checkpoint, once it is `id`.
 async fn checkpoint_reaches(state: &Path, id: &str) {
     common::eventually(&format!("checkpoint {id}"), || {
@@ -107,20 +133,12 @@ async fn a_topic_the_broker_refuses_is_retried_until_the_broker_allows_it() {
     .await;
     let http = connector.http.unwrap();
 
-    let report = status_until(http, "blocked Unavailable", |r| {
-        dataset_parts(r, "plant", "blocked").0["status"] == "Unavailable"
-    })
+    retried(
+        http,
+        "blocked",
+        &["NotAuthorized", "plant/blocked/readings"],
+    )
     .await;
-    let (health, _) = dataset_parts(&report, "plant", "blocked");
-    assert_eq!(
-        health["reasonCode"], "SseConnectorDeliveryError",
-        "{health}"
-    );
-    let message = health["message"].as_str().unwrap();
-    assert!(
-        message.contains("NotAuthorized") && message.contains("plant/blocked/readings"),
-        "{health}"
-    );
     // The stream waits: the first refused event is the last one read, give or take the
     // events in flight when it was refused.
     tokio::time::sleep(Duration::from_millis(1500)).await;
@@ -150,10 +168,7 @@ async fn a_topic_the_broker_refuses_is_retried_until_the_broker_allows_it() {
     .await;
     collect_all(&mut subscriber, &mut received, "plant/ok/readings", TOTAL).await;
     checkpoint_reaches(state.path(), &TOTAL.to_string()).await;
-    status_until(http, "blocked Available", |r| {
-        dataset_parts(r, "plant", "blocked").0["status"] == "Available"
-    })
-    .await;
+    available(http, "blocked").await;
     drop(connector);
 }
 
@@ -300,19 +315,7 @@ async fn a_state_store_that_stops_answering_and_comes_back_gets_every_set_in_ord
     // The store goes away; the next SETs time out and are retried while the stream waits.
     service.shutdown().await;
     rest.open();
-    let report = status_until(http, "latest Unavailable", |r| {
-        dataset_parts(r, "plant", "latest").0["status"] == "Unavailable"
-    })
-    .await;
-    let (health, _) = dataset_parts(&report, "plant", "latest");
-    assert_eq!(
-        health["reasonCode"], "SseConnectorDeliveryError",
-        "{health}"
-    );
-    assert!(
-        health["message"].as_str().unwrap().contains("plant-latest"),
-        "{health}"
-    );
+    retried(http, "latest", &["plant-latest"]).await;
 
     // It comes back with its data: every SET arrives, the last one last.
     let service =
@@ -320,10 +323,7 @@ async fn a_state_store_that_stops_answering_and_comes_back_gets_every_set_in_ord
     service.ready().await;
     checkpoint_reaches(state.path(), &TOTAL.to_string()).await;
     assert_eq!(value().await.as_deref(), Some("{\"n\":30}"));
-    status_until(http, "latest Available", |r| {
-        dataset_parts(r, "plant", "latest").0["status"] == "Available"
-    })
-    .await;
+    available(http, "latest").await;
     drop(connector);
     reader.close();
     service.shutdown().await;
@@ -425,22 +425,7 @@ async fn a_full_storage_disk_is_retried_until_it_has_room_again() {
 
     disk.fill();
     rest.open();
-    let report = status_until(http, "lines Unavailable", |r| {
-        dataset_parts(r, "plant", "lines").0["status"] == "Unavailable"
-    })
-    .await;
-    let (health, _) = dataset_parts(&report, "plant", "lines");
-    assert_eq!(
-        health["reasonCode"], "SseConnectorDeliveryError",
-        "{health}"
-    );
-    assert!(
-        health["message"]
-            .as_str()
-            .unwrap()
-            .contains("No space left"),
-        "{health}"
-    );
+    retried(http, "lines", &["No space left"]).await;
 
     disk.free();
     checkpoint_reaches(state.path(), &TOTAL.to_string()).await;
@@ -454,9 +439,6 @@ async fn a_full_storage_disk_is_retried_until_it_has_room_again() {
     let mut sorted = seen.clone();
     sorted.sort_unstable();
     assert_eq!(seen, sorted, "in event order");
-    status_until(http, "lines Available", |r| {
-        dataset_parts(r, "plant", "lines").0["status"] == "Available"
-    })
-    .await;
+    available(http, "lines").await;
     drop(connector);
 }
