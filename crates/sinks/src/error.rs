@@ -1,5 +1,7 @@
 //! Why a message was not delivered: [`PublishError`], shared by every destination.
 
+use crate::mqtt::error::reason_code;
+
 /// Why a message was not delivered.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PublishError {
@@ -53,26 +55,6 @@ pub enum PublishError {
         /// The store's reply or the failure.
         reason: String,
     },
-}
-
-/// PUBACK reason codes (MQTT 5.0, 3.4.2.1) that say something about the message itself.
-pub mod reason_code {
-    /// Unspecified error: the broker gives no reason; may pass later.
-    pub const UNSPECIFIED: u8 = 0x80;
-    /// Implementation specific error: may pass later.
-    pub const IMPLEMENTATION_SPECIFIC: u8 = 0x83;
-    /// Not authorized: passes once the broker's authorization changes.
-    pub const NOT_AUTHORIZED: u8 = 0x87;
-    /// Topic Name invalid: the same message never passes.
-    pub const TOPIC_NAME_INVALID: u8 = 0x90;
-    /// Packet Identifier in use: a client bookkeeping conflict; passes when sent again.
-    pub const PACKET_IDENTIFIER_IN_USE: u8 = 0x91;
-    /// Packet too large: the same message never passes.
-    pub const PACKET_TOO_LARGE: u8 = 0x95;
-    /// Quota exceeded: passes once the broker's quota allows it.
-    pub const QUOTA_EXCEEDED: u8 = 0x97;
-    /// Payload format invalid: the same message never passes.
-    pub const PAYLOAD_FORMAT_INVALID: u8 = 0x99;
 }
 
 impl PublishError {

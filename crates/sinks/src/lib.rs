@@ -1,27 +1,38 @@
 //! Destinations: where the connector delivers what it reads.
 //!
-//! This crate is the **sink** stage of the pipeline. The supervisor turns each SSE event into a
-//! [`Message`](aio_mqtt::Message) (with the headers of [`aio_mqtt::cloudevents`]) and hands it
-//! to a [`Publisher`]; a publisher's [`Delivery`] resolves only when the destination has
-//! acknowledged the message, which is what lets the connector move a stream's checkpoint
-//! safely. The MQTT transport itself (settings, TLS, AIO's protocol patterns) is `aio_mqtt`'s.
+//! This crate is the **sink** stage of the pipeline. The supervisor turns each SSE event into
+//! what a destination accepts and hands it over; every destination returns a [`Delivery`] that
+//! resolves only when the destination has taken responsibility for it (a PUBACK, a state store
+//! `+OK`, a line written and flushed), which is what lets the connector move a stream's
+//! checkpoint safely. A failure is a [`PublishError`] whose
+//! [`is_retryable`](PublishError::is_retryable) decides between a retry and a dead letter.
+//!
+//! Every destination is a folder of the same shape: `mod.rs` says what the destination is,
+//! `accepts.rs` what it accepts, `deliver.rs` how it delivers, `error.rs` how it fails (any
+//! further file is a part of its delivery). A new destination copies a folder.
 //!
 //! # Layout
-//! - [`publisher`]: the [`Publisher`] trait and [`Delivery`].
-//! - [`mqtt`]: the MQTT v5 publisher: one task owns the connection; acknowledgements are
-//!   matched to publishes; reconnection with backoff; unacknowledged messages are sent again.
-//! - [`key_value`]: the [`KeyValueStore`] trait of `BrokerStateStore` destinations.
-//! - [`file`]: the `Storage` destination: [`FileSinks`], JSON lines, rotation, fsync.
-//! - [`error`]: [`PublishError`], why a message was not delivered.
+//! - [`contract`]: the [`Publisher`] trait and [`Delivery`], shared by every destination.
+//! - [`error`]: [`PublishError`], shared by every destination.
+//! - [`mqtt`]: MQTT v5 ([`MqttPublisher`]): accepts an [`aio_mqtt::Message`]; one task owns
+//!   the connection; acknowledgements are matched to publishes; unacknowledged messages are
+//!   sent again after a reconnect.
+//! - [`state_store`]: `BrokerStateStore`: accepts `SET key value` ([`KeyValueStore`]);
+//!   delivers through `statestore`'s client.
+//! - [`file`](mod@file): `Storage` ([`FileSinks`]): accepts a JSON [`Line`](file::Line); appends,
+//!   rotates, flushes.
+//!
+//! The MQTT transport and AIO's protocol patterns (settings, TLS, commands, headers) are
+//! `aio_mqtt`'s; the state store protocol is `statestore`'s.
 
+pub mod contract;
 pub mod error;
 pub mod file;
-pub mod key_value;
 pub mod mqtt;
-pub mod publisher;
+pub mod state_store;
 
+pub use contract::{Delivery, Publisher};
 pub use error::PublishError;
 pub use file::{FileOptions, FileSinks};
-pub use key_value::{AnyKeyValueStore, KeyValueStore};
 pub use mqtt::{ConnectionStatus, MqttPublisher};
-pub use publisher::{Delivery, Publisher};
+pub use state_store::{AnyKeyValueStore, KeyValueStore};

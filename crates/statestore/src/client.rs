@@ -153,6 +153,27 @@ impl StateStoreClient {
         value: impl Into<Bytes>,
         options: SetOptions,
     ) -> Result<bool> {
+        self.queue_set(key, value, options).await?.applied().await
+    }
+
+    /// Queues `SET key value` and returns at once with what waits for its reply. SETs queued
+    /// one after the other reach the service in that order (one connection, QoS 1), so a key
+    /// set back to back ends with the last value: what a destination needs to keep up with a
+    /// stream without waiting for each reply.
+    ///
+    /// # Errors
+    /// [`ErrorKind::InvalidArgument`] for an empty key; [`ErrorKind::Closed`];
+    /// [`ErrorKind::Timeout`] when there is no connection within the timeout. The reply's
+    /// errors come from [`QueuedSet::applied`].
+    ///
+    /// # Cancel safety
+    /// Dropping the future may or may not have queued the SET.
+    pub async fn queue_set(
+        &self,
+        key: impl Into<Bytes>,
+        value: impl Into<Bytes>,
+        options: SetOptions,
+    ) -> Result<QueuedSet> {
         let expires_ms = options
             .expires
             .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX).max(1));
@@ -162,11 +183,8 @@ impl StateStoreClient {
             condition: options.condition,
             expires_ms,
         };
-        match self.invoke(request, options.fencing_token.as_ref()).await? {
-            Response::Ok => Ok(true),
-            Response::Integer(-1) => Ok(false),
-            other => Err(unexpected("SET", &other)),
-        }
+        let pending = self.send(request, options.fencing_token.as_ref()).await?;
+        Ok(QueuedSet { pending })
     }
 
     /// The value of `key`, `None` when it does not exist.
@@ -361,6 +379,28 @@ impl StateStoreClient {
     }
 }
 
+/// A SET queued by [`StateStoreClient::queue_set`], waiting for its reply. Dropping it forgets
+/// the reply; the SET may still be applied.
+#[derive(Debug)]
+pub struct QueuedSet {
+    pending: PendingRequest,
+}
+
+impl QueuedSet {
+    /// The reply: `Ok(true)` when applied, `Ok(false)` when the condition kept it from
+    /// applying (`:-1`).
+    ///
+    /// # Errors
+    /// As [`StateStoreClient::set`].
+    pub async fn applied(self) -> Result<bool> {
+        match self.pending.response().await? {
+            Response::Ok => Ok(true),
+            Response::Integer(-1) => Ok(false),
+            other => Err(unexpected("SET", &other)),
+        }
+    }
+}
+
 /// A request sent, waiting for its response; dropping it forgets the request.
 #[derive(Debug)]
 pub(crate) struct PendingRequest {
@@ -423,7 +463,7 @@ fn read_reply(verb: &str, reply: Reply) -> Result<Response> {
     }
 }
 
-pub(crate) fn unexpected(verb: &str, response: &Response) -> Error {
+fn unexpected(verb: &str, response: &Response) -> Error {
     Error::new(
         ErrorKind::UnexpectedResponse,
         format!("{verb}: unexpected response {response:?}"),

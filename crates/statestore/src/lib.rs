@@ -2,17 +2,15 @@
 //! response, with RESP3 payloads.
 //!
 //! In the pipeline this crate sits beside the MQTT sink: the `BrokerStateStore` destination
-//! SETs a key to each event's payload with a [`StateStoreClient`], and `sse-connector run`
-//! starts a [`StateStoreService`] on the broker when no external state store (for example a
-//! real AIO broker) is configured. The protocol's facts are in [`protocol`] and [`resp3`].
+//! (`sinks::state_store`) SETs a key to each event's payload with a [`StateStoreClient`], and
+//! `sse-connector run` starts a [`StateStoreService`] on the broker when no external state
+//! store (for example a real AIO broker) is configured. The protocol's facts are in [`protocol`] and [`resp3`].
 //!
 //! # Layout
 //! - [`resp3`]: the RESP3 codec, pure: requests, responses, notifications.
 //! - [`protocol`]: topics, user properties, status codes, HLC text, hex; pure.
 //! - [`client`]: [`StateStoreClient`]: SET / GET / DEL / VDEL / KEYNOTIFY with timeouts,
 //!   typed errors.
-//! - `key_value`: [`StateStoreClient`] as the `BrokerStateStore` destination
-//!   ([`sinks::key_value::KeyValueStore`]): unconditional SETs, in order.
 //! - [`stored`]: [`stored_keys`], the keys persisted by an embedded service, read beside it.
 //! - [`observation`]: [`KeyObservation`], the notifications of an observed key.
 //! - [`service`]: [`StateStoreService`], the embedded state store on any MQTT v5 broker.
@@ -28,7 +26,6 @@ mod admit;
 pub mod client;
 mod connection;
 pub mod error;
-mod key_value;
 pub mod observation;
 mod persist;
 pub mod protocol;
@@ -38,7 +35,7 @@ mod store;
 pub mod stored;
 
 pub use aio_mqtt::hlc::HlcTimestamp;
-pub use client::{SetOptions, StateStoreClient};
+pub use client::{QueuedSet, SetOptions, StateStoreClient};
 pub use error::{Error, ErrorKind, Result, ServiceError};
 pub use observation::{KeyNotification, KeyObservation};
 pub use resp3::{Notification, SetCondition};

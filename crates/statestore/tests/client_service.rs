@@ -20,7 +20,7 @@ on_both_brokers!(
     observe_set_then_delete,
     values_survive_a_service_restart,
     binary_keys_and_values,
-    key_value_sets_land_in_order,
+    queued_sets_land_in_order,
 );
 
 fn opts(condition: SetCondition) -> SetOptions {
@@ -333,24 +333,29 @@ async fn a_second_service_cannot_take_the_same_directory() {
     first.shutdown().await;
 }
 
-/// The client as the `BrokerStateStore` destination: SETs queued back to back (without
-/// waiting for their replies) are applied in order, so the key ends with the last value.
-async fn key_value_sets_land_in_order(broker: Broker) {
-    use sinks::key_value::KeyValueStore;
+/// SETs queued back to back (without waiting for their replies) are applied in order, so the
+/// key ends with the last value: what the `BrokerStateStore` destination relies on.
+async fn queued_sets_land_in_order(broker: Broker) {
     let dir = tempfile::tempdir().unwrap();
     let service = service(&broker, &service_id(), dir.path()).await;
     let client = client(&broker, "kv").await;
-    let mut deliveries = Vec::new();
+    let mut queued = Vec::new();
     for n in 0..200 {
         let value = Bytes::from(format!("{{\"n\":{n}}}"));
-        deliveries.push(
-            KeyValueStore::set(&client, "latest".to_owned(), value)
+        queued.push(
+            client
+                .queue_set("latest", value, SetOptions::default())
                 .await
                 .unwrap(),
         );
     }
-    for delivery in deliveries {
-        tokio::time::timeout(WAIT, delivery).await.unwrap().unwrap();
+    for set in queued {
+        assert!(
+            tokio::time::timeout(WAIT, set.applied())
+                .await
+                .unwrap()
+                .unwrap()
+        );
     }
     assert_eq!(
         client.get("latest").await.unwrap(),

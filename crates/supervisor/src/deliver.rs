@@ -4,7 +4,7 @@
 
 use model::destination::Sink;
 use sinks::file::FileSinks;
-use sinks::key_value::{AnyKeyValueStore, KeyValueStore as _};
+use sinks::state_store::{AnyKeyValueStore, KeyValueStore as _};
 use sinks::{Delivery, PublishError, Publisher};
 
 use crate::forward::Outgoing;

@@ -34,7 +34,7 @@ use model::plan::{Operation, OperationId, Plan, StreamSpec};
 use schema::{Sampling, SchemaRegistrar};
 use sinks::Publisher;
 use sinks::file::FileSinks;
-use sinks::key_value::{AnyKeyValueStore, KeyValueStore};
+use sinks::state_store::{AnyKeyValueStore, KeyValueStore};
 use sse_client::RetryPolicy;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;

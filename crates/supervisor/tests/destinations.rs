@@ -14,7 +14,7 @@ use bytes::Bytes;
 use common::*;
 use model::destination::Sink;
 use sinks::file::{FileOptions, FileSinks};
-use sinks::key_value::KeyValueStore;
+use sinks::state_store::KeyValueStore;
 use sinks::{Delivery, PublishError};
 use supervisor::{CheckpointStore, Supervisor, SupervisorConfig};
 use test_support::{Response, SseServer};

@@ -15,9 +15,10 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read as _, Seek as _, SeekFrom, Write as _};
 use std::path::{Path, PathBuf};
 
+use super::accepts::Line;
+use super::deliver::{Durability, FileOptions};
+use super::error::{io_error, path_refused};
 use crate::error::PublishError;
-use crate::file::line::Line;
-use crate::file::{Durability, FileOptions};
 
 /// How far back the repair reads at a time, looking for the last `\n`.
 const REPAIR_CHUNK: u64 = 64 * 1024;
@@ -180,17 +181,11 @@ impl FileWriter {
     }
 
     pub fn io_error(&self, reason: impl Into<String>) -> PublishError {
-        PublishError::Storage {
-            path: self.name.clone(),
-            reason: reason.into(),
-        }
+        io_error(&self.name, reason)
     }
 
     fn refused(&self, reason: &str) -> PublishError {
-        PublishError::StoragePath {
-            path: self.name.clone(),
-            reason: reason.to_owned(),
-        }
+        path_refused(&self.name, reason)
     }
 }
 

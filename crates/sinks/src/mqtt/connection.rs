@@ -10,16 +10,19 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use rumqttc::Outgoing;
 use rumqttc::v5::mqttbytes::QoS;
-use rumqttc::v5::mqttbytes::v5::{Packet, PubAck, PubAckReason, Publish, PublishProperties};
+use rumqttc::v5::mqttbytes::v5::{Packet, Publish, PublishProperties};
 use rumqttc::v5::{ConnectionError, Event, EventLoop, Request};
 use tokio::sync::{Notify, OwnedSemaphorePermit, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 
-use super::inflight::{Inflight, Report};
-use super::{ConnectionStatus, encoded_len};
-use crate::error::PublishError;
 use aio_mqtt::config::{Backoff, read_password};
 use aio_mqtt::{Message, Qos};
+
+use super::ConnectionStatus;
+use super::accepts::encoded_len;
+use super::error::refusal;
+use super::inflight::{Inflight, Report};
+use crate::error::PublishError;
 
 /// Completes one message's [`Delivery`](crate::Delivery) and, by dropping the permit, frees
 /// its place in the in-flight window.
@@ -104,37 +107,6 @@ fn report_of(event: &Event) -> Option<Report> {
             refused: refusal(ack),
         }),
         _ => None,
-    }
-}
-
-/// The failure reason code and text of a PUBACK, or `None` when the broker took the message.
-fn refusal(ack: &PubAck) -> Option<(u8, String)> {
-    match ack.reason {
-        PubAckReason::Success | PubAckReason::NoMatchingSubscribers => None,
-        reason => {
-            let detail = ack
-                .properties
-                .as_ref()
-                .and_then(|p| p.reason_string.as_deref())
-                .map(|s| format!(" ({s})"))
-                .unwrap_or_default();
-            Some((pub_ack_code(reason), format!("{reason:?}{detail}")))
-        }
-    }
-}
-
-/// The MQTT 5 reason code of a PUBACK reason (rumqttc keeps only the name).
-fn pub_ack_code(reason: PubAckReason) -> u8 {
-    match reason {
-        PubAckReason::Success => 0x00,
-        PubAckReason::NoMatchingSubscribers => 0x10,
-        PubAckReason::UnspecifiedError => 0x80,
-        PubAckReason::ImplementationSpecificError => 0x83,
-        PubAckReason::NotAuthorized => 0x87,
-        PubAckReason::TopicNameInvalid => 0x90,
-        PubAckReason::PacketIdentifierInUse => 0x91,
-        PubAckReason::QuotaExceeded => 0x97,
-        PubAckReason::PayloadFormatInvalid => 0x99,
     }
 }
 

@@ -1,12 +1,14 @@
-//! The MQTT v5 publisher: [`MqttPublisher`], on rumqttc.
+//! The MQTT v5 destination: [`MqttPublisher`], on rumqttc, over `aio_mqtt`'s settings and TLS.
 //!
 //! # Guarantees
-//! - **Delivered means acknowledged.** [`Publisher::publish`] returns a [`Delivery`] that
-//!   resolves when the broker sent PUBACK (QoS 1) or the publish was written (QoS 0). A PUBACK
-//!   with a failure reason resolves it with [`PublishError::Refused`].
-//! - **Backpressure.** At most [`MqttConfig::max_in_flight`] messages are accepted and not yet
-//!   completed; `publish` waits for room beyond that, so the supervisor stops reading its SSE
-//!   socket while the broker is slow or away.
+//! - **Delivered means acknowledged.** [`Publisher::publish`](crate::Publisher::publish)
+//!   returns a [`Delivery`](crate::Delivery) that resolves when the broker sent PUBACK (QoS 1)
+//!   or the publish was written (QoS 0). A PUBACK with a failure reason resolves it with
+//!   [`PublishError::Refused`](crate::PublishError::Refused).
+//! - **Backpressure.** At most
+//!   [`MqttConfig::max_in_flight`](aio_mqtt::MqttConfig::max_in_flight) messages are accepted
+//!   and not yet completed; `publish` waits for room beyond that, so the supervisor stops
+//!   reading its SSE socket while the broker is slow or away.
 //! - **Nothing lost across broker restarts.** Every unacknowledged QoS 1 message is kept (its
 //!   payload is a cheap `Bytes` clone) and sent again, in order, after each reconnect: with its
 //!   packet id when the broker kept the session, with a fresh one when it did not. QoS 0
@@ -16,333 +18,23 @@
 //!   connect and disconnect is logged once; credentials are never logged.
 //!
 //! # Layout
+//! - [`accepts`]: what it accepts: an [`aio_mqtt::Message`] without wildcards in its topic,
+//!   whose packet fits the limits.
+//! - [`deliver`]: [`MqttPublisher`], the handle that queues messages and resolves deliveries.
+//! - [`error`]: the PUBACK reason codes and the refusal they make.
 //! - `connection`: the task that owns rumqttc's event loop.
 //! - `inflight`: the I/O-free state machine that matches acknowledgements to messages and
 //!   plans replays; its module docs explain why rumqttc's own replay is not used.
 //! - `window`: the in-flight window, refilled in batches once it ran full.
 //!
-//! The settings ([`MqttConfig`]) and the TLS configuration are `aio_mqtt`'s.
+//! The settings ([`MqttConfig`](aio_mqtt::MqttConfig)) and the TLS configuration are
+//! `aio_mqtt`'s.
 
+pub mod accepts;
 mod connection;
+pub mod deliver;
+pub mod error;
 mod inflight;
 mod window;
 
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
-
-use rumqttc::v5::mqttbytes::QoS;
-use rumqttc::v5::{AsyncClient, MqttOptions};
-use rumqttc::{TlsConfiguration, Transport};
-use tokio::sync::{Notify, watch};
-use tokio::task::JoinHandle;
-use tokio_util::sync::{CancellationToken, DropGuard};
-
-use aio_mqtt::{Message, MqttConfig, MqttError, MqttErrorKind, MqttErrorSource, Qos, tls};
-
-use crate::error::PublishError;
-use crate::publisher::{Delivery, Publisher};
-use connection::{Connection, Settings, Shared, Waiter};
-use inflight::Inflight;
-use window::Window;
-
-/// Whether the publisher has a working broker connection (for readiness checks).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ConnectionStatus {
-    /// Not connected yet since the start.
-    Connecting,
-    /// Connected: the broker accepted CONNECT.
-    Connected,
-    /// The connection was lost or refused; reconnecting with backoff.
-    Disconnected,
-    /// Closed by [`MqttPublisher::close`] or because every handle was dropped.
-    Closed,
-}
-
-/// Publishes [`Message`]s to an MQTT v5 broker; cheap to clone (all clones share one
-/// connection). Dropping the last clone stops the connection without waiting for
-/// acknowledgements; call [`close`](Self::close) to flush first.
-#[derive(Debug, Clone)]
-pub struct MqttPublisher {
-    inner: Arc<Inner>,
-}
-
-#[derive(Debug)]
-struct Inner {
-    shared: Arc<Shared>,
-    client: AsyncClient,
-    window: Window,
-    max_packet_size: u32,
-    close_timeout: Duration,
-    task: Mutex<Option<JoinHandle<()>>>,
-    cancel: CancellationToken,
-    _stop_on_drop: DropGuard,
-}
-
-impl MqttPublisher {
-    /// Validates `config`, builds the TLS configuration, and spawns the connection task on the
-    /// current tokio runtime. Returns at once: the first connect happens in the background
-    /// (watch [`status`](Self::status)); messages published meanwhile wait for it.
-    ///
-    /// # Errors
-    /// [`MqttError`] for an invalid setting, an unusable CA, certificate, key or password file,
-    /// or when called outside a tokio runtime.
-    pub fn start(config: MqttConfig) -> Result<Self, MqttError> {
-        config.validate()?;
-        let runtime = tokio::runtime::Handle::try_current().map_err(|_| {
-            MqttError::new(
-                MqttErrorKind::NoRuntime,
-                "the MQTT publisher needs a tokio runtime",
-            )
-        })?;
-        if let Some(path) = &config.password_file {
-            // Fail early on a missing file; it is read again at every connect.
-            std::fs::metadata(path).map_err(|e| {
-                MqttError::new(
-                    MqttErrorKind::PasswordFile,
-                    format!("cannot read MQTT password file {}: {e}", path.display()),
-                )
-                .with_source(MqttErrorSource::Io(e))
-            })?;
-        }
-        let mut options =
-            MqttOptions::new(config.client_id.clone(), config.host.clone(), config.port);
-        options
-            .set_keep_alive(config.keep_alive)
-            .set_clean_start(config.clean_start)
-            .set_session_expiry_interval(u32::try_from(config.session_expiry.as_secs()).ok())
-            .set_max_packet_size(Some(config.max_packet_size))
-            .set_outgoing_inflight_upper_limit(config.max_in_flight)
-            .set_connection_timeout(config.connect_timeout.as_secs().max(1));
-        if let Some(tls) = &config.tls {
-            let tls = tls::client_config(tls)?;
-            options.set_transport(Transport::tls_with_config(TlsConfiguration::Rustls(tls)));
-        }
-        // The channel holds only messages that also hold a window permit (plus DISCONNECT), so
-        // it never fills and `try_publish` never waits: the window is the backpressure.
-        let capacity = usize::from(config.max_in_flight) + 2;
-        let (client, eventloop) = AsyncClient::new(options, capacity);
-        let (status, _) = watch::channel(ConnectionStatus::Connecting);
-        let shared = Arc::new(Shared {
-            inflight: Mutex::new(Inflight::new(config.max_in_flight)),
-            status,
-            broker_max_packet: AtomicU32::new(u32::MAX),
-            idle: Notify::new(),
-            closing: AtomicBool::new(false),
-        });
-        let cancel = CancellationToken::new();
-        let connection = Connection {
-            eventloop,
-            shared: Arc::clone(&shared),
-            settings: Settings {
-                broker: format!("{}:{}", config.host, config.port),
-                username: config.username.clone(),
-                password_file: config.password_file.clone(),
-                backoff: config.reconnect,
-                max_packet_size: config.max_packet_size,
-            },
-            cancel: cancel.clone(),
-        };
-        let task = runtime.spawn(connection.run());
-        Ok(Self {
-            inner: Arc::new(Inner {
-                shared,
-                client,
-                window: Window::new(usize::from(config.max_in_flight)),
-                max_packet_size: config.max_packet_size,
-                close_timeout: config.close_timeout,
-                task: Mutex::new(Some(task)),
-                cancel: cancel.clone(),
-                _stop_on_drop: cancel.drop_guard(),
-            }),
-        })
-    }
-
-    /// The connection status, updated on every transition.
-    pub fn status(&self) -> watch::Receiver<ConnectionStatus> {
-        self.inner.shared.status.subscribe()
-    }
-
-    /// Whether the broker connection is up right now.
-    pub fn is_connected(&self) -> bool {
-        *self.inner.shared.status.borrow() == ConnectionStatus::Connected
-    }
-
-    /// Messages accepted and not yet completed.
-    pub fn unacknowledged(&self) -> usize {
-        self.inner.shared.inflight().len()
-    }
-
-    /// Stops accepting messages, waits up to the configured close timeout for every accepted
-    /// message to complete, sends DISCONNECT, and ends the connection. Messages still
-    /// unacknowledged then resolve with [`PublishError::Closed`]; returns how many.
-    ///
-    /// Cancel safety: dropping the future stops the waiting; the publisher stays closed to new
-    /// messages, and the connection ends when the last handle is dropped.
-    pub async fn close(&self) -> usize {
-        let inner = &self.inner;
-        inner.shared.closing.store(true, Ordering::Release);
-        inner.window.close();
-        let drained = tokio::time::timeout(inner.close_timeout, self.wait_idle())
-            .await
-            .is_ok();
-        let undelivered = if drained { 0 } else { self.unacknowledged() };
-        if undelivered > 0 {
-            tracing::warn!(
-                undelivered,
-                "closing the MQTT publisher with unacknowledged messages"
-            );
-        }
-        if !(self.is_connected() && inner.client.try_disconnect().is_ok()) {
-            inner.cancel.cancel();
-        }
-        let task = inner
-            .task
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take();
-        if let Some(mut task) = task
-            && tokio::time::timeout(Duration::from_secs(2), &mut task)
-                .await
-                .is_err()
-        {
-            inner.cancel.cancel();
-            let _ = task.await;
-        }
-        undelivered
-    }
-
-    async fn wait_idle(&self) {
-        let shared = &self.inner.shared;
-        loop {
-            let notified = shared.idle.notified();
-            tokio::pin!(notified);
-            notified.as_mut().enable();
-            if shared.inflight().is_empty() {
-                return;
-            }
-            notified.await;
-        }
-    }
-
-    /// Checks what would make the broker or rumqttc drop the connection, before queueing.
-    fn check(&self, message: &Message) -> Result<(), PublishError> {
-        let invalid = |reason: String| PublishError::Invalid {
-            topic: message.topic.clone(),
-            reason,
-        };
-        if message.topic.is_empty() || message.topic.contains(['+', '#', '\0']) {
-            return Err(invalid(
-                "a topic name must be non-empty and have no wildcards".into(),
-            ));
-        }
-        let limit = self
-            .inner
-            .max_packet_size
-            .min(self.inner.shared.broker_max_packet.load(Ordering::Acquire));
-        let size = encoded_len(message);
-        if size > limit as usize {
-            return Err(invalid(format!(
-                "the packet of {size} bytes exceeds the limit of {limit}"
-            )));
-        }
-        Ok(())
-    }
-}
-
-impl Publisher for MqttPublisher {
-    /// Waits for room in the in-flight window, then queues the message.
-    ///
-    /// # Errors
-    /// [`PublishError::Closed`] after [`close`](MqttPublisher::close);
-    /// [`PublishError::Invalid`] for a topic with wildcards or a packet over the size limit.
-    ///
-    /// Cancel safety: dropping the future before it returns queues nothing.
-    async fn publish(&self, message: Message) -> Result<Delivery, PublishError> {
-        self.check(&message)?;
-        let inner = &self.inner;
-        let permit = inner.window.permit().await.ok_or(PublishError::Closed)?;
-        let qos = match message.qos {
-            Qos::AtMostOnce => QoS::AtMostOnce,
-            Qos::AtLeastOnce => QoS::AtLeastOnce,
-        };
-        let properties = connection::properties(&message);
-        let (topic, retain, payload) = (
-            message.topic.clone(),
-            message.retain,
-            message.payload.clone(),
-        );
-        let (done, delivery) = Delivery::channel();
-        // Submitting and queueing under one lock keeps the tracker's order equal to the
-        // channel's, which is what matching `Outgoing::Publish` reports relies on.
-        let mut inflight = inner.shared.inflight();
-        if inner.shared.closing.load(Ordering::Acquire) {
-            return Err(PublishError::Closed);
-        }
-        let seq = inflight.submit(
-            message,
-            Waiter {
-                done,
-                _permit: permit,
-            },
-        );
-        if inner
-            .client
-            .try_publish_with_properties(topic, qos, retain, payload, properties)
-            .is_err()
-        {
-            inflight.withdraw(seq);
-            return Err(PublishError::Closed);
-        }
-        Ok(delivery)
-    }
-}
-
-/// The encoded size of a message's PUBLISH packet (an upper bound: QoS 1 packet id counted).
-pub(crate) fn encoded_len(message: &Message) -> usize {
-    fn varint_len(n: usize) -> usize {
-        match n {
-            0..=127 => 1,
-            128..=16_383 => 2,
-            16_384..=2_097_151 => 3,
-            _ => 4,
-        }
-    }
-    let mut props = 0;
-    if message.expiry_secs.is_some() {
-        props += 5;
-    }
-    if let Some(ct) = &message.content_type {
-        props += 3 + ct.len();
-    }
-    if let Some(cd) = &message.correlation_data {
-        props += 3 + cd.len();
-    }
-    for (k, v) in &message.user_properties {
-        props += 5 + k.len() + v.len();
-    }
-    let remaining = 2 + message.topic.len() + 2 + varint_len(props) + props + message.payload.len();
-    1 + varint_len(remaining) + remaining
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use bytes::Bytes;
-
-    #[test]
-    fn encoded_len_matches_rumqttc() {
-        let message = Message {
-            topic: "a/b".into(),
-            qos: Qos::AtLeastOnce,
-            retain: false,
-            expiry_secs: Some(10),
-            content_type: Some("application/json".into()),
-            correlation_data: Some(Bytes::from_static(b"xyz")),
-            user_properties: vec![("k".into(), "v".repeat(200))],
-            payload: Bytes::from(vec![b'x'; 20_000]),
-        };
-        let publish = connection::to_publish(&message, 1, false);
-        assert_eq!(encoded_len(&message), publish.size());
-    }
-}
+pub use deliver::{ConnectionStatus, MqttPublisher};

@@ -33,7 +33,7 @@ use clap::Args;
 use registry::{Registry, RegistryPaths, Reload};
 use sinks::MqttPublisher;
 use sinks::file::{FileOptions, FileSinks};
-use sinks::key_value::AnyKeyValueStore;
+use sinks::state_store::AnyKeyValueStore;
 use supervisor::{Supervisor, SupervisorConfig};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;

@@ -1,4 +1,4 @@
-//! The state store client as the `BrokerStateStore` destination: [`KeyValueStore`] for
+//! How the state store destination delivers: [`KeyValueStore`] for `statestore`'s
 //! [`StateStoreClient`].
 //!
 //! Each call is AIO's connector behaviour (reference 4.2): `SET key value`, unconditional, no
@@ -9,36 +9,31 @@
 //! [`PublishError::KeyValue`] on an error reply, a non-200 status or no reply in time.
 
 use bytes::Bytes;
-use sinks::key_value::KeyValueStore;
-use sinks::{Delivery, PublishError};
+use statestore::{SetOptions, StateStoreClient};
 
-use crate::client::{StateStoreClient, unexpected};
-use crate::error::ErrorKind;
-use crate::resp3::{Request, Response, SetCondition};
+use super::accepts::KeyValueStore;
+use super::error::{not_applied, not_set};
+use crate::contract::Delivery;
+use crate::error::PublishError;
 
 impl KeyValueStore for StateStoreClient {
     async fn set(&self, key: String, value: Bytes) -> Result<Delivery, PublishError> {
-        let request = Request::Set {
-            key: Bytes::from(key.clone()),
-            value,
-            condition: SetCondition::Always,
-            expires_ms: None,
-        };
-        let failed = |key: String, error: crate::Error| PublishError::KeyValue {
-            key,
-            reason: error.to_string(),
-        };
-        let pending = match self.send(request, None).await {
-            Ok(pending) => pending,
-            Err(error) if error.kind() == ErrorKind::Closed => return Err(PublishError::Closed),
-            Err(error) => return Ok(Delivery::done(Err(failed(key, error)))),
+        let queued = match self
+            .queue_set(key.clone(), value, SetOptions::default())
+            .await
+        {
+            Ok(queued) => queued,
+            Err(error) if error.kind() == statestore::ErrorKind::Closed => {
+                return Err(PublishError::Closed);
+            }
+            Err(error) => return Ok(Delivery::done(Err(not_set(key, &error)))),
         };
         let (done, delivery) = Delivery::channel();
         tokio::spawn(async move {
-            let result = match pending.response().await {
-                Ok(Response::Ok) => Ok(()),
-                Ok(other) => Err(failed(key, unexpected("SET", &other))),
-                Err(error) => Err(failed(key, error)),
+            let result = match queued.applied().await {
+                Ok(true) => Ok(()),
+                Ok(false) => Err(not_applied(key)),
+                Err(error) => Err(not_set(key, &error)),
             };
             let _ = done.send(result);
         });
@@ -53,8 +48,10 @@ mod tests {
     use std::time::Duration;
 
     use aio_mqtt::MqttConfig;
+    use statestore::StateStoreClient;
 
     use super::*;
+    use crate::state_store::KeyValueStore;
 
     /// No broker listens: the SET fails in time with a key-value error naming the key.
     #[tokio::test]

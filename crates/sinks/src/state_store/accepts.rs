@@ -1,10 +1,10 @@
-//! The contract between the supervisor and a key-value store: what a `BrokerStateStore`
-//! destination needs (DESIGN 3.4, reference 4.2).
+//! What the state store destination accepts: `SET key value`, through any [`KeyValueStore`]
+//! (DESIGN 3.4, reference 4.2).
 //!
 //! Each event of a dataset whose destination is `BrokerStateStore { key }` becomes one
 //! `SET key payload`: unconditional, no expiry, no fencing token. AIO's state store client
-//! implements [`KeyValueStore`]; the supervisor holds it as an [`AnyKeyValueStore`] so that
-//! its own type does not change with the store.
+//! implements [`KeyValueStore`] ([`deliver`](super::deliver)); the supervisor holds it as an
+//! [`AnyKeyValueStore`] so that its own type does not change with the store.
 //!
 //! Delivery is at least once, as for MQTT: the [`Delivery`] of a SET resolves only when the
 //! store replied OK, and the stream's checkpoint waits for it. A SET that fails stalls the
@@ -16,8 +16,8 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
+use crate::contract::Delivery;
 use crate::error::PublishError;
-use crate::publisher::Delivery;
 
 /// A store that keeps the latest value of a key: AIO's state store, or a test double.
 ///

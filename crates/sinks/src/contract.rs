@@ -1,13 +1,15 @@
-//! The publishing contract between the supervisor and a destination.
+//! The contract between the supervisor and every destination: [`Delivery`], which resolves
+//! when the destination has taken responsibility for what it was given, and [`Publisher`], the
+//! MQTT destination as the supervisor sees it (the MQTT publisher, or a test double).
 
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
+use aio_mqtt::Message;
 use tokio::sync::oneshot;
 
 use crate::error::PublishError;
-use aio_mqtt::Message;
 
 /// Something that delivers [`Message`]s: the MQTT publisher, or a test double.
 pub trait Publisher: Clone + Send + Sync + 'static {
