@@ -11,7 +11,8 @@
 //! - [`tls`]: the rustls client configuration (ring provider, system roots + CA file).
 //! - [`connection`]: the rumqttc client and event loop of a request/response connection, its
 //!   backoff and its goodbye.
-//! - [`rpc`]: AIO's command pattern (envelope, invoker, executor, subscribed session).
+//! - [`rpc`]: AIO's command pattern (envelope and status table, invoker, the generic command
+//!   client, executor, subscribed session).
 //! - [`subscriber`]: [`MqttSubscriber`], a bounded view of a topic filter for people.
 //! - [`message`]: [`Message`] and [`Qos`], one MQTT v5 publish with its properties.
 //! - [`cloudevents`]: AIO's message headers (CloudEvents 1.0 binary mode, `aiodeviceref`,

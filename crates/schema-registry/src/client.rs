@@ -1,29 +1,22 @@
 //! [`SchemaRegistryClient`]: `put` and `get` against a schema registry (AIO's or the
 //! embedded one) over its own MQTT v5 connection.
 //!
-//! One task owns rumqttc's event loop. At every CONNACK it subscribes to the client's two
-//! response topics (a broker restarted without sessions forgets them); a request waits for
-//! that subscription before it is sent, so its response cannot be missed. Responses are
-//! matched to requests by their 16 random bytes of correlation data. Requests carry the
-//! envelope of [`protocol::request_properties`].
+//! A thin typed layer over [`aio_mqtt::rpc::CommandClient`], which owns the connection, keeps
+//! the client's two response topics subscribed, matches responses to requests and checks
+//! their `__stat` and content type. What is the registry's is here: its command set
+//! (topics, JSON content type), the request envelope of [`protocol::request_properties`],
+//! the JSON payloads, and the errors of the registry's `{"error": ...}` answers.
 //!
 //! # Cancel safety
 //! `put` and `get` are cancel safe in this sense: dropping the future forgets the request
 //! (nothing leaks), but a `put` already sent may still be applied by the registry, exactly
 //! as after [`ErrorKind::Timeout`]. A `put` can be repeated safely: it is idempotent.
 
-use std::ops::ControlFlow;
-use std::sync::Arc;
 use std::time::Duration;
 
 use aio_mqtt::MqttConfig;
-use aio_mqtt::hlc::HybridLogicalClock;
-use aio_mqtt::rpc::envelope::{StatusProblem, response_status};
-use aio_mqtt::rpc::{InvokeError, Invoker, Reply, Session, poll_subscribed};
+use aio_mqtt::rpc::{CommandClient, CommandSet};
 use bytes::Bytes;
-use rumqttc::v5::EventLoop;
-use tokio::time::Instant;
-use tokio_util::sync::DropGuard;
 
 use crate::connection;
 use crate::error::{Error, ErrorKind, ErrorSource, Result};
@@ -32,23 +25,36 @@ use crate::protocol::{
 };
 
 /// Default time a request waits for its response.
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+pub const DEFAULT_TIMEOUT: Duration = aio_mqtt::rpc::DEFAULT_TIMEOUT;
+
+/// The schema registry's command set: `put` and `get`, JSON both ways.
+#[derive(Debug)]
+pub(crate) struct Registry;
+
+impl CommandSet for Registry {
+    const SERVICE: &'static str = "schema registry";
+    const QUEUE_CAPACITY: usize = connection::REQUEST_CAPACITY;
+
+    fn response_topics(&self, client_id: &str) -> Vec<String> {
+        [Command::Put, Command::Get]
+            .map(|c| protocol::response_topic(client_id, c))
+            .to_vec()
+    }
+
+    fn accepts_content_type(content_type: &str) -> bool {
+        is_json(content_type)
+    }
+}
 
 /// A schema registry client; cheap to clone (clones share the connection). Dropping the
 /// last clone ends the connection.
 #[derive(Debug, Clone)]
 pub struct SchemaRegistryClient {
-    inner: Arc<Inner>,
-    timeout: Duration,
+    client: CommandClient<Registry>,
 }
 
-#[derive(Debug)]
-struct Inner {
-    invoker: Invoker,
-    client_id: String,
-    clock: HybridLogicalClock,
-    _stop_on_drop: DropGuard,
-}
+// `with_timeout`, `timeout`, `client_id`, `ready`, `close`: the handle of every command client.
+aio_mqtt::command_client_handle!(SchemaRegistryClient);
 
 impl SchemaRegistryClient {
     /// Validates `config` and connects in the background (requests wait for the connection,
@@ -60,56 +66,8 @@ impl SchemaRegistryClient {
     /// [`ErrorKind::Config`] for an invalid setting, an unusable TLS or password file, or
     /// outside a tokio runtime.
     pub fn start(config: MqttConfig) -> Result<Self> {
-        let runtime = tokio::runtime::Handle::try_current().map_err(|_| {
-            Error::new(
-                ErrorKind::Config,
-                "the schema registry client needs a tokio runtime",
-            )
-        })?;
-        let (client, eventloop) = connection::build(&config)?;
-        let response_topics = [Command::Put, Command::Get]
-            .map(|c| protocol::response_topic(&config.client_id, c))
-            .to_vec();
-        let invoker = Invoker::new(client, response_topics);
-        let inner = Arc::new(Inner {
-            _stop_on_drop: invoker.stop().clone().drop_guard(),
-            invoker,
-            client_id: config.client_id.clone(),
-            clock: HybridLogicalClock::new(),
-        });
-        runtime.spawn(run(eventloop, inner.invoker.clone(), config));
-        Ok(Self {
-            inner,
-            timeout: DEFAULT_TIMEOUT,
-        })
-    }
-
-    /// A handle on the same connection whose requests wait `timeout` for their response
-    /// (also their message expiry, in whole seconds rounded up).
-    #[must_use]
-    pub fn with_timeout(&self, timeout: Duration) -> Self {
-        Self {
-            inner: Arc::clone(&self.inner),
-            timeout,
-        }
-    }
-
-    /// The request timeout of this handle.
-    pub fn timeout(&self) -> Duration {
-        self.timeout
-    }
-
-    /// The MQTT client id.
-    pub fn client_id(&self) -> &str {
-        &self.inner.client_id
-    }
-
-    /// Waits until connected and subscribed to the response topics.
-    ///
-    /// # Cancel safety
-    /// Cancel safe.
-    pub async fn ready(&self) {
-        self.inner.invoker.wait_ready().await;
+        let client = CommandClient::start(config, Registry)?;
+        Ok(Self { client })
     }
 
     /// Registers a schema version; returns it as the registry stored it (with its name and
@@ -173,67 +131,29 @@ impl SchemaRegistryClient {
         }
     }
 
-    /// Disconnects (for every clone); pending and later requests fail with
-    /// [`ErrorKind::Closed`].
-    pub fn close(&self) {
-        self.inner.invoker.close();
-    }
-
     /// Sends one request and waits for its response payload.
     async fn invoke(&self, command: Command, payload: Bytes) -> Result<ResponsePayload> {
-        let name = command.name();
-        let inner = &self.inner;
-        let failed = |error: InvokeError| match error {
-            InvokeError::Closed => Error::new(
-                ErrorKind::Closed,
-                format!("{name}: the schema registry client has shut down"),
-            ),
-            waited => Error::new(
-                ErrorKind::Timeout,
-                format!("{name}: {waited} within {:?}", self.timeout),
-            ),
-        };
-        let deadline = Instant::now() + self.timeout;
-        let properties = |correlation| {
-            protocol::request_properties(
-                &inner.client_id,
-                command,
-                correlation,
-                &inner.clock.now(),
-                self.timeout,
+        let reply = self
+            .client
+            .invoke(
+                command.name(),
+                command.request_topic(),
+                payload,
+                |request| protocol::request_properties(request, command),
             )
-        };
-        let pending = inner
-            .invoker
-            .send(command.request_topic(), payload, properties, deadline)
-            .await
-            .map_err(failed)?;
-        let reply = pending.reply().await.map_err(failed)?;
-        read_reply(name, &reply)
+            .await?;
+        read_payload(command.name(), &reply.payload)
     }
 }
 
-/// Checks `__stat` and the content type, and parses the payload.
-fn read_reply(command: &str, reply: &Reply) -> Result<ResponsePayload> {
-    let unexpected =
-        |what: String| Error::new(ErrorKind::UnexpectedResponse, format!("{command}: {what}"));
-    match response_status(&reply.user_properties) {
-        Ok(()) => {}
-        Err(StatusProblem::Malformed(what)) => return Err(unexpected(what)),
-        Err(StatusProblem::Refused { status, detail }) => {
-            return Err(Error::status(command, status, &detail));
-        }
-    }
-    if let Some(content_type) = &reply.content_type
-        && !is_json(content_type)
-    {
-        return Err(unexpected(format!(
-            "the response content type is {content_type}"
-        )));
-    }
-    serde_json::from_slice(&reply.payload).map_err(|e| {
-        unexpected("the response is not a schema registry response".into())
-            .with_source(ErrorSource::Json(e))
+/// Parses a response payload whose status and content type were checked.
+fn read_payload(command: &str, payload: &[u8]) -> Result<ResponsePayload> {
+    serde_json::from_slice(payload).map_err(|e| {
+        Error::new(
+            ErrorKind::UnexpectedResponse,
+            format!("{command}: the response is not a schema registry response"),
+        )
+        .with_source(ErrorSource::Json(e))
     })
 }
 
@@ -264,85 +184,26 @@ fn into_schema(command: Command, response: ResponsePayload) -> Result<Schema> {
     }
 }
 
-/// The connection task: polls, resolves responses, re-subscribes after reconnects; ends
-/// when the client is closed or its last clone dropped.
-async fn run(mut eventloop: EventLoop, invoker: Invoker, config: MqttConfig) {
-    let client = invoker.client().clone();
-    let session = Session {
-        role: "schema registry client",
-        topics: invoker.response_topics().to_vec(),
-        ready: invoker.ready(),
-        announce: false,
-    };
-    poll_subscribed(
-        &mut eventloop,
-        &client,
-        &config,
-        &session,
-        invoker.stop(),
-        |publish| {
-            invoker.take_response(publish);
-            ControlFlow::Continue(())
-        },
-        |_| {},
-    )
-    .await;
-    // Wake every waiter: their requests will not be answered on this connection.
-    invoker.close();
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn reply(status: &str, content_type: Option<&str>, payload: &str) -> Reply {
-        Reply {
-            payload: Bytes::from(payload.to_owned()),
-            content_type: content_type.map(str::to_owned),
-            user_properties: vec![
-                ("__stat".into(), status.into()),
-                ("__stMsg".into(), "bad header".into()),
-                ("__propName".into(), "Correlation Data".into()),
-            ],
-        }
-    }
-
     #[test]
-    fn replies_are_read_by_status_then_payload() {
-        let ok = read_reply(
-            "get",
-            &reply(
-                "200",
-                Some("application/json"),
-                r#"{"error":{"code":404,"message":"no"}}"#,
-            ),
-        )
-        .expect("ok");
+    fn payloads_are_read_then_turned_into_a_schema() {
+        let ok = read_payload("get", br#"{"error":{"code":404,"message":"no"}}"#).expect("ok");
         let error = into_schema(Command::Get, ok).expect_err("404");
         assert_eq!(error.registry_error().map(|e| e.code), Some(404));
-        let refused = read_reply("get", &reply("400", None, "")).expect_err("400");
-        assert_eq!(refused.status_code(), Some(400));
-        assert!(
-            refused
-                .to_string()
-                .contains("bad header (property Correlation Data)")
+        let garbled = read_payload("put", b"not json").expect_err("not json");
+        assert_eq!(garbled.kind(), ErrorKind::UnexpectedResponse);
+        assert_eq!(
+            garbled.to_string(),
+            "put: the response is not a schema registry response"
         );
-        for (status, content_type, payload) in [
-            ("abc", None, "{}"),
-            ("200", Some("text/plain"), "{}"),
-            ("200", None, "not json"),
-        ] {
-            let error =
-                read_reply("put", &reply(status, content_type, payload)).expect_err(payload);
-            assert_eq!(
-                error.kind(),
-                ErrorKind::UnexpectedResponse,
-                "{status} {payload}"
-            );
-        }
         let neither = into_schema(Command::Put, ResponsePayload::default()).expect_err("empty");
         assert_eq!(neither.kind(), ErrorKind::UnexpectedResponse);
         assert!(is_json("application/json; charset=utf-8"));
+        assert!(is_json("application/json"));
         assert!(!is_json("application/jsonx"));
+        assert!(!is_json("text/plain"));
     }
 }

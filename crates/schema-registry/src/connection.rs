@@ -2,17 +2,19 @@
 //! [`aio_mqtt::connection`], with this crate's errors.
 
 use aio_mqtt::MqttConfig;
+use aio_mqtt::rpc::CommandError;
 use rumqttc::v5::{AsyncClient, EventLoop};
 
 use crate::error::Result;
 
-/// Requests queued in rumqttc's channel before a send waits.
-const REQUEST_CAPACITY: usize = 256;
+/// Requests queued in rumqttc's channel before a send waits (the client's too).
+pub(crate) const REQUEST_CAPACITY: usize = 256;
 
 /// Validates `config` and builds the client and its event loop (nothing connects yet).
 ///
 /// # Errors
 /// An invalid setting or an unusable TLS or password file.
 pub(crate) fn build(config: &MqttConfig) -> Result<(AsyncClient, EventLoop)> {
-    Ok(aio_mqtt::connection::connection(config, REQUEST_CAPACITY)?)
+    aio_mqtt::connection::connection(config, REQUEST_CAPACITY)
+        .map_err(|e| CommandError::from(e).into())
 }

@@ -4,8 +4,17 @@
 use std::fmt;
 
 use aio_mqtt::MqttError;
+use aio_mqtt::rpc::envelope::{CommandStatus, StatusReasons};
+use aio_mqtt::rpc::{CommandError, CommandErrorKind, CommandSet};
 
+use crate::client::Registry;
 use crate::protocol::RegistryError;
+
+/// The reason codes of non-200 `__stat`s.
+const STATUS_REASONS: StatusReasons = aio_mqtt::status_reasons!(
+    "schema_registry_status_",
+    other = "schema_registry_status_unknown"
+);
 
 /// What went wrong.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -110,12 +119,7 @@ impl Error {
 
     /// The error for a non-200 `__stat`.
     pub fn status(command: &str, status: u16, detail: &str) -> Self {
-        let mut error = Self::new(
-            ErrorKind::Status,
-            format!("the schema registry answered {command} with status {status}: {detail}"),
-        );
-        error.status = Some(status);
-        error
+        CommandError::status(Registry::SERVICE, command, status, detail).into()
     }
 
     /// Attaches the cause.
@@ -145,7 +149,9 @@ impl Error {
     pub fn is_retryable(&self) -> bool {
         match self.kind {
             ErrorKind::Timeout => true,
-            ErrorKind::Status => matches!(self.status, Some(408 | 500 | 503)),
+            ErrorKind::Status => self
+                .status
+                .is_some_and(|s| CommandStatus::of(s).is_retryable()),
             ErrorKind::Registry => self.registry.as_ref().is_some_and(|e| e.code >= 500),
             _ => false,
         }
@@ -164,24 +170,32 @@ impl Error {
                 Some(500) => "schema_registry_internal_error",
                 _ => "schema_registry_error",
             },
-            ErrorKind::Status => match self.status {
-                Some(400) => "schema_registry_status_bad_request",
-                Some(408) => "schema_registry_status_request_timeout",
-                Some(415) => "schema_registry_status_unsupported_media_type",
-                Some(500) => "schema_registry_status_internal_error",
-                Some(503) => "schema_registry_status_unavailable",
-                Some(505) => "schema_registry_status_version_not_supported",
-                _ => "schema_registry_status_unknown",
-            },
+            ErrorKind::Status => STATUS_REASONS.of(self.status),
             ErrorKind::UnexpectedResponse => "schema_registry_unexpected_response",
             ErrorKind::Storage => "schema_registry_storage",
         }
     }
 }
 
-impl From<MqttError> for Error {
-    fn from(error: MqttError) -> Self {
-        Self::new(ErrorKind::Config, error.to_string()).with_source(ErrorSource::Mqtt(error))
+/// The shared errors of commands, as this crate's kinds.
+impl From<CommandError> for Error {
+    fn from(error: CommandError) -> Self {
+        let status = error.status_code();
+        let kind = match error.kind() {
+            CommandErrorKind::Config => ErrorKind::Config,
+            CommandErrorKind::Timeout => ErrorKind::Timeout,
+            CommandErrorKind::Closed => ErrorKind::Closed,
+            CommandErrorKind::Status(_) => ErrorKind::Status,
+            CommandErrorKind::UnexpectedResponse => ErrorKind::UnexpectedResponse,
+        };
+        let (message, source) = error.into_parts();
+        Self {
+            kind,
+            message,
+            status,
+            registry: None,
+            source: source.map(|e| Box::new(ErrorSource::Mqtt(e))),
+        }
     }
 }
 
@@ -215,5 +229,37 @@ mod tests {
         assert_eq!(busy.status_code(), Some(503));
         assert!(!Error::status("get", 415, "json").is_retryable());
         assert!(Error::new(ErrorKind::Timeout, "t").is_retryable());
+        for (code, _, name, retryable) in CommandStatus::TABLE {
+            let error = Error::status("get", code, "?");
+            assert_eq!(
+                error.reason_code(),
+                format!("schema_registry_status_{name}")
+            );
+            assert_eq!(error.is_retryable(), retryable);
+        }
+        assert_eq!(
+            Error::status("get", 404, "?").reason_code(),
+            "schema_registry_status_unknown"
+        );
+    }
+
+    #[test]
+    fn command_errors_keep_their_kind_message_and_cause() {
+        let setup = MqttError::new(aio_mqtt::MqttErrorKind::PasswordFile, "no password file");
+        let error = Error::from(CommandError::from(setup));
+        assert_eq!(error.kind(), ErrorKind::Config);
+        assert_eq!(error.to_string(), "no password file");
+        assert!(std::error::Error::source(&error).is_some());
+        for (kind, expected) in [
+            (CommandErrorKind::Timeout, ErrorKind::Timeout),
+            (CommandErrorKind::Closed, ErrorKind::Closed),
+            (
+                CommandErrorKind::UnexpectedResponse,
+                ErrorKind::UnexpectedResponse,
+            ),
+        ] {
+            let error = Error::from(CommandError::new(kind, "m"));
+            assert_eq!((error.kind(), error.status_code()), (expected, None));
+        }
     }
 }

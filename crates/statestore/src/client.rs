@@ -1,15 +1,18 @@
 //! [`StateStoreClient`]: requests to a state store (AIO's or the embedded one) over its own
 //! MQTT v5 connection.
 //!
-//! One task owns rumqttc's event loop. At every CONNACK it subscribes to the client's response
-//! topic and notification topics (a broker restarted without sessions forgets them), and once
-//! subscribed again after a reconnect it sends KEYNOTIFY for every observed key once more (AIO's
-//! state store drops observations when a client disconnects). Responses are matched to
-//! requests by their 16-byte random correlation data. A request waits for the subscription
-//! before it is sent, so its response cannot be missed.
+//! A thin typed layer over [`aio_mqtt::rpc::CommandClient`], which owns the connection, keeps
+//! the response topic subscribed, matches responses to requests by their correlation data and
+//! checks their `__stat` and content type; a request waits for the subscription before it is
+//! sent, so its response cannot be missed. What is the state store's is here: its command set
+//! (topics, content type), RESP3 payloads, `-ERR` replies, and key observations: the
+//! notification topics are subscribed beside the response topic, and once subscribed again
+//! after a reconnect the client sends KEYNOTIFY for every observed key once more (AIO's state
+//! store drops observations when a client disconnects).
 //!
-//! Every request carries `__ts` from the client's hybrid logical clock, `__srcId`,
-//! `__protVer` = `1.0`, `$partition` = client id, and a message expiry equal to the timeout.
+//! Every request carries `__srcId`, `__ts` from the client's hybrid logical clock,
+//! `__protVer` = `1.0`, `$partition` = client id (and `__ft` when fenced), and a message
+//! expiry equal to the timeout.
 //!
 //! # Cancel safety
 //! Every request method is cancel safe in this sense: dropping its future forgets the request
@@ -18,29 +21,24 @@
 
 use std::collections::HashMap;
 use std::collections::hash_map::Entry as MapEntry;
-use std::ops::ControlFlow;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use aio_mqtt::MqttConfig;
-use aio_mqtt::hlc::{HlcTimestamp, HybridLogicalClock};
-use aio_mqtt::rpc::envelope::{StatusProblem, response_status};
-use aio_mqtt::rpc::{InvokeError, Invoker, Pending, Reply, Session, poll_subscribed};
+use aio_mqtt::hlc::HlcTimestamp;
+use aio_mqtt::rpc::{CommandClient, CommandSet, OutgoingRequest, PendingCommand};
 use bytes::Bytes;
-use rumqttc::v5::EventLoop;
-use rumqttc::v5::mqttbytes::v5::PublishProperties;
+use rumqttc::v5::mqttbytes::v5::{Publish, PublishProperties};
 use tokio::sync::mpsc;
-use tokio::time::Instant;
-use tokio_util::sync::DropGuard;
 
 use crate::connection;
 use crate::error::{Error, ErrorKind, ErrorSource, Result};
 use crate::observation::{KeyNotification, KeyObservation, OBSERVATION_BUFFER, deliver};
-use crate::protocol::{self, CONTENT_TYPE, PROTOCOL_VERSION, REQUEST_TOPIC, property};
+use crate::protocol::{self, CONTENT_TYPE, REQUEST_TOPIC, property};
 use crate::resp3::{Request, Response, SetCondition};
 
 /// Default time a request waits for its response.
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+pub const DEFAULT_TIMEOUT: Duration = aio_mqtt::rpc::DEFAULT_TIMEOUT;
 
 /// Options of [`StateStoreClient::set`].
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -57,18 +55,13 @@ pub struct SetOptions {
 /// clone ends the connection.
 #[derive(Debug, Clone)]
 pub struct StateStoreClient {
-    inner: Arc<Inner>,
-    timeout: Duration,
+    client: CommandClient<StateStore>,
 }
 
-#[derive(Debug)]
-struct Inner {
-    invoker: Invoker,
-    client_id: String,
-    response_topic: String,
-    clock: HybridLogicalClock,
-    observers: Arc<Observers>,
-    _stop_on_drop: DropGuard,
+/// The state store's command set, and the keys this client observes.
+#[derive(Debug, Default)]
+pub(crate) struct StateStore {
+    observers: Observers,
 }
 
 /// The observed keys and where their notifications go.
@@ -77,6 +70,73 @@ type Observers = Mutex<HashMap<Bytes, mpsc::Sender<KeyNotification>>>;
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
+
+impl CommandSet for StateStore {
+    const SERVICE: &'static str = "state store";
+    const QUEUE_CAPACITY: usize = connection::REQUEST_CAPACITY;
+
+    fn response_topics(&self, client_id: &str) -> Vec<String> {
+        vec![protocol::response_topic(client_id)]
+    }
+
+    fn accepts_content_type(content_type: &str) -> bool {
+        content_type == CONTENT_TYPE
+    }
+
+    fn other_topics(&self, client_id: &str) -> Vec<String> {
+        vec![protocol::notification_filter(client_id)]
+    }
+
+    /// Delivers a key notification to the key's observer.
+    fn on_other(&self, client: &CommandClient<Self>, publish: Publish) {
+        let topic = String::from_utf8_lossy(&publish.topic);
+        if let Some(key) = protocol::notification_key(&topic, client.client_id()) {
+            let properties = publish.properties.unwrap_or_default();
+            deliver(
+                &self.observers,
+                Bytes::from(key),
+                &publish.payload,
+                &properties.user_properties,
+            );
+        }
+    }
+
+    /// Sends KEYNOTIFY again for every observed key, in a task of its own (it waits for
+    /// replies, which the connection task delivers).
+    fn on_resubscribed(&self, client: &CommandClient<Self>) {
+        let keys: Vec<Bytes> = lock(&self.observers)
+            .iter()
+            .filter(|(_, tx)| !tx.is_closed())
+            .map(|(key, _)| key.clone())
+            .collect();
+        if keys.is_empty() {
+            return;
+        }
+        let client = StateStoreClient {
+            client: client.clone(),
+        };
+        tokio::spawn(async move {
+            for key in keys {
+                let request = Request::KeyNotify {
+                    key: key.clone(),
+                    stop: false,
+                };
+                if let Err(error) = client.invoke(request, None).await {
+                    tracing::warn!(%error, key = %String::from_utf8_lossy(&key),
+                        "cannot observe the key again after reconnecting");
+                }
+            }
+        });
+    }
+
+    /// Ends every observation.
+    fn on_closed(&self) {
+        lock(&self.observers).clear();
+    }
+}
+
+// `with_timeout`, `timeout`, `client_id`, `ready`, `close`: the handle of every command client.
+aio_mqtt::command_client_handle!(StateStoreClient);
 
 impl StateStoreClient {
     /// Validates `config` and connects in the background (requests wait for the connection,
@@ -88,55 +148,8 @@ impl StateStoreClient {
     /// [`ErrorKind::Config`] for an invalid setting, an unusable TLS or password file, or
     /// outside a tokio runtime.
     pub fn start(config: MqttConfig) -> Result<Self> {
-        let runtime = tokio::runtime::Handle::try_current().map_err(|_| {
-            Error::new(
-                ErrorKind::Config,
-                "the state store client needs a tokio runtime",
-            )
-        })?;
-        let (client, eventloop) = connection::build(&config)?;
-        let response_topic = protocol::response_topic(&config.client_id);
-        let invoker = Invoker::new(client, vec![response_topic.clone()]);
-        let inner = Arc::new(Inner {
-            _stop_on_drop: invoker.stop().clone().drop_guard(),
-            invoker,
-            client_id: config.client_id.clone(),
-            response_topic,
-            clock: HybridLogicalClock::new(),
-            observers: Arc::new(Mutex::new(HashMap::new())),
-        });
-        runtime.spawn(run(eventloop, Arc::downgrade(&inner), config));
-        Ok(Self {
-            inner,
-            timeout: DEFAULT_TIMEOUT,
-        })
-    }
-
-    /// A handle on the same connection whose requests wait `timeout` for their response.
-    #[must_use]
-    pub fn with_timeout(&self, timeout: Duration) -> Self {
-        Self {
-            inner: Arc::clone(&self.inner),
-            timeout,
-        }
-    }
-
-    /// The request timeout of this handle.
-    pub fn timeout(&self) -> Duration {
-        self.timeout
-    }
-
-    /// The MQTT client id.
-    pub fn client_id(&self) -> &str {
-        &self.inner.client_id
-    }
-
-    /// Waits until connected and subscribed.
-    ///
-    /// # Cancel safety
-    /// Cancel safe.
-    pub async fn ready(&self) {
-        self.inner.invoker.wait_ready().await;
+        let client = CommandClient::start(config, StateStore::default())?;
+        Ok(Self { client })
     }
 
     /// Sets `key` to `value`. `Ok(true)` when applied, `Ok(false)` when the condition kept it
@@ -245,7 +258,7 @@ impl StateStoreClient {
         let key = key.into();
         let (tx, notifications) = mpsc::channel(OBSERVATION_BUFFER);
         {
-            let mut observers = lock(&self.inner.observers);
+            let mut observers = lock(&self.client.commands().observers);
             match observers.entry(key.clone()) {
                 MapEntry::Occupied(entry) if !entry.get().is_closed() => {
                     return Err(Error::new(
@@ -271,7 +284,7 @@ impl StateStoreClient {
                 }
             }
         }
-        let mut unregister = Unregister(&self.inner.observers, Some(key.clone()));
+        let mut unregister = Unregister(&self.client.commands().observers, Some(key.clone()));
         let request = Request::KeyNotify {
             key: key.clone(),
             stop: false,
@@ -301,7 +314,7 @@ impl StateStoreClient {
                 None,
             )
             .await?;
-        lock(&self.inner.observers).remove(&key);
+        lock(&self.client.commands().observers).remove(&key);
         match response {
             Response::Ok => Ok(true),
             Response::Integer(0) => Ok(false),
@@ -309,16 +322,10 @@ impl StateStoreClient {
         }
     }
 
-    /// Disconnects (for every clone); pending and later requests fail with
-    /// [`ErrorKind::Closed`].
-    pub fn close(&self) {
-        self.inner.invoker.close();
-    }
-
     /// Sends one request and waits for its response; `-ERR` and non-200 statuses become
     /// errors here, the rest is left to the caller.
     async fn invoke(&self, request: Request, fencing: Option<&HlcTimestamp>) -> Result<Response> {
-        self.send(request, fencing).await?.response().await
+        response(self.send(request, fencing).await?).await
     }
 
     /// Queues one request on the connection (waiting for the connection, within the
@@ -328,11 +335,11 @@ impl StateStoreClient {
     /// # Errors
     /// [`ErrorKind::InvalidArgument`] for an empty key, [`ErrorKind::Closed`],
     /// [`ErrorKind::Timeout`] when there is no connection within the timeout.
-    pub(crate) async fn send(
+    async fn send(
         &self,
         request: Request,
         fencing: Option<&HlcTimestamp>,
-    ) -> Result<PendingRequest> {
+    ) -> Result<PendingCommand<StateStore>> {
         let verb = request.verb();
         if request.key().is_empty() {
             return Err(Error::new(
@@ -340,42 +347,25 @@ impl StateStoreClient {
                 format!("{verb}: the key is empty"),
             ));
         }
-        let inner = &self.inner;
-        let timeout = self.timeout;
-        let mut user_properties = vec![
-            (
-                property::TIMESTAMP.to_owned(),
-                inner.clock.now().to_string(),
-            ),
-            (property::SOURCE_ID.to_owned(), inner.client_id.clone()),
-            (
-                property::PROTOCOL_VERSION.to_owned(),
-                PROTOCOL_VERSION.to_owned(),
-            ),
-            ("$partition".to_owned(), inner.client_id.clone()),
-        ];
-        if let Some(token) = fencing {
-            user_properties.push((property::FENCING_TOKEN.to_owned(), token.to_string()));
-        }
-        let properties = |correlation| PublishProperties {
-            message_expiry_interval: Some(protocol::expiry_secs(timeout)),
-            content_type: Some(CONTENT_TYPE.to_owned()),
-            response_topic: Some(inner.response_topic.clone()),
-            correlation_data: Some(correlation),
-            user_properties,
-            ..PublishProperties::default()
+        let properties = |outgoing: OutgoingRequest<'_>| {
+            let mut user_properties = outgoing.envelope();
+            if let Some(token) = fencing {
+                user_properties.push((property::FENCING_TOKEN.to_owned(), token.to_string()));
+            }
+            PublishProperties {
+                message_expiry_interval: Some(outgoing.expiry_secs()),
+                content_type: Some(CONTENT_TYPE.to_owned()),
+                response_topic: Some(protocol::response_topic(outgoing.client_id)),
+                correlation_data: Some(outgoing.correlation),
+                user_properties,
+                ..PublishProperties::default()
+            }
         };
-        let deadline = Instant::now() + timeout;
-        let pending = inner
-            .invoker
-            .send(REQUEST_TOPIC, request.encode(), properties, deadline)
-            .await
-            .map_err(|e| failed(verb, e, timeout))?;
-        Ok(PendingRequest {
-            pending,
-            timeout,
-            verb,
-        })
+        let pending = self
+            .client
+            .send(verb, REQUEST_TOPIC, request.encode(), properties)
+            .await?;
+        Ok(pending)
     }
 }
 
@@ -383,7 +373,7 @@ impl StateStoreClient {
 /// the reply; the SET may still be applied.
 #[derive(Debug)]
 pub struct QueuedSet {
-    pending: PendingRequest,
+    pending: PendingCommand<StateStore>,
 }
 
 impl QueuedSet {
@@ -393,7 +383,7 @@ impl QueuedSet {
     /// # Errors
     /// As [`StateStoreClient::set`].
     pub async fn applied(self) -> Result<bool> {
-        match self.pending.response().await? {
+        match response(self.pending).await? {
             Response::Ok => Ok(true),
             Response::Integer(-1) => Ok(false),
             other => Err(unexpected("SET", &other)),
@@ -401,65 +391,19 @@ impl QueuedSet {
     }
 }
 
-/// A request sent, waiting for its response; dropping it forgets the request.
-#[derive(Debug)]
-pub(crate) struct PendingRequest {
-    pending: Pending,
-    timeout: Duration,
-    verb: &'static str,
-}
-
-impl PendingRequest {
-    /// The response.
-    ///
-    /// # Errors
-    /// As the request methods.
-    pub(crate) async fn response(self) -> Result<Response> {
-        let reply = self
-            .pending
-            .reply()
-            .await
-            .map_err(|e| failed(self.verb, e, self.timeout))?;
-        read_reply(self.verb, reply)
-    }
-}
-
-/// The error of a request that got no response.
-fn failed(verb: &str, error: InvokeError, timeout: Duration) -> Error {
-    match error {
-        InvokeError::Closed => Error::new(
-            ErrorKind::Closed,
-            format!("{verb}: the state store client has shut down"),
-        ),
-        waited => Error::new(
-            ErrorKind::Timeout,
-            format!("{verb}: {waited} within {timeout:?}"),
-        ),
-    }
-}
-
-fn read_reply(verb: &str, reply: Reply) -> Result<Response> {
-    let unexpected =
-        |what: String| Error::new(ErrorKind::UnexpectedResponse, format!("{verb}: {what}"));
-    match response_status(&reply.user_properties) {
-        Ok(()) => {}
-        Err(StatusProblem::Malformed(what)) => return Err(unexpected(what)),
-        Err(StatusProblem::Refused { status, detail }) => {
-            return Err(Error::status(verb, status, &detail));
-        }
-    }
-    if let Some(content_type) = &reply.content_type
-        && content_type != CONTENT_TYPE
-    {
-        return Err(unexpected(format!(
-            "the response content type is {content_type}"
-        )));
-    }
+/// The RESP3 response of a request whose status and content type were checked; `-ERR`
+/// becomes [`ErrorKind::Service`].
+async fn response(pending: PendingCommand<StateStore>) -> Result<Response> {
+    let verb = pending.command();
+    let reply = pending.reply().await?;
     match Response::parse(&reply.payload) {
         Ok(Response::Error(text)) => Err(Error::service(verb, &text)),
         Ok(response) => Ok(response),
-        Err(error) => Err(unexpected("the response is not valid RESP3".into())
-            .with_source(ErrorSource::Resp3(error))),
+        Err(error) => Err(Error::new(
+            ErrorKind::UnexpectedResponse,
+            format!("{verb}: the response is not valid RESP3"),
+        )
+        .with_source(ErrorSource::Resp3(error))),
     }
 }
 
@@ -475,88 +419,4 @@ fn deleted(verb: &str, response: &Response) -> Result<u64> {
         Response::Integer(n) if *n >= 0 => Ok(n.unsigned_abs()),
         other => Err(unexpected(verb, other)),
     }
-}
-
-/// The connection task: polls, resolves responses, delivers notifications, re-subscribes
-/// and observes again after reconnects; ends when the client is closed or its last clone
-/// dropped.
-async fn run(mut eventloop: EventLoop, inner: Weak<Inner>, config: MqttConfig) {
-    let Some(strong) = inner.upgrade() else {
-        return;
-    };
-    let invoker = strong.invoker.clone();
-    let observers = Arc::clone(&strong.observers);
-    let client_id = strong.client_id.clone();
-    drop(strong);
-    let client = invoker.client().clone();
-    let session = Session {
-        role: "state store client",
-        topics: vec![
-            invoker.response_topics()[0].clone(),
-            protocol::notification_filter(&client_id),
-        ],
-        ready: invoker.ready(),
-        announce: false,
-    };
-    poll_subscribed(
-        &mut eventloop,
-        &client,
-        &config,
-        &session,
-        invoker.stop(),
-        |publish| {
-            if let Some(publish) = invoker.take_response(publish) {
-                let topic = String::from_utf8_lossy(&publish.topic);
-                if let Some(key) = protocol::notification_key(&topic, &client_id) {
-                    let props = publish.properties.unwrap_or_default();
-                    deliver(
-                        &observers,
-                        Bytes::from(key),
-                        &publish.payload,
-                        &props.user_properties,
-                    );
-                }
-            }
-            ControlFlow::Continue(())
-        },
-        |connection| {
-            if connection > 1 {
-                reobserve(&inner);
-            }
-        },
-    )
-    .await;
-    // Wake every waiter: their requests will not be answered on this connection.
-    invoker.close();
-    lock(&observers).clear();
-}
-
-/// Sends KEYNOTIFY again for every observed key, in a task of its own (it waits for replies,
-/// which the polling task delivers).
-fn reobserve(inner: &Weak<Inner>) {
-    let Some(inner) = inner.upgrade() else { return };
-    let keys: Vec<Bytes> = lock(&inner.observers)
-        .iter()
-        .filter(|(_, tx)| !tx.is_closed())
-        .map(|(key, _)| key.clone())
-        .collect();
-    if keys.is_empty() {
-        return;
-    }
-    let client = StateStoreClient {
-        inner,
-        timeout: DEFAULT_TIMEOUT,
-    };
-    tokio::spawn(async move {
-        for key in keys {
-            let request = Request::KeyNotify {
-                key: key.clone(),
-                stop: false,
-            };
-            if let Err(error) = client.invoke(request, None).await {
-                tracing::warn!(%error, key = %String::from_utf8_lossy(&key),
-                    "cannot observe the key again after reconnecting");
-            }
-        }
-    });
 }

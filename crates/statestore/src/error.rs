@@ -5,8 +5,15 @@
 use std::fmt;
 
 use aio_mqtt::MqttError;
+use aio_mqtt::rpc::envelope::{CommandStatus, StatusReasons};
+use aio_mqtt::rpc::{CommandError, CommandErrorKind, CommandSet};
 
+use crate::client::StateStore;
 use crate::resp3::Resp3Error;
+
+/// The reason codes of non-200 `__stat`s.
+const STATUS_REASONS: StatusReasons =
+    aio_mqtt::status_reasons!("statestore_", other = "statestore_unknown_status");
 
 /// A refusal by the state store service: the text of its `-ERR` reply.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -197,12 +204,7 @@ impl Error {
 
     /// The error for a non-200 `__stat`.
     pub fn status(verb: &str, status: u16, detail: &str) -> Self {
-        let mut error = Self::new(
-            ErrorKind::Status,
-            format!("the state store answered {verb} with status {status}: {detail}"),
-        );
-        error.status = Some(status);
-        error
+        CommandError::status(StateStore::SERVICE, verb, status, detail).into()
     }
 
     /// Attaches the cause.
@@ -226,7 +228,9 @@ impl Error {
     pub fn is_retryable(&self) -> bool {
         match self.kind {
             ErrorKind::Timeout => true,
-            ErrorKind::Status => matches!(self.status, Some(408 | 500 | 503)),
+            ErrorKind::Status => self
+                .status
+                .is_some_and(|s| CommandStatus::of(s).is_retryable()),
             ErrorKind::Service(kind) => matches!(
                 kind,
                 ServiceError::TimestampSkew
@@ -246,24 +250,31 @@ impl Error {
             ErrorKind::Timeout => "statestore_timeout",
             ErrorKind::Closed => "statestore_closed",
             ErrorKind::Service(kind) => kind.reason_code(),
-            ErrorKind::Status => match self.status {
-                Some(400) => "statestore_bad_request",
-                Some(408) => "statestore_request_timeout",
-                Some(415) => "statestore_unsupported_media_type",
-                Some(500) => "statestore_internal_error",
-                Some(503) => "statestore_unavailable",
-                Some(505) => "statestore_version_not_supported",
-                _ => "statestore_unknown_status",
-            },
+            ErrorKind::Status => STATUS_REASONS.of(self.status),
             ErrorKind::UnexpectedResponse => "statestore_unexpected_response",
             ErrorKind::Storage => "statestore_storage",
         }
     }
 }
 
-impl From<MqttError> for Error {
-    fn from(error: MqttError) -> Self {
-        Self::new(ErrorKind::Config, error.to_string()).with_source(ErrorSource::Mqtt(error))
+/// The shared errors of commands, as this crate's kinds.
+impl From<CommandError> for Error {
+    fn from(error: CommandError) -> Self {
+        let status = error.status_code();
+        let kind = match error.kind() {
+            CommandErrorKind::Config => ErrorKind::Config,
+            CommandErrorKind::Timeout => ErrorKind::Timeout,
+            CommandErrorKind::Closed => ErrorKind::Closed,
+            CommandErrorKind::Status(_) => ErrorKind::Status,
+            CommandErrorKind::UnexpectedResponse => ErrorKind::UnexpectedResponse,
+        };
+        let (message, source) = error.into_parts();
+        Self {
+            kind,
+            message,
+            status,
+            source: source.map(|e| Box::new(ErrorSource::Mqtt(e))),
+        }
     }
 }
 
@@ -295,5 +306,34 @@ mod tests {
             Error::status("GET", 299, "?").reason_code(),
             "statestore_unknown_status"
         );
+        for (code, _, name, retryable) in CommandStatus::TABLE {
+            let error = Error::status("GET", code, "?");
+            assert_eq!(error.reason_code(), format!("statestore_{name}"));
+            assert_eq!(error.is_retryable(), retryable);
+            assert_eq!(
+                error.to_string(),
+                format!("the state store answered GET with status {code}: ?")
+            );
+        }
+    }
+
+    #[test]
+    fn command_errors_keep_their_kind_message_and_cause() {
+        let setup = MqttError::new(aio_mqtt::MqttErrorKind::InvalidConfig, "bad port");
+        let error = Error::from(CommandError::from(setup));
+        assert_eq!(error.kind(), ErrorKind::Config);
+        assert_eq!(error.to_string(), "bad port");
+        assert!(std::error::Error::source(&error).is_some());
+        for (kind, expected) in [
+            (CommandErrorKind::Timeout, ErrorKind::Timeout),
+            (CommandErrorKind::Closed, ErrorKind::Closed),
+            (
+                CommandErrorKind::UnexpectedResponse,
+                ErrorKind::UnexpectedResponse,
+            ),
+        ] {
+            let error = Error::from(CommandError::new(kind, "m"));
+            assert_eq!((error.kind(), error.status_code()), (expected, None));
+        }
     }
 }

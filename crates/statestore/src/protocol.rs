@@ -138,15 +138,7 @@ pub fn parse_hlc(text: &str) -> Option<HlcTimestamp> {
     })
 }
 
-/// The Message Expiry Interval for a request timeout: whole seconds, rounded up, at least 1.
-pub fn expiry_secs(timeout: Duration) -> u32 {
-    let secs = timeout
-        .as_secs()
-        .saturating_add(u64::from(timeout.subsec_nanos() > 0));
-    u32::try_from(secs.max(1)).unwrap_or(u32::MAX)
-}
-
-pub use aio_mqtt::rpc::envelope::find_property;
+pub use aio_mqtt::rpc::envelope::{expiry_secs, find_property};
 
 #[cfg(test)]
 mod tests {
@@ -200,14 +192,5 @@ mod tests {
         for bad in ["", "1", "1:2", "a:0:n", "1:-1:n", "1:99999999999:n", ":0:n"] {
             assert_eq!(parse_hlc(bad), None, "{bad}");
         }
-    }
-
-    #[test]
-    fn expiry_rounds_up_to_whole_seconds() {
-        assert_eq!(expiry_secs(Duration::from_millis(1)), 1);
-        assert_eq!(expiry_secs(Duration::ZERO), 1);
-        assert_eq!(expiry_secs(Duration::from_secs(10)), 10);
-        assert_eq!(expiry_secs(Duration::from_millis(10_001)), 11);
-        assert_eq!(expiry_secs(Duration::MAX), u32::MAX);
     }
 }

@@ -1,5 +1,6 @@
 //! The envelope of AIO's commands: the user properties every request and response carries,
-//! the status codes of `__stat`, and the reading of a response's status.
+//! the status codes of `__stat` and what each means ([`CommandStatus`]: one table for every
+//! service), the reading of a response's status, and a request's message expiry.
 //!
 //! | property | on | meaning |
 //! |---|---|---|
@@ -52,6 +53,133 @@ pub mod status {
     pub const SERVICE_UNAVAILABLE: u16 = 503;
     /// The request's protocol major version is not supported.
     pub const VERSION_NOT_SUPPORTED: u16 = 505;
+}
+
+/// What a non-200 `__stat` means, whatever the service answering.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CommandStatus {
+    /// 400: a header is missing or invalid, or the payload cannot be read.
+    BadRequest,
+    /// 408: the request expired before it was executed.
+    RequestTimeout,
+    /// 415: the content type is not the protocol's.
+    UnsupportedMediaType,
+    /// 500: the service failed.
+    InternalServerError,
+    /// 503: the service cannot serve requests now.
+    ServiceUnavailable,
+    /// 505: the request's protocol major version is not supported.
+    VersionNotSupported,
+    /// Any other status.
+    Other,
+}
+
+impl CommandStatus {
+    /// The one table of statuses: code, meaning, name in reason codes (see
+    /// [`status_reasons!`](crate::status_reasons)), and whether the same request may succeed
+    /// later (the service, not the request, was at fault).
+    pub const TABLE: [(u16, Self, &'static str, bool); 6] = [
+        (status::BAD_REQUEST, Self::BadRequest, "bad_request", false),
+        (
+            status::REQUEST_TIMEOUT,
+            Self::RequestTimeout,
+            "request_timeout",
+            true,
+        ),
+        (
+            status::UNSUPPORTED_MEDIA_TYPE,
+            Self::UnsupportedMediaType,
+            "unsupported_media_type",
+            false,
+        ),
+        (
+            status::INTERNAL_SERVER_ERROR,
+            Self::InternalServerError,
+            "internal_error",
+            true,
+        ),
+        (
+            status::SERVICE_UNAVAILABLE,
+            Self::ServiceUnavailable,
+            "unavailable",
+            true,
+        ),
+        (
+            status::VERSION_NOT_SUPPORTED,
+            Self::VersionNotSupported,
+            "version_not_supported",
+            false,
+        ),
+    ];
+
+    /// The meaning of `code`.
+    pub fn of(code: u16) -> Self {
+        Self::TABLE
+            .iter()
+            .find(|(known, ..)| *known == code)
+            .map_or(Self::Other, |(_, status, ..)| *status)
+    }
+
+    /// Whether a request answered with this status may succeed later: 408, 500 and 503.
+    pub fn is_retryable(self) -> bool {
+        Self::TABLE
+            .iter()
+            .any(|(_, status, _, retryable)| *status == self && *retryable)
+    }
+}
+
+/// One service's reason codes (for status and metric labels) of the [`CommandStatus`]es, made
+/// by [`status_reasons!`](crate::status_reasons).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StatusReasons([&'static str; 7]);
+
+impl StatusReasons {
+    /// The codes in the order of [`CommandStatus`]'s variants; use
+    /// [`status_reasons!`](crate::status_reasons), which keeps that order.
+    #[doc(hidden)]
+    pub const fn new(codes: [&'static str; 7]) -> Self {
+        Self(codes)
+    }
+
+    /// The reason code of `status`; a missing status counts as [`CommandStatus::Other`].
+    pub fn of(&self, status: Option<u16>) -> &'static str {
+        let status = status.map_or(CommandStatus::Other, CommandStatus::of);
+        self.0[status as usize]
+    }
+}
+
+/// A service's [`StatusReasons`]: `$prefix` followed by each status's name in
+/// [`CommandStatus::TABLE`] (`bad_request`, `request_timeout`, ...), and `$other` for any
+/// other status. Reason codes are `&'static str`, so they are made at compile time.
+///
+/// ```
+/// const REASONS: aio_mqtt::rpc::envelope::StatusReasons =
+///     aio_mqtt::status_reasons!("greeter_", other = "greeter_unknown_status");
+/// assert_eq!(REASONS.of(Some(503)), "greeter_unavailable");
+/// assert_eq!(REASONS.of(Some(418)), "greeter_unknown_status");
+/// ```
+#[macro_export]
+macro_rules! status_reasons {
+    ($prefix:literal, other = $other:literal) => {
+        $crate::rpc::envelope::StatusReasons::new([
+            concat!($prefix, "bad_request"),
+            concat!($prefix, "request_timeout"),
+            concat!($prefix, "unsupported_media_type"),
+            concat!($prefix, "internal_error"),
+            concat!($prefix, "unavailable"),
+            concat!($prefix, "version_not_supported"),
+            $other,
+        ])
+    };
+}
+
+/// The Message Expiry Interval of a request that waits `timeout`: whole seconds, rounded up,
+/// at least 1.
+pub fn expiry_secs(timeout: std::time::Duration) -> u32 {
+    let secs = timeout
+        .as_secs()
+        .saturating_add(u64::from(timeout.subsec_nanos() > 0));
+    u32::try_from(secs.max(1)).unwrap_or(u32::MAX)
 }
 
 /// The value of user property `name` (the first one).
@@ -112,6 +240,35 @@ mod tests {
             .iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
             .collect()
+    }
+
+    #[test]
+    fn every_status_has_one_meaning_retryability_and_reason() {
+        const REASONS: StatusReasons = crate::status_reasons!("p_", other = "p_other");
+        for (code, status, name, retryable) in CommandStatus::TABLE {
+            assert_eq!(CommandStatus::of(code), status, "{code}");
+            assert_eq!(status.is_retryable(), retryable, "{code}");
+            assert_eq!(REASONS.of(Some(code)), format!("p_{name}"), "{code}");
+        }
+        assert_eq!(
+            CommandStatus::TABLE.map(|(code, ..)| code),
+            [400, 408, 415, 500, 503, 505]
+        );
+        for code in [0, 200, 204, 404, 422, 599, u16::MAX] {
+            assert_eq!(CommandStatus::of(code), CommandStatus::Other, "{code}");
+            assert_eq!(REASONS.of(Some(code)), "p_other", "{code}");
+        }
+        assert!(!CommandStatus::Other.is_retryable());
+        assert_eq!(REASONS.of(None), "p_other");
+    }
+
+    #[test]
+    fn expiry_rounds_up() {
+        use std::time::Duration;
+        assert_eq!(expiry_secs(Duration::ZERO), 1);
+        assert_eq!(expiry_secs(Duration::from_secs(10)), 10);
+        assert_eq!(expiry_secs(Duration::from_millis(10_001)), 11);
+        assert_eq!(expiry_secs(Duration::MAX), u32::MAX);
     }
 
     #[test]

@@ -1,9 +1,8 @@
 //! The MQTT properties of the schema registry's requests and responses, in the SDKs' order:
 //! expiry, content type, correlation data and the user properties of AIO's command envelope.
 
-use std::time::Duration;
-
 use aio_mqtt::hlc::HlcTimestamp;
+use aio_mqtt::rpc::OutgoingRequest;
 use bytes::Bytes;
 use rumqttc::v5::mqttbytes::v5::PublishProperties;
 
@@ -12,38 +11,18 @@ use super::{
     SUPPORTED_MAJOR_VERSIONS, property, response_topic, status,
 };
 
-/// The Message Expiry Interval for a request timeout: whole seconds, rounded up, at least 1.
-pub fn expiry_secs(timeout: Duration) -> u32 {
-    let secs = timeout
-        .as_secs()
-        .saturating_add(u64::from(timeout.subsec_nanos() > 0));
-    u32::try_from(secs.max(1)).unwrap_or(u32::MAX)
-}
-
-/// The properties of a request from `client_id`: response topic, correlation data, expiry,
-/// content type, format indicator, and the user properties in the SDKs' order.
-pub fn request_properties(
-    client_id: &str,
-    command: Command,
-    correlation: Bytes,
-    timestamp: &HlcTimestamp,
-    timeout: Duration,
-) -> PublishProperties {
+/// The properties of `request` for `command`: response topic, correlation data, expiry,
+/// content type, format indicator, and the envelope's user properties in the SDKs' order,
+/// then `$high_priority` = `""`.
+pub fn request_properties(request: OutgoingRequest<'_>, command: Command) -> PublishProperties {
+    let mut user_properties = request.envelope();
+    user_properties.push((property::HIGH_PRIORITY.to_owned(), String::new()));
     PublishProperties {
         payload_format_indicator: Some(PAYLOAD_FORMAT_UTF8),
-        message_expiry_interval: Some(expiry_secs(timeout)),
-        response_topic: Some(response_topic(client_id, command)),
-        correlation_data: Some(correlation),
-        user_properties: vec![
-            (property::SOURCE_ID.to_owned(), client_id.to_owned()),
-            (property::TIMESTAMP.to_owned(), timestamp.to_string()),
-            (
-                property::PROTOCOL_VERSION.to_owned(),
-                PROTOCOL_VERSION.to_owned(),
-            ),
-            (property::PARTITION.to_owned(), client_id.to_owned()),
-            (property::HIGH_PRIORITY.to_owned(), String::new()),
-        ],
+        message_expiry_interval: Some(request.expiry_secs()),
+        response_topic: Some(response_topic(request.client_id, command)),
+        correlation_data: Some(request.correlation),
+        user_properties,
         content_type: Some(CONTENT_TYPE.to_owned()),
         ..PublishProperties::default()
     }
@@ -137,7 +116,7 @@ pub fn response_properties(
     }
 }
 
-pub use aio_mqtt::rpc::envelope::find_property;
+pub use aio_mqtt::rpc::envelope::{expiry_secs, find_property};
 
 /// Whether `text` has the form of an HLC timestamp: `{digits}:{digits}:{node id}`.
 pub fn is_hlc(text: &str) -> bool {
@@ -159,6 +138,7 @@ pub fn is_valid_response_topic(topic: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
+    use std::time::Duration;
 
     use super::*;
 
@@ -172,13 +152,13 @@ mod tests {
 
     #[test]
     fn request_envelope_is_the_sdks() {
-        let props = request_properties(
-            "me",
-            Command::Get,
-            Bytes::from_static(&[7; 16]),
-            &ts(),
-            Duration::from_millis(2_500),
-        );
+        let request = OutgoingRequest {
+            client_id: "me",
+            correlation: Bytes::from_static(&[7; 16]),
+            timestamp: ts(),
+            timeout: Duration::from_millis(2_500),
+        };
+        let props = request_properties(request, Command::Get);
         assert_eq!(props.message_expiry_interval, Some(3));
         assert_eq!(props.payload_format_indicator, Some(1));
         assert_eq!(props.content_type.as_deref(), Some("application/json"));
@@ -251,11 +231,7 @@ mod tests {
     }
 
     #[test]
-    fn expiry_rounds_up_and_hlc_form_is_checked() {
-        assert_eq!(expiry_secs(Duration::ZERO), 1);
-        assert_eq!(expiry_secs(Duration::from_secs(10)), 10);
-        assert_eq!(expiry_secs(Duration::from_millis(10_001)), 11);
-        assert_eq!(expiry_secs(Duration::MAX), u32::MAX);
+    fn hlc_form_is_checked() {
         assert!(is_hlc("001696374425000:00000:node:x"));
         for bad in ["", "1:2", "a:0:n", ":0:n", "1::n"] {
             assert!(!is_hlc(bad), "{bad}");
