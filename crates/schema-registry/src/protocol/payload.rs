@@ -16,7 +16,7 @@ pub use schema::SchemaType;
 /// The `put` request: register `schemaContent` as version `version`.
 ///
 /// Members in alphabetical order, optional ones omitted when absent (the SDKs omit empty
-/// tags too; [`PutRequest::new`] and the client do the same).
+/// tags too; [`PutRequest::json_schema`] and the client do the same).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PutRequest {
@@ -80,7 +80,7 @@ pub struct ErrorDetails {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RegistryError {
-    /// HTTP-like code: see [`error_code`].
+    /// HTTP-like code: see [`error_code`](super::error_code).
     pub code: i32,
     /// More details (boxed: rarely there, and it keeps `Result<_, RegistryError>` small).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -90,7 +90,7 @@ pub struct RegistryError {
     pub inner_error: Option<Box<ErrorDetails>>,
     /// Message for people.
     pub message: String,
-    /// The request member it is about: see [`target`].
+    /// The request member it is about: see [`target`](super::target).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub target: Option<String>,
 }
