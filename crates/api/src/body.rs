@@ -3,7 +3,7 @@
 //!
 //! | routes | content types |
 //! |---|---|
-//! | `POST`/`PUT` of devices and assets | `application/json` ([`JsonBody`]) |
+//! | `POST`/`PUT` of devices and assets | `application/json` (`JsonBody`) |
 //! | `PUT /api/v1/secrets/{name}` | `application/json` (`{"value": ...}`), `text/plain`, `application/octet-stream`, or none (the raw value) |
 //! | `PUT /api/v1/trust/{list}` | `application/x-pem-file`, or none |
 //!

@@ -2,7 +2,7 @@
 //!
 //! Any page the user visits can make the browser send requests to this listener, token or not
 //! (with no token, on loopback, nothing else stands in the way). Two checks run on every
-//! request, before the token's ([`guard`]):
+//! request, before the token's (`guard`):
 //!
 //! - **Host** (DNS rebinding). A page from `evil.example` that re-points its name at
 //!   127.0.0.1 reaches the listener as its own origin, but its requests say

@@ -12,7 +12,7 @@
 //! A schema is [`RegisteredSchema`], the registry's own type, served unchanged. A summary is
 //! the schema without `schemaContent`, plus `dataschema`
 //! (`aio-sr://{namespace}/{name}:{version}`, what messages carry). Errors are
-//! [`reply`](crate::reply)'s `{"error": {"code": N, "message": "..."}}`. Both routes need the bearer token when one is set.
+//! [`reply`]'s `{"error": {"code": N, "message": "..."}}`. Both routes need the bearer token when one is set.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

@@ -3,25 +3,25 @@
 //! | route | method | module | token |
 //! |---|---|---|---|
 //! | `/healthz`, `/readyz` | GET | here | open |
-//! | `/`, `/app.js`, `/style.css`, `/js/{name}` | GET | [`ui`](crate::ui) | open |
-//! | `/api/v1/openapi.json` | GET | [`openapi`](crate::openapi) | open |
-//! | `/metrics` | GET | [`metrics`](crate::metrics) | required |
-//! | `/api/v1/status` | GET | [`status`](crate::status) | required |
-//! | `/api/v1/schemas`, `/api/v1/schemas/{name}/{version}` | GET | [`schemas`](crate::schemas) | required |
-//! | `/api/v1/devices`, `/api/v1/assets` | GET, POST | [`resources`](crate::resources) | required |
-//! | `/api/v1/devices/{name}`, `/api/v1/assets/{name}` | GET, PUT, DELETE | [`resources`](crate::resources) | required |
-//! | `/api/v1/assets/{name}/tail` | GET (SSE) | [`tail`](crate::tail) | required |
-//! | `/api/v1/secrets` | GET | [`secrets`](crate::secrets) | required |
-//! | `/api/v1/secrets/{name}` | PUT, DELETE | [`secrets`](crate::secrets) | required |
-//! | `/api/v1/trust` | GET | [`trust`](crate::trust) | required |
-//! | `/api/v1/trust/{list}` | GET, PUT, DELETE | [`trust`](crate::trust) | required |
+//! | `/`, `/app.js`, `/style.css`, `/js/{name}` | GET | [`ui`] | open |
+//! | `/api/v1/openapi.json` | GET | [`openapi`] | open |
+//! | `/metrics` | GET | [`metrics`] | required |
+//! | `/api/v1/status` | GET | [`status`] | required |
+//! | `/api/v1/schemas`, `/api/v1/schemas/{name}/{version}` | GET | [`schemas`] | required |
+//! | `/api/v1/devices`, `/api/v1/assets` | GET, POST | [`resources`] | required |
+//! | `/api/v1/devices/{name}`, `/api/v1/assets/{name}` | GET, PUT, DELETE | [`resources`] | required |
+//! | `/api/v1/assets/{name}/tail` | GET (SSE) | [`tail`] | required |
+//! | `/api/v1/secrets` | GET | [`secrets`] | required |
+//! | `/api/v1/secrets/{name}` | PUT, DELETE | [`secrets`] | required |
+//! | `/api/v1/trust` | GET | [`trust`] | required |
+//! | `/api/v1/trust/{list}` | GET, PUT, DELETE | [`trust`] | required |
 //!
-//! Every request first passes the [`guard`](crate::guard): a `Host` this listener answers to
+//! Every request first passes the [`guard`]: a `Host` this listener answers to
 //! (421 otherwise) and, for a request that may change something, no other site's `Origin`
 //! (403). "Required" means: when a token is configured (always, beyond loopback), a request
 //! without `Authorization: Bearer TOKEN` gets 401. Bodies are checked by content type
-//! ([`body`](crate::body), 415). Errors are JSON, `{"error": {"code", "message"}}`
-//! ([`reply`](crate::reply)). The table is [`route_table`]; the OpenAPI document is tested
+//! (`body.rs`, 415). Errors are JSON, `{"error": {"code", "message"}}`
+//! ([`reply`]). The table is [`route_table`]; the OpenAPI document is tested
 //! against it.
 
 use std::net::SocketAddr;

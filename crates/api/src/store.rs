@@ -6,7 +6,7 @@
 //! The running connector watches the directory, so what is written here takes effect by
 //! itself.
 //!
-//! Handlers take the store as the [`Store`] argument, which answers 404 for them when the
+//! Handlers take the store as the `Store` argument, which answers 404 for them when the
 //! listener has no registry.
 
 use std::path::{Path, PathBuf};

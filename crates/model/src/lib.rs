@@ -12,7 +12,7 @@
 //!   (`properties`) envelopes; decoding with field paths.
 //! - [`endpoint`]: SSE endpoint types and the one function that joins address and data source.
 //! - [`environment`]: the questions validation asks about secrets and trust lists.
-//! - [`pointer`]: JSON Pointer (RFC 6901) checks for data points.
+//! - [`pointer`](mod@pointer): JSON Pointer (RFC 6901) checks for data points.
 //! - [`validate`]: checks of one device or asset, with field paths.
 //! - [`build`](mod@build): all definitions → [`Plan`], with duplicates and the last-good rule.
 //! - [`plan`], [`diff`](mod@diff): the resolved operations and what changed between two plans.

@@ -1,5 +1,5 @@
 //! The plan: every data operation resolved into what the runtime needs to run it, with no
-//! reference left to follow. Built by [`crate::build`]; compared by [`crate::diff`].
+//! reference left to follow. Built by [`crate::build()`]; compared by [`crate::diff()`].
 //!
 //! A plan holds file paths of secrets, never their contents.
 

@@ -16,7 +16,7 @@
 //! - [`registry`](mod@registry): [`Registry`], [`Snapshot`], [`Reload`], [`validate`]; the
 //!   last-good rule across reloads.
 //! - [`watch`]: [`Registry::watch`], debounced reload on any change (incl. `..data` swaps).
-//! - [`write`]: atomic writes of definitions, secrets and trust files for the CLI commands.
+//! - [`write`](mod@write): atomic writes of definitions, secrets and trust files for the CLI commands.
 //! - [`error`](mod@error): the registry's [`Error`] type.
 #![forbid(unsafe_code)]
 

@@ -1,4 +1,4 @@
-//! From what the runtime observes to a [`StatusReport`], as a pure function (times are
+//! From what the runtime observes to a [`StatusReport`](crate::StatusReport), as a pure function (times are
 //! filled in afterwards by [`crate::stamps`]).
 //!
 //! Where each failure lands (DESIGN 3.7, AIO's two channels):

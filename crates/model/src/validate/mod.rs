@@ -2,7 +2,7 @@
 //! endpoints and data operations (DESIGN 3.1–3.4).
 //!
 //! Each check reports into a [`Report`]; a resource is accepted when its report holds no
-//! error. [`crate::build`] decides what happens to resources that are not accepted.
+//! error. [`crate::build()`] decides what happens to resources that are not accepted.
 //! Devices are checked in `device.rs`, assets in `asset.rs`.
 
 mod asset;
