@@ -63,6 +63,25 @@ fn registry(address: &str, datasets: &str) -> tempfile::TempDir {
     registry
 }
 
+/// `run` on `mosquitto` with the HTTP listener and `args`.
+async fn start(
+    mosquitto: &Mosquitto,
+    registry: &tempfile::TempDir,
+    state: &tempfile::TempDir,
+    args: &[&str],
+) -> Connector {
+    let mut options = Options::new(
+        registry.path(),
+        state.path(),
+        Broker::External(mosquitto.addr()),
+    )
+    .http();
+    for arg in args {
+        options = options.arg(arg);
+    }
+    Connector::start(&options).await
+}
+
 /// Waits until dataset `dataset` of `plant` is `Unavailable` because its deliveries are
 /// retried, and checks that the health message says `why`.
 async fn retried(http: std::net::SocketAddr, dataset: &str, why: &[&str]) {
@@ -116,19 +135,18 @@ async fn a_topic_the_broker_refuses_is_retried_until_the_broker_allows_it() {
     );
     let state = tempfile::tempdir().unwrap();
     let mut subscriber = MqttSubscriber::connect(mosquitto.addr(), "plant/#").await;
-    let connector = Connector::start(
-        &Options::new(
-            registry.path(),
-            state.path(),
-            Broker::External(mosquitto.addr()),
-        )
-        .http()
-        .arg("--refused-retry")
-        .arg("1s")
-        .arg("--state-store")
-        .arg("off")
-        .arg("--schema-registry")
-        .arg("off"),
+    let connector = start(
+        &mosquitto,
+        &registry,
+        &state,
+        &[
+            "--refused-retry",
+            "1s",
+            "--state-store",
+            "off",
+            "--schema-registry",
+            "off",
+        ],
     )
     .await;
     let http = connector.http.unwrap();
@@ -188,17 +206,11 @@ async fn a_message_larger_than_the_broker_accepts_goes_to_the_dead_letter_file()
     );
     let state = tempfile::tempdir().unwrap();
     let mut subscriber = MqttSubscriber::connect(mosquitto.addr(), "plant/#").await;
-    let connector = Connector::start(
-        &Options::new(
-            registry.path(),
-            state.path(),
-            Broker::External(mosquitto.addr()),
-        )
-        .http()
-        .arg("--state-store")
-        .arg("off")
-        .arg("--schema-registry")
-        .arg("off"),
+    let connector = start(
+        &mosquitto,
+        &registry,
+        &state,
+        &["--state-store", "off", "--schema-registry", "off"],
     )
     .await;
     let messages = subscriber.wait_for(2, LIMIT).await;
@@ -279,17 +291,11 @@ async fn a_state_store_that_stops_answering_and_comes_back_gets_every_set_in_ord
                     - target: BrokerStateStore\n          configuration:\n            key: plant-latest\n";
     let registry = registry(&source.base_url(), datasets);
     let state = tempfile::tempdir().unwrap();
-    let connector = Connector::start(
-        &Options::new(
-            registry.path(),
-            state.path(),
-            Broker::External(mosquitto.addr()),
-        )
-        .http()
-        .arg("--state-store")
-        .arg("external")
-        .arg("--schema-registry")
-        .arg("off"),
+    let connector = start(
+        &mosquitto,
+        &registry,
+        &state,
+        &["--state-store", "external", "--schema-registry", "off"],
     )
     .await;
     let http = connector.http.unwrap();
@@ -394,19 +400,18 @@ async fn a_full_storage_disk_is_retried_until_it_has_room_again() {
     let registry = registry(&source.base_url(), datasets);
     let state = tempfile::tempdir().unwrap();
     let mosquitto = Mosquitto::start();
-    let connector = Connector::start(
-        &Options::new(
-            registry.path(),
-            state.path(),
-            Broker::External(mosquitto.addr()),
-        )
-        .http()
-        .arg("--storage-root")
-        .arg(disk.path().to_str().unwrap())
-        .arg("--state-store")
-        .arg("off")
-        .arg("--schema-registry")
-        .arg("off"),
+    let connector = start(
+        &mosquitto,
+        &registry,
+        &state,
+        &[
+            "--storage-root",
+            disk.path().to_str().unwrap(),
+            "--state-store",
+            "off",
+            "--schema-registry",
+            "off",
+        ],
     )
     .await;
     let http = connector.http.unwrap();
