@@ -169,6 +169,61 @@ async fn count_prints_only_events_and_bytes() {
     assert_eq!(run.json()[0]["events"], 1, "{run:?}");
 }
 
+/// Events whose strings need escaping, with the line `serde_json` would print for each.
+fn tricky_events() -> (Vec<u8>, String) {
+    let events: [(&str, &str, &[&[u8]]); 6] = [
+        ("reading", "1", &[br#"{"t":"a\"b","p":"c:\\d"}"#]),
+        (
+            "q\"uote",
+            "2\\",
+            &[b"\t\x01\x1f\x7f \x08\x0c", b"second line"],
+        ),
+        (
+            "u",
+            "\u{2028}",
+            &["line\u{2028}sep\u{2029} \u{e9}\u{1F600}".as_bytes()],
+        ),
+        ("bad", "3", &[b"a\xFFb\xE2\x82"]),
+        (
+            "long",
+            "4",
+            &[b"1234567\"12345678\"\"\"\"\"\"\"\"\\abcdefghijklmnopqrstuvwxyz"],
+        ),
+        ("empty", "5", &[b""]),
+    ];
+    let (mut input, mut expected) = (Vec::new(), String::new());
+    for (event_type, id, lines) in events {
+        input.extend_from_slice(format!("event: {event_type}\nid: {id}\n").as_bytes());
+        for line in lines {
+            input.extend_from_slice(b"data: ");
+            input.extend_from_slice(line);
+            input.push(b'\n');
+        }
+        input.push(b'\n');
+        let data = String::from_utf8_lossy(&lines.join(&b'\n')).into_owned();
+        let [event_type, data, id] =
+            [event_type, &data, id].map(|s| serde_json::to_string(s).unwrap());
+        expected += &format!(
+            "{{\"type\":{event_type},\"data\":{data},\"id\":{id},\"lastEventId\":{id}}}\n"
+        );
+    }
+    (input, expected)
+}
+
+#[tokio::test]
+async fn strings_are_escaped_byte_for_byte_as_serde_json_does() {
+    let (input, expected) = tricky_events();
+    let run = tap_stdin(&["-"], &input).await;
+    assert_eq!(run.code(), 0, "{run:?}");
+    assert_eq!(run.stdout, expected);
+
+    let run = tap_stdin(&["-", "--count"], &input).await;
+    assert_eq!(
+        run.stdout,
+        format!("{{\"events\":6,\"bytes\":{}}}\n", input.len())
+    );
+}
+
 #[tokio::test]
 async fn standard_input_with_bom_and_crlf() {
     let input = "\u{feff}id: 7\r\nevent: a\r\ndata: x\r\n\r\ndata: y\r\n\r\n";

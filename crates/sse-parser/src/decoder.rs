@@ -7,9 +7,9 @@ use bytestring::ByteString;
 use smol_str::SmolStr;
 
 use crate::error::DecodeError;
-use crate::event::{DataBuffer, Event, Frame, MESSAGE};
+use crate::event::{DataBuffer, Event, Frame, FrameKind, MESSAGE};
 use crate::fast::{self, Shape};
-use crate::line::{Line, LineSplitter};
+use crate::line::{Line, LineSplitter, Source};
 
 /// The default maximum event size: 16 MiB.
 pub const DEFAULT_MAX_EVENT_SIZE: usize = 16 * 1024 * 1024;
@@ -95,8 +95,27 @@ impl Decoder {
     /// Returns `Ok(None)` when more input is needed. An `Err` reports an event that was dropped
     /// for being too large; decoding goes on with the next call.
     pub fn next_frame(&mut self) -> Result<Option<Frame>, DecodeError> {
+        self.decode(true)
+    }
+
+    /// Passes over the next frame: what [`next_frame`](Self::next_frame) would return, without
+    /// its content, for a caller that only counts. The decoder goes through the same states;
+    /// the data of a common event is checked but not sliced out of the input, which saves the
+    /// updates of the input's reference count that creating and dropping the slice cost.
+    ///
+    /// # Errors
+    /// As [`next_frame`](Self::next_frame): an event dropped for being too large.
+    pub fn skip_frame(&mut self) -> Result<Option<FrameKind>, DecodeError> {
+        self.decode(false)
+            .map(|frame| frame.as_ref().map(Frame::kind))
+    }
+
+    /// Decodes the next frame. `build`: whether the data of a common event is wanted; when not,
+    /// an empty string stands in for it.
+    #[inline(always)]
+    fn decode(&mut self, build: bool) -> Result<Option<Frame>, DecodeError> {
         loop {
-            if let Some(event) = self.fast_event() {
+            if let Some(event) = self.fast_event(build) {
                 return Ok(Some(Frame::Event(event)));
             }
             let budget = self.max_event_size.saturating_sub(self.block.retained());
@@ -126,14 +145,17 @@ impl Decoder {
     /// Decodes a whole event in one pass when it is of the common shape, without the per-line
     /// bookkeeping of the general path. See [`crate::fast`].
     #[inline]
-    fn fast_event(&mut self) -> Option<Event> {
+    fn fast_event(&mut self, build: bool) -> Option<Event> {
         if !self.block.is_clear() {
             return None;
         }
         let (chunk, start) = self.lines.at_clean_line_start()?;
-        let shape = fast::scan(&chunk[start..], self.max_event_size)?;
-        let event = self.block.dispatch_shape(chunk, start, &shape)?;
-        self.lines.consume_to(start + shape.len);
+        let shape = fast::scan(&chunk[start..], self.max_event_size)?.offset(start);
+        let end = shape.end;
+        let event = self
+            .block
+            .dispatch_shape(&self.lines.source(start..end), &shape, build)?;
+        self.lines.consume_to(end);
         Some(event)
     }
 
@@ -181,22 +203,25 @@ impl Block {
             && !self.skipping
     }
 
-    /// Dispatches an event of the common shape found at `start` of `chunk`, exactly as the
-    /// general path would after reading its lines one by one. Returns `None`, changing nothing,
-    /// when a value is not valid UTF-8: replacement characters can make a value longer than its
-    /// bytes, which only the general path accounts for.
+    /// Dispatches an event of the common shape, exactly as the general path would after reading
+    /// its lines one by one. Returns `None`, changing nothing, when a value is not valid UTF-8:
+    /// replacement characters can make a value longer than its bytes, which only the general
+    /// path accounts for. Without `build`, the data is only checked, and left empty.
     #[inline]
-    fn dispatch_shape(&mut self, chunk: &Bytes, start: usize, shape: &Shape) -> Option<Event> {
-        let at = |range: &Range<usize>| start + range.start..start + range.end;
+    fn dispatch_shape(&mut self, source: &Source<'_>, shape: &Shape, build: bool) -> Option<Event> {
         let event_type = match &shape.event_type {
-            Some(range) => Some(std::str::from_utf8(&chunk[at(range)]).ok()?),
+            Some(range) => Some(source.str(range.clone())?),
             None => None,
         };
         let id = match &shape.id {
-            Some(range) => Some(std::str::from_utf8(&chunk[at(range)]).ok()?),
+            Some(range) => Some(source.str(range.clone())?),
             None => None,
         };
-        let data = ByteString::try_from(chunk.slice(at(&shape.data))).ok()?;
+        let data = if build {
+            source.string(shape.data.clone())?
+        } else {
+            source.str(shape.data.clone()).map(|_| ByteString::new())?
+        };
         let event_type = match event_type {
             Some(name) if !name.is_empty() => {
                 if self.last_event_type != name {
@@ -206,13 +231,19 @@ impl Block {
             }
             _ => MESSAGE,
         };
-        if let Some(id) = id {
-            self.last_event_id = short_str(id);
-        }
+        // The new ID is built once and copied into the state, rather than stored and read back.
+        let last_event_id = match id {
+            Some(id) => {
+                let id = short_str(id);
+                self.last_event_id = id.clone();
+                id
+            }
+            None => self.last_event_id.clone(),
+        };
         Some(Event {
             event_type,
             data,
-            last_event_id: self.last_event_id.clone(),
+            last_event_id,
             has_own_id: id.is_some(),
         })
     }

@@ -15,6 +15,28 @@ pub enum Frame {
     Retry(u64),
 }
 
+/// What kind of [`Frame`] [`Decoder::skip_frame`](crate::Decoder::skip_frame) passed over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FrameKind {
+    /// An event.
+    Event,
+    /// A comment line.
+    Comment,
+    /// A valid `retry:` field.
+    Retry,
+}
+
+impl Frame {
+    /// What kind of frame this is.
+    pub fn kind(&self) -> FrameKind {
+        match self {
+            Self::Event(_) => FrameKind::Event,
+            Self::Comment(_) => FrameKind::Comment,
+            Self::Retry(_) => FrameKind::Retry,
+        }
+    }
+}
+
 /// A dispatched event, as the WHATWG `MessageEvent` would carry it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Event {

@@ -14,7 +14,8 @@ use std::ops::Range;
 use crate::decoder::{Field, split_field};
 use crate::line::find_line_end;
 
-/// Where the fields of a common event are, relative to the scanned slice.
+/// Where the fields of a common event are: relative to the scanned slice, or to the chunk after
+/// [`offset`](Shape::offset).
 #[derive(Debug)]
 pub(crate) struct Shape {
     /// Value of the one `data` field.
@@ -23,8 +24,22 @@ pub(crate) struct Shape {
     pub(crate) event_type: Option<Range<usize>>,
     /// Value of the last `id` field without NUL, if any.
     pub(crate) id: Option<Range<usize>>,
-    /// Bytes up to and including the LF of the blank line.
-    pub(crate) len: usize,
+    /// The end of the event: just past the LF of its blank line.
+    pub(crate) end: usize,
+}
+
+impl Shape {
+    /// The same shape, scanned from `start` of the chunk: every offset becomes one in the chunk.
+    #[inline]
+    pub(crate) fn offset(self, start: usize) -> Self {
+        let at = |range: Range<usize>| start + range.start..start + range.end;
+        Self {
+            data: at(self.data),
+            event_type: self.event_type.map(at),
+            id: self.id.map(at),
+            end: start + self.end,
+        }
+    }
 }
 
 /// Scans one event of the common shape at the start of `input`.
@@ -48,7 +63,7 @@ pub(crate) fn scan(input: &[u8], max_event_size: usize) -> Option<Shape> {
                 data: data?,
                 event_type,
                 id,
-                len,
+                end: len,
             });
         }
         let (name, value_at) = split_field(line)?;

@@ -6,7 +6,7 @@
 
 use bytes::Bytes;
 
-use crate::{DecodeError, Decoder, Frame};
+use crate::{DecodeError, Decoder, Frame, FrameKind};
 
 /// Decodes `chunks` in order and returns everything the decoder produced.
 pub fn decode_chunks<I>(chunks: I, max_event_size: usize) -> Vec<Result<Frame, DecodeError>>
@@ -28,16 +28,46 @@ where
     out
 }
 
+/// Passes over `chunks` in order with [`Decoder::skip_frame`] and returns what it reported.
+pub fn skip_chunks<I>(chunks: I, max_event_size: usize) -> Vec<Result<FrameKind, DecodeError>>
+where
+    I: IntoIterator<Item = Bytes>,
+{
+    let mut decoder = Decoder::new().with_max_event_size(max_event_size);
+    let mut out = Vec::new();
+    for chunk in chunks {
+        decoder.push(chunk);
+        loop {
+            match decoder.skip_frame() {
+                Ok(Some(kind)) => out.push(Ok(kind)),
+                Ok(None) => break,
+                Err(error) => out.push(Err(error)),
+            }
+        }
+    }
+    out
+}
+
 /// Checks the decoder's invariants on `input`, cut into chunks at the positions in `cuts`
 /// (taken modulo the input length). Panics, with the difference, when one is broken:
 ///
 /// - the frames are the same as when the input arrives in one chunk;
+/// - [`Decoder::skip_frame`] passes over frames of the same kinds, with the same errors;
 /// - no frame holds more data than the maximum event size;
 /// - every event's `last_event_id` is free of NUL.
 pub fn check_invariants(input: &[u8], cuts: &[usize], max_event_size: usize) {
     let whole = decode_chunks([Bytes::copy_from_slice(input)], max_event_size);
     let split = decode_chunks(split_at(input, cuts), max_event_size);
     assert_eq!(whole, split, "chunking changed the output; cuts {cuts:?}");
+    let kinds: Vec<_> = whole
+        .iter()
+        .map(|frame| frame.as_ref().map(Frame::kind).map_err(Clone::clone))
+        .collect();
+    let skipped = skip_chunks(split_at(input, cuts), max_event_size);
+    assert_eq!(
+        kinds, skipped,
+        "skip_frame differs from next_frame; cuts {cuts:?}"
+    );
     for frame in whole.iter().flatten() {
         if let Frame::Event(event) = frame {
             assert!(

@@ -13,7 +13,7 @@
 //! - `fast`: the common event (`id`, `event`, one `data` line, LF endings, all in one chunk) in
 //!   one pass; anything else goes the general way.
 //! - `line`: line splitting (CR, LF, CRLF across chunk edges), BOM stripping, the size budget.
-//! - [`event`]: [`Frame`] and [`Event`], what the decoder hands out.
+//! - [`event`]: [`Frame`] and [`Event`], what the decoder hands out, and [`FrameKind`].
 //! - [`error`]: [`DecodeError`], an event dropped for exceeding the maximum size.
 //! - [`fuzz`]: one entry point for fuzzers and property tests, with the decoder's invariants.
 
@@ -27,5 +27,5 @@ mod line;
 pub use bytestring::ByteString;
 pub use decoder::{DEFAULT_MAX_EVENT_SIZE, Decoder};
 pub use error::{DecodeError, DecodeErrorKind};
-pub use event::{Event, Frame};
+pub use event::{Event, Frame, FrameKind};
 pub use smol_str::SmolStr;

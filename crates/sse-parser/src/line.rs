@@ -7,11 +7,14 @@
 //!
 //! Cost is linear in the input: each byte is scanned once (with `memchr`), and a line that
 //! arrives in one chunk is handed out as a zero-copy slice of that chunk. Only the start of a line
-//! whose end is still missing is copied, into `partial`.
+//! whose end is still missing is copied, into `partial`. The complete lines of a chunk are
+//! checked as UTF-8 at most once, in one pass, when the decoder first asks for them as text
+//! ([`LineSplitter::source`]).
 
 use std::ops::Range;
 
 use bytes::{Bytes, BytesMut};
+use bytestring::ByteString;
 
 const BOM: [u8; 3] = [0xEF, 0xBB, 0xBF];
 
@@ -31,6 +34,8 @@ pub(crate) struct LineSplitter {
     /// The current input chunk; bytes before `pos` have been scanned.
     chunk: Bytes,
     pos: usize,
+    /// The start of `chunk` that is valid UTF-8 and ends with a LF, once asked for.
+    text: Option<ByteString>,
     /// The start of a line whose terminator has not arrived yet.
     partial: BytesMut,
     /// The last line ended with CR: a LF that comes next belongs to it.
@@ -46,6 +51,7 @@ impl Default for LineSplitter {
         Self {
             chunk: Bytes::new(),
             pos: 0,
+            text: None,
             partial: BytesMut::new(),
             skip_lf: false,
             bom_matched: Some(0),
@@ -71,6 +77,7 @@ impl LineSplitter {
             self.chunk = joined.freeze();
         }
         self.pos = 0;
+        self.text = None;
     }
 
     /// The current chunk, which [`Line::InChunk`] ranges index.
@@ -127,6 +134,22 @@ impl LineSplitter {
         clean.then_some((&self.chunk, self.pos))
     }
 
+    /// The current chunk as text when `range` of it lies in its valid UTF-8 start, or else as
+    /// bytes.
+    ///
+    /// The text is validated on the first call for a chunk, in one pass up to its last LF (the
+    /// end of its last complete line): one pass over a large chunk costs less than one per
+    /// field, and a field found in it is then sliced without another check.
+    #[inline]
+    pub(crate) fn source(&mut self, range: Range<usize>) -> Source<'_> {
+        let text = self.text.get_or_insert_with(|| valid_lines(&self.chunk));
+        if range.end <= text.len() {
+            Source::Text(text)
+        } else {
+            Source::Bytes(&self.chunk)
+        }
+    }
+
     /// Marks the chunk consumed up to `pos`, which must follow a LF.
     #[inline]
     pub(crate) fn consume_to(&mut self, pos: usize) {
@@ -147,6 +170,7 @@ impl LineSplitter {
     fn hold_partial(&mut self, budget: usize) -> Option<Line> {
         let rest = std::mem::take(&mut self.chunk).slice(self.pos..);
         self.pos = 0;
+        self.text = None;
         if self.discarding {
             return None;
         }
@@ -183,6 +207,45 @@ impl LineSplitter {
         }
         self.bom_matched = (matched < BOM.len()).then_some(matched);
         chunk.slice(taken..)
+    }
+}
+
+/// A chunk, seen as text where it is valid UTF-8.
+pub(crate) enum Source<'a> {
+    /// Valid text: fields are sliced out of it without another check.
+    Text(&'a ByteString),
+    /// Bytes that have not been validated: each field is checked on its own.
+    Bytes(&'a Bytes),
+}
+
+impl Source<'_> {
+    /// The field at `range` as text; `None` when it is not valid UTF-8.
+    #[inline]
+    pub(crate) fn str(&self, range: Range<usize>) -> Option<&str> {
+        match self {
+            Self::Text(text) => text.get(range),
+            Self::Bytes(bytes) => std::str::from_utf8(bytes.get(range)?).ok(),
+        }
+    }
+
+    /// The field at `range` as a zero-copy string; `None` when it is not valid UTF-8.
+    #[inline]
+    pub(crate) fn string(&self, range: Range<usize>) -> Option<ByteString> {
+        match self {
+            Self::Text(text) => text.get(range).map(|field| text.slice_ref(field)),
+            Self::Bytes(bytes) => ByteString::try_from(bytes.slice(range)).ok(),
+        }
+    }
+}
+
+/// The start of `chunk` up to its last LF, or up to its first invalid UTF-8 sequence if one
+/// comes before. A chunk's end may cut a code point, never a complete line.
+fn valid_lines(chunk: &Bytes) -> ByteString {
+    let lines = memchr::memrchr(b'\n', chunk).map_or(0, |lf| lf + 1);
+    match ByteString::try_from(chunk.slice(..lines)) {
+        Ok(text) => text,
+        // The second check cannot fail: it covers only what the first found valid.
+        Err(error) => ByteString::try_from(chunk.slice(..error.valid_up_to())).unwrap_or_default(),
     }
 }
 

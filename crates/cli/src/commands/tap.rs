@@ -13,7 +13,7 @@
 //! is blocked in a read.
 
 use std::ffi::{OsStr, OsString};
-use std::io::{self, BufWriter, Read, Stdout};
+use std::io::{self, Read, Stdout};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -24,7 +24,7 @@ use bytes::BytesMut;
 use clap::Args;
 use http::HeaderMap;
 use sse_client::{Auth, ClientConfig, EventStream, Secret, SseClient, StreamConfig, StreamItem};
-use sse_parser::{Decoder, Frame};
+use sse_parser::{Decoder, Frame, FrameKind};
 
 use crate::commands::UsageError;
 use crate::output::{self, Mode, Printer, StdoutPrinter};
@@ -437,6 +437,8 @@ struct Input<R> {
     /// For messages.
     name: String,
     decoder: Decoder,
+    /// `--count`: events are counted, not built.
+    count_only: bool,
     max_events: Option<u64>,
     /// Shared with the command's task, which prints the summary when a signal comes.
     out: Arc<Mutex<Output>>,
@@ -444,7 +446,7 @@ struct Input<R> {
 
 /// What the reading thread and the command's task share.
 struct Output {
-    printer: Printer<BufWriter<Stdout>>,
+    printer: Printer<Stdout>,
     /// Bytes read from the source.
     bytes: u64,
     /// Set once the summary is printed: nothing may follow it.
@@ -459,15 +461,12 @@ fn lock(out: &Mutex<Output>) -> MutexGuard<'_, Output> {
 
 impl<R: Read + Send + 'static> Input<R> {
     fn new(input: R, name: impl Into<String>, decoder: Decoder, args: &TapArgs) -> Self {
-        let printer = Printer::new(
-            BufWriter::with_capacity(OUTPUT_BUFFER, io::stdout()),
-            args.mode(),
-            false,
-        );
+        let printer = Printer::new(io::stdout(), args.mode(), false, OUTPUT_BUFFER);
         Self {
             input,
             name: name.into(),
             decoder,
+            count_only: args.mode() == Mode::Count,
             max_events: args.max_events,
             out: Arc::new(Mutex::new(Output {
                 printer,
@@ -502,6 +501,7 @@ impl<R: Read + Send + 'static> Input<R> {
     /// zeroed once (a safe `read` needs initialized memory) and each buffer serves several
     /// reads of a pipe, which returns at most 64 KiB a read.
     fn read(mut self) -> io::Result<Stop> {
+        let shared = Arc::clone(&self.out);
         let mut buffer = BytesMut::new();
         loop {
             if buffer.len() < MIN_READ {
@@ -517,30 +517,54 @@ impl<R: Read + Send + 'static> Input<R> {
                     return Ok(Stop::Failed(error));
                 }
             };
-            let mut out = lock(&self.out);
+            let mut out = lock(&shared);
             if read == 0 || out.finished {
                 return Ok(Stop::Done);
             }
             out.bytes += read as u64;
             self.decoder.push(buffer.split_to(read).freeze());
-            loop {
-                match self.decoder.next_frame() {
-                    Ok(Some(Frame::Event(event))) => {
-                        out.printer.event(&event)?;
-                        if self
-                            .max_events
-                            .is_some_and(|max| out.printer.events() >= max)
-                        {
-                            return Ok(Stop::Done);
-                        }
-                    }
-                    Ok(Some(Frame::Comment(text))) => out.printer.comment(&text)?,
-                    Ok(Some(Frame::Retry(millis))) => out.printer.retry(millis)?,
-                    Ok(None) => break,
-                    Err(error) => tracing::warn!("{}: {error}", self.name),
-                }
+            if self.print_all(&mut out.printer)? {
+                return Ok(Stop::Done);
             }
             out.printer.flush()?;
+        }
+    }
+
+    /// Decodes and prints what the decoder holds; `true` once `--max-events` is reached.
+    /// When only counting, events are passed over, not built ([`Decoder::skip_frame`]).
+    fn print_all(&mut self, printer: &mut Printer<Stdout>) -> io::Result<bool> {
+        loop {
+            if self.count_only {
+                match self.decoder.skip_frame() {
+                    Ok(Some(FrameKind::Event)) => printer.count_event(),
+                    Ok(Some(FrameKind::Comment | FrameKind::Retry)) => continue,
+                    Ok(None) => return Ok(false),
+                    Err(error) => {
+                        tracing::warn!("{}: {error}", self.name);
+                        continue;
+                    }
+                }
+            } else {
+                match self.decoder.next_frame() {
+                    Ok(Some(Frame::Event(event))) => printer.event(&event)?,
+                    Ok(Some(Frame::Comment(text))) => {
+                        printer.comment(&text)?;
+                        continue;
+                    }
+                    Ok(Some(Frame::Retry(millis))) => {
+                        printer.retry(millis)?;
+                        continue;
+                    }
+                    Ok(None) => return Ok(false),
+                    Err(error) => {
+                        tracing::warn!("{}: {error}", self.name);
+                        continue;
+                    }
+                }
+            }
+            if self.max_events.is_some_and(|max| printer.events() >= max) {
+                return Ok(true);
+            }
         }
     }
 }
