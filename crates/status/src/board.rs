@@ -7,7 +7,9 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use model::plan::OperationId;
 use registry::Snapshot;
-use supervisor::{Applied, OperationSchemas, StreamHandle, StreamState, Unsupported};
+use supervisor::{
+    Applied, OperationDeliveries, OperationSchemas, StreamHandle, StreamState, Unsupported,
+};
 use tokio::sync::watch;
 
 use crate::assemble::{Observed, StreamObservation, assemble};
@@ -48,13 +50,35 @@ struct Inner {
     unsupported: BTreeMap<OperationId, Unsupported>,
     stamps: Stamps,
     /// What [`StatusBoard::take_changed`] watches: set by [`StatusBoard::applied`], and
-    /// each stream's state and schemas (receivers of its own, so reports do not mark them
-    /// seen).
+    /// each stream's state, schemas and delivery problems (receivers of its own, so reports do
+    /// not mark them seen).
     applied_since_taken: bool,
-    watched: Vec<(
-        watch::Receiver<StreamState>,
-        watch::Receiver<OperationSchemas>,
-    )>,
+    watched: Vec<Watched>,
+}
+
+/// The receivers of one stream that [`StatusBoard::take_changed`] polls.
+struct Watched {
+    state: watch::Receiver<StreamState>,
+    schemas: watch::Receiver<OperationSchemas>,
+    deliveries: watch::Receiver<OperationDeliveries>,
+}
+
+impl Watched {
+    /// Whether any of them changed since the last call (marking them seen).
+    fn take_changed(&mut self) -> bool {
+        fn take<T>(receiver: &mut watch::Receiver<T>) -> bool {
+            let changed = receiver.has_changed().unwrap_or(false);
+            if changed {
+                receiver.mark_unchanged();
+            }
+            changed
+        }
+        // Every receiver is marked seen, so no short-circuit.
+        let state = take(&mut self.state);
+        let schemas = take(&mut self.schemas);
+        let deliveries = take(&mut self.deliveries);
+        state || schemas || deliveries
+    }
 }
 
 impl std::fmt::Debug for StatusBoard {
@@ -105,27 +129,24 @@ impl StatusBoard {
         inner.snapshot = snapshot;
         inner.watched = streams
             .iter()
-            .map(|h| (h.state.clone(), h.schemas.clone()))
+            .map(|h| Watched {
+                state: h.state.clone(),
+                schemas: h.schemas.clone(),
+                deliveries: h.deliveries.clone(),
+            })
             .collect();
         inner.streams = streams;
         inner.applied_since_taken = true;
     }
 
     /// Whether anything but counters changed since the last call: a plan applied, a stream's
-    /// state or an operation's schema. Cheap (no allocation): the status files are rewritten
-    /// on it.
+    /// state, an operation's schema or delivery problem. Cheap (no allocation): the status
+    /// files are rewritten on it.
     pub fn take_changed(&self) -> bool {
         let mut inner = self.lock();
         let mut changed = std::mem::take(&mut inner.applied_since_taken);
-        for (state, schemas) in &mut inner.watched {
-            if state.has_changed().unwrap_or(false) {
-                state.mark_unchanged();
-                changed = true;
-            }
-            if schemas.has_changed().unwrap_or(false) {
-                schemas.mark_unchanged();
-                changed = true;
-            }
+        for watched in &mut inner.watched {
+            changed |= watched.take_changed();
         }
         changed
     }
@@ -184,5 +205,87 @@ impl StatusBoard {
         // The state stays consistent across a panic in a reader: every write replaces whole
         // values.
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use supervisor::{DeliveryProblem, Retrying, StreamStats};
+
+    use super::*;
+
+    /// A board watching one stream whose channels the test holds.
+    fn board_with_one_stream() -> (
+        StatusBoard,
+        watch::Sender<StreamState>,
+        watch::Sender<OperationSchemas>,
+        watch::Sender<OperationDeliveries>,
+    ) {
+        let board = StatusBoard::new(
+            ConnectorInfo {
+                instance: "it".into(),
+                version: "0".into(),
+                broker_url: "mqtt://127.0.0.1:1883".into(),
+                registry_dir: "registry".into(),
+                secrets_dir: "registry/secrets".into(),
+            },
+            Arc::new(|| true),
+        );
+        let (state, state_rx) = watch::channel(StreamState::Connected);
+        let (schemas, schemas_rx) = watch::channel(OperationSchemas::new());
+        let (deliveries, deliveries_rx) = watch::channel(OperationDeliveries::new());
+        let handle = StreamHandle {
+            url: "http://127.0.0.1/events".parse().expect("url"),
+            operations: Vec::new(),
+            state: state_rx,
+            stats: Arc::new(StreamStats::default()),
+            schemas: schemas_rx,
+            deliveries: deliveries_rx,
+        };
+        board.applied(
+            Arc::new(Snapshot::default()),
+            &Applied::default(),
+            vec![handle],
+        );
+        (board, state, schemas, deliveries)
+    }
+
+    #[test]
+    fn a_change_of_state_schema_or_delivery_is_seen_once() {
+        let (board, state, schemas, deliveries) = board_with_one_stream();
+        assert!(board.take_changed(), "the plan was applied");
+        assert!(!board.take_changed(), "nothing since");
+
+        let id = model::plan::OperationId::Dataset {
+            asset: "a".into(),
+            dataset: "d".into(),
+        };
+        deliveries.send_modify(|all| {
+            all.insert(
+                id.clone(),
+                DeliveryProblem {
+                    retrying: Some(Retrying {
+                        reason: "refused".into(),
+                        code: "broker_refused",
+                        attempt: 1,
+                        delay: std::time::Duration::from_secs(1),
+                    }),
+                    dead_letters: None,
+                },
+            );
+        });
+        assert!(board.take_changed(), "a delivery being retried");
+        assert!(!board.take_changed());
+
+        schemas.send_modify(|all| {
+            all.insert(id, supervisor::OperationSchema::default());
+        });
+        state.send_replace(StreamState::Connecting);
+        assert!(board.take_changed(), "a schema and a state");
+        assert!(!board.take_changed(), "both marked seen at once");
+        let _ = board.report();
+        assert!(!board.take_changed(), "a report marks nothing");
     }
 }
