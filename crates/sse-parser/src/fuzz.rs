@@ -13,23 +13,24 @@ pub fn decode_chunks<I>(chunks: I, max_event_size: usize) -> Vec<Result<Frame, D
 where
     I: IntoIterator<Item = Bytes>,
 {
-    let mut decoder = Decoder::new().with_max_event_size(max_event_size);
-    let mut out = Vec::new();
-    for chunk in chunks {
-        decoder.push(chunk);
-        loop {
-            match decoder.next_frame() {
-                Ok(Some(frame)) => out.push(Ok(frame)),
-                Ok(None) => break,
-                Err(error) => out.push(Err(error)),
-            }
-        }
-    }
-    out
+    drain(chunks, max_event_size, Decoder::next_frame)
 }
 
 /// Passes over `chunks` in order with [`Decoder::skip_frame`] and returns what it reported.
 pub fn skip_chunks<I>(chunks: I, max_event_size: usize) -> Vec<Result<FrameKind, DecodeError>>
+where
+    I: IntoIterator<Item = Bytes>,
+{
+    drain(chunks, max_event_size, Decoder::skip_frame)
+}
+
+/// Pushes `chunks` in order and collects what `step` takes out after each, until it says
+/// "need more bytes".
+fn drain<I, T>(
+    chunks: I,
+    max_event_size: usize,
+    mut step: impl FnMut(&mut Decoder) -> Result<Option<T>, DecodeError>,
+) -> Vec<Result<T, DecodeError>>
 where
     I: IntoIterator<Item = Bytes>,
 {
@@ -38,8 +39,8 @@ where
     for chunk in chunks {
         decoder.push(chunk);
         loop {
-            match decoder.skip_frame() {
-                Ok(Some(kind)) => out.push(Ok(kind)),
+            match step(&mut decoder) {
+                Ok(Some(item)) => out.push(Ok(item)),
                 Ok(None) => break,
                 Err(error) => out.push(Err(error)),
             }

@@ -415,7 +415,8 @@ impl<P: Publisher> Reader<P> {
         };
         match result {
             Ok(()) => {
-                let id = sent.target.id.clone();
+                // Every delivered message passes here: nothing is cloned unless it was a retry.
+                let target = (kind != Kind::Send).then(|| sent.target.clone());
                 if kind == Kind::DeadLetter {
                     self.task.stats.add(Count::DeadLetters, 1);
                     self.dead_lettered(seq, &sent.target);
@@ -425,13 +426,13 @@ impl<P: Publisher> Reader<P> {
                         sent.target.destination,
                         forward::Destination::KeyValue { .. }
                     ) {
-                        self.confirmed_set(&id, seq);
+                        self.confirmed_set(&sent.target.id, seq);
                     }
                     sent.delivered();
                 }
-                if kind != Kind::Send {
-                    self.failures.remove(&(seq, id.clone()));
-                    self.report_retry(&id);
+                if let Some(target) = target {
+                    self.failures.remove(&(seq, target.id.clone()));
+                    self.report_retry(&target.id);
                     if let Some((_, next)) = self.failures.first_key_value() {
                         tracing::debug!(pending = self.failures.len(), due = ?next.due, "next failed delivery");
                     } else {
