@@ -15,11 +15,13 @@
 //!   directory are rejected.
 //! - [`registry`](mod@registry): [`Registry`], [`Snapshot`], [`Reload`], [`validate`]; the
 //!   last-good rule across reloads.
+//! - [`common_trust`]: certificates every endpoint trusts, added to each stream's own.
 //! - [`watch`]: [`Registry::watch`], debounced reload on any change (incl. `..data` swaps).
 //! - [`write`](mod@write): atomic writes of definitions, secrets and trust files for the CLI commands.
 //! - [`error`](mod@error): the registry's [`Error`] type.
 #![forbid(unsafe_code)]
 
+pub mod common_trust;
 pub mod error;
 pub mod load;
 pub mod locate;

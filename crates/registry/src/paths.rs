@@ -13,6 +13,10 @@ pub struct RegistryPaths {
     /// Trust lists: `trustList: plant-ca` is every PEM file in `<trust>/plant-ca/` (default
     /// `DIR/trust`, `--trust DIR`).
     pub trust: PathBuf,
+    /// Certificates every endpoint trusts, beside its own trust list: every PEM file in this
+    /// directory (`--trust-all-endpoints DIR`; in Akri mode the connector's trust settings
+    /// mount).
+    pub common_trust: Option<PathBuf>,
 }
 
 impl RegistryPaths {
@@ -22,6 +26,7 @@ impl RegistryPaths {
         Self {
             secrets: definitions.join("secrets"),
             trust: definitions.join("trust"),
+            common_trust: None,
             definitions,
         }
     }
@@ -38,9 +43,15 @@ impl RegistryPaths {
         self
     }
 
+    /// With certificates every endpoint trusts.
+    pub fn with_common_trust(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.common_trust = Some(dir.into());
+        self
+    }
+
     /// Whether `path` is the secrets or trust directory (they are never read as definitions,
     /// even when they lie below the definitions directory).
     pub(crate) fn is_excluded(&self, path: &Path) -> bool {
-        path == self.secrets || path == self.trust
+        path == self.secrets || path == self.trust || self.common_trust.as_deref() == Some(path)
     }
 }

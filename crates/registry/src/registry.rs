@@ -152,9 +152,13 @@ impl Registry {
         let built = model::build(&loaded.definitions, &unreadable, &self.env, last_good);
         let mut problems = loaded.problems;
         problems.extend(built.problems);
+        let mut plan = built.plan;
+        if let Some(dir) = &self.paths.common_trust {
+            problems.extend(crate::common_trust::apply(&mut plan, dir));
+        }
         problems.sort_by(|a, b| a.file.cmp(&b.file));
         Ok(Snapshot {
-            plan: built.plan,
+            plan,
             problems,
             resources: built.accepted,
             files: loaded.files,

@@ -80,40 +80,49 @@ impl Environment for FsEnvironment {
 
     fn trust_list(&self, name: &str) -> Result<Vec<FileRef>, LookupError> {
         let relative = safe_relative_path(name).map_err(LookupError::InvalidName)?;
-        let dir = self.trust.join(relative);
-        if dir.exists() {
-            inside(&self.trust, &dir)?;
-        }
-        let entries = match fs::read_dir(&dir) {
-            Ok(entries) => entries,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(LookupError::Missing(dir));
-            }
-            Err(e) => return Err(LookupError::Unreadable(dir, e.to_string())),
-        };
-        let mut files = Vec::new();
-        for entry in entries {
-            let entry = entry.map_err(|e| LookupError::Unreadable(dir.clone(), e.to_string()))?;
-            // `..data` and `..2024_...` are the machinery of a Kubernetes mount; the visible
-            // names are symlinks into them.
-            if entry.file_name().to_string_lossy().starts_with('.') {
-                continue;
-            }
-            let path = entry.path();
-            let Ok(version) = version(&path) else {
-                continue;
-            };
-            inside(&self.trust, &path)?;
-            let bytes = fs::read(&path)
-                .map_err(|e| LookupError::Unreadable(path.clone(), e.to_string()))?;
-            if holds_certificate(&bytes) {
-                files.push(FileRef { path, version });
-            }
-        }
-        if files.is_empty() {
-            return Err(LookupError::NoCertificates(dir));
-        }
-        files.sort();
-        Ok(files)
+        trust_files(&self.trust, &self.trust.join(relative))
     }
+}
+
+/// Every PEM certificate file directly in `dir`, which must be inside `root` (symlinks
+/// followed), in name order. Entries whose names start with `.` (a Kubernetes mount's
+/// `..data` and `..2026_…`) are skipped: the visible names are symlinks into them.
+///
+/// # Errors
+/// [`LookupError::Missing`] for a missing directory, [`LookupError::NoCertificates`] when it
+/// holds none, [`LookupError::Outside`], [`LookupError::Unreadable`].
+pub fn trust_files(root: &Path, dir: &Path) -> Result<Vec<FileRef>, LookupError> {
+    let dir = dir.to_path_buf();
+    if dir.exists() {
+        inside(root, &dir)?;
+    }
+    let entries = match fs::read_dir(&dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(LookupError::Missing(dir));
+        }
+        Err(e) => return Err(LookupError::Unreadable(dir, e.to_string())),
+    };
+    let mut files = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|e| LookupError::Unreadable(dir.clone(), e.to_string()))?;
+        if entry.file_name().to_string_lossy().starts_with('.') {
+            continue;
+        }
+        let path = entry.path();
+        let Ok(version) = version(&path) else {
+            continue;
+        };
+        inside(root, &path)?;
+        let bytes =
+            fs::read(&path).map_err(|e| LookupError::Unreadable(path.clone(), e.to_string()))?;
+        if holds_certificate(&bytes) {
+            files.push(FileRef { path, version });
+        }
+    }
+    if files.is_empty() {
+        return Err(LookupError::NoCertificates(dir));
+    }
+    files.sort();
+    Ok(files)
 }

@@ -68,11 +68,12 @@ impl Registry {
             message: e.to_string(),
         })?;
         let shared: Shared = Arc::new(Mutex::new(Some(debouncer)));
-        let roots = vec![
+        let mut roots = vec![
             self.paths().definitions.clone(),
             self.paths().secrets.clone(),
             self.paths().trust.clone(),
         ];
+        roots.extend(self.paths().common_trust.clone());
         let mut watched = Watched::new();
         sync_watches(&shared, &roots, &mut watched)?;
         let worker_shared = Arc::clone(&shared);

@@ -432,3 +432,33 @@ fn a_missing_registry_directory_is_an_error() {
     let err = Registry::open(RegistryPaths::new(dir.path().join("nope"))).expect_err("missing");
     assert_eq!(err.reason_code(), "RegistryMissing");
 }
+
+#[test]
+fn certificates_trusted_by_every_endpoint_join_each_streams_trust() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write(dir.path(), "dev.yaml", DEVICE);
+    write(dir.path(), "a.yaml", &asset("a", "t/a"));
+    let pem = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n";
+    let common = dir.path().join("connector-trust");
+    write(&common, "plant-ca.crt", pem);
+    write(&common, "..data/ignored.crt", pem);
+    let paths = RegistryPaths::new(dir.path()).with_common_trust(&common);
+    let snapshot = validate(paths).expect("valid");
+    assert!(snapshot.is_valid(), "{:?}", snapshot.problems);
+    let trust: Vec<_> = snapshot
+        .plan
+        .operations
+        .values()
+        .flat_map(|op| op.stream.trust.iter().map(|f| f.path.clone()))
+        .collect();
+    assert_eq!(trust, vec![common.join("plant-ca.crt")]);
+
+    // A directory that is not there is an error naming it; the plan still runs.
+    let missing = dir.path().join("no-such-dir");
+    let paths = RegistryPaths::new(dir.path()).with_common_trust(&missing);
+    let snapshot = validate(paths).expect("read");
+    let errors: Vec<String> = snapshot.errors().map(ToString::to_string).collect();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(errors[0].contains("no-such-dir"), "{errors:?}");
+    assert_eq!(snapshot.plan.len(), 1);
+}

@@ -308,6 +308,59 @@ impl<C: CommandSet> CommandClient<C> {
         })
     }
 
+    /// Publishes a telemetry message of the service (QoS 1, not retained) on the client's
+    /// connection once it is ready (waiting at most the timeout), with the properties
+    /// `properties` makes from the client id and a timestamp of the client's clock. Returns
+    /// when the message is queued on the connection; rumqttc re-sends it until the broker
+    /// acknowledges it, across reconnects. `what` names the message in errors.
+    ///
+    /// # Errors
+    /// [`CommandErrorKind::Timeout`] when there is no connection within the timeout;
+    /// [`CommandErrorKind::Closed`].
+    pub async fn publish(
+        &self,
+        what: &'static str,
+        topic: &str,
+        payload: Bytes,
+        properties: impl FnOnce(&str, HlcTimestamp) -> PublishProperties,
+    ) -> Result<(), CommandError> {
+        let inner = &self.inner;
+        let closed = || {
+            CommandError::new(
+                CommandErrorKind::Closed,
+                format!("{what}: the {} client has shut down", C::SERVICE),
+            )
+        };
+        if inner.invoker.is_closed() {
+            return Err(closed());
+        }
+        if tokio::time::timeout(self.timeout, inner.invoker.wait_ready())
+            .await
+            .is_err()
+        {
+            return Err(CommandError::new(
+                CommandErrorKind::Timeout,
+                format!("{what}: not connected within {:?}", self.timeout),
+            ));
+        }
+        let properties = properties(&inner.client_id, inner.clock.now());
+        let publish = inner.invoker.client().publish_with_properties(
+            topic.to_owned(),
+            rumqttc::v5::mqttbytes::QoS::AtLeastOnce,
+            false,
+            payload,
+            properties,
+        );
+        match tokio::time::timeout(self.timeout, publish).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(_)) => Err(closed()),
+            Err(_) => Err(CommandError::new(
+                CommandErrorKind::Timeout,
+                format!("{what}: not queued within {:?}", self.timeout),
+            )),
+        }
+    }
+
     /// [`send`](Self::send), then [`PendingCommand::reply`].
     ///
     /// # Errors

@@ -169,12 +169,15 @@ impl Invoker {
     }
 
     /// Resolves the request `publish` answers, when it is a response on one of the response
-    /// topics; any other PUBLISH is handed back.
+    /// topics (exact topics, or filters for services whose request topics vary, like the
+    /// device registry's `…/{device}/{endpoint}/{command}`); any other PUBLISH is handed
+    /// back.
     pub fn take_response(&self, publish: Publish) -> Option<Publish> {
+        let topic = std::str::from_utf8(&publish.topic).unwrap_or_default();
         if !self
             .response_topics
             .iter()
-            .any(|t| publish.topic.as_ref() == t.as_bytes())
+            .any(|filter| filter == topic || rumqttc::v5::mqttbytes::matches(topic, filter))
         {
             return Some(publish);
         }

@@ -20,7 +20,7 @@ use crate::output::is_broken_pipe;
 /// given: `registry` in the current directory, the layout `docs/configuration.md` shows.
 pub const DEFAULT_REGISTRY: &str = "registry";
 
-/// `--registry`, `--secrets`, `--trust`.
+/// `--registry`, `--secrets`, `--trust`, `--trust-all-endpoints`.
 #[derive(Debug, Clone, Args)]
 pub struct RegistryArgs {
     /// Registry directory: every *.yaml, *.yml, *.json below it is a definition
@@ -53,6 +53,16 @@ pub struct RegistryArgs {
         help_heading = "Registry"
     )]
     trust: Option<PathBuf>,
+
+    /// PEM certificates every endpoint trusts, beside its own trust list
+    #[arg(
+        long,
+        global = true,
+        value_name = "DIR",
+        env = "SSE_CONNECTOR_TRUST_ALL_ENDPOINTS",
+        help_heading = "Registry"
+    )]
+    trust_all_endpoints: Option<PathBuf>,
 }
 
 impl RegistryArgs {
@@ -64,6 +74,9 @@ impl RegistryArgs {
         }
         if let Some(dir) = &self.trust {
             paths = paths.with_trust(dir);
+        }
+        if let Some(dir) = &self.trust_all_endpoints {
+            paths = paths.with_common_trust(dir);
         }
         paths
     }
