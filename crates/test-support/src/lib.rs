@@ -10,6 +10,8 @@
 //!   configurations built from it.
 //! - [`sse_server`]: an HTTP / HTTPS server on `127.0.0.1:0` that records every request and
 //!   answers each with the next scripted [`sse_server::Response`].
+//! - [`fake_adr`]: a fake Azure Device Registry service (the ADR DTDL's commands and telemetry
+//!   over MQTT) that records requests, statuses and health events.
 //! - [`gate`]: holds a scripted server back until the test opens it.
 //! - [`mosquitto`]: a real mosquitto broker on a free loopback port, restartable on that port.
 //! - [`any_broker`]: mosquitto or the embedded broker, for scenarios that run on both.
@@ -19,6 +21,7 @@
 
 pub mod any_broker;
 pub mod certs;
+pub mod fake_adr;
 pub mod gate;
 pub mod mosquitto;
 pub mod mqtt_subscriber;
@@ -27,6 +30,7 @@ pub mod sse_server;
 
 pub use any_broker::AnyBroker;
 pub use certs::{ClientAuth, PemFiles, TestPki};
+pub use fake_adr::FakeAdr;
 pub use gate::Gate;
 pub use mosquitto::Mosquitto;
 pub use mqtt_subscriber::{MqttSubscriber, ReceivedMessage};
