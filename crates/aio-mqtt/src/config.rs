@@ -15,8 +15,12 @@ pub struct TlsSettings {
     /// Client certificate chain (PEM, leaf first), for brokers that authenticate clients by
     /// certificate. Needs `client_key`.
     pub client_cert: Option<PathBuf>,
-    /// Private key of the client certificate (PEM: PKCS#8, PKCS#1 or SEC1, unencrypted).
+    /// Private key of the client certificate (PEM: PKCS#8, PKCS#1 or SEC1; or encrypted
+    /// PKCS#8 with `client_key_password_file`).
     pub client_key: Option<PathBuf>,
+    /// File holding the password of an encrypted `client_key` (`BEGIN ENCRYPTED PRIVATE
+    /// KEY`), trailing line breaks removed; never logged.
+    pub client_key_password_file: Option<PathBuf>,
 }
 
 /// Reconnect delays: exponential from `min` to `max`, each drawn at random from its upper
@@ -65,6 +69,10 @@ pub struct MqttConfig {
     /// File holding the password (trailing line breaks removed). Read at every connect, so a
     /// rotated password is picked up without a restart; never logged.
     pub password_file: Option<PathBuf>,
+    /// Kubernetes service account token file: when set, every CONNECT authenticates with the
+    /// method `K8S-SAT` and the token (read at each connect; a rotation reconnects, see
+    /// [`sat`](crate::sat)). Never logged.
+    pub sat_file: Option<PathBuf>,
     /// Client identifier; keep it stable so the broker can resume the session.
     pub client_id: String,
     /// Keep-alive interval (5 s to 65,535 s).
@@ -101,6 +109,7 @@ impl MqttConfig {
             tls: None,
             username: None,
             password_file: None,
+            sat_file: None,
             client_id: DEFAULT_CLIENT_ID.to_owned(),
             keep_alive: Duration::from_secs(30),
             session_expiry: Duration::from_secs(3600),
@@ -157,7 +166,8 @@ impl MqttConfig {
     /// Checks every setting; called by everything that connects.
     ///
     /// # Errors
-    /// [`MqttErrorKind::InvalidConfig`] naming the first setting out of range.
+    /// [`MqttErrorKind::InvalidConfig`] naming the first setting out of range;
+    /// [`MqttErrorKind::SatFile`] when the token file cannot be opened.
     pub fn validate(&self) -> Result<(), MqttError> {
         let invalid = |msg: String| Err(MqttError::new(MqttErrorKind::InvalidConfig, msg));
         if self.host.trim().is_empty() {
@@ -196,14 +206,30 @@ impl MqttConfig {
         if self.password_file.is_some() && self.username.is_none() {
             return invalid("an MQTT password file is given without a username".into());
         }
-        if let Some(tls) = &self.tls
-            && tls.client_cert.is_some() != tls.client_key.is_some()
-        {
-            return invalid(
-                "an MQTT client certificate needs both the certificate and the key".into(),
-            );
+        if let Some(tls) = &self.tls {
+            if tls.client_cert.is_some() != tls.client_key.is_some() {
+                return invalid(
+                    "an MQTT client certificate needs both the certificate and the key".into(),
+                );
+            }
+            if tls.client_key_password_file.is_some() && tls.client_key.is_none() {
+                return invalid("an MQTT client key password file is given without a key".into());
+            }
         }
-        if self.tls.is_none() && self.username.is_some() {
+        if let Some(path) = &self.sat_file {
+            // Only opened: the token itself is read at each connect.
+            std::fs::File::open(path).map_err(|e| {
+                MqttError::new(
+                    MqttErrorKind::SatFile,
+                    format!(
+                        "cannot read the service account token file {}: {e}",
+                        path.display()
+                    ),
+                )
+                .with_source(crate::error::MqttErrorSource::Io(e))
+            })?;
+        }
+        if self.tls.is_none() && (self.username.is_some() || self.sat_file.is_some()) {
             tracing::warn!(
                 host = %self.host,
                 "MQTT credentials are sent without TLS; use mqtts outside a trusted network"
@@ -293,6 +319,19 @@ mod tests {
             (|c| c.max_packet_size = 10, "packet size"),
             (|c| c.reconnect.min = Duration::ZERO, "backoff"),
             (|c| c.password_file = Some("p".into()), "username"),
+            (
+                |c| c.sat_file = Some("/no/such/token".into()),
+                "/no/such/token",
+            ),
+            (
+                |c| {
+                    c.tls = Some(TlsSettings {
+                        client_key_password_file: Some("pw".into()),
+                        ..TlsSettings::default()
+                    })
+                },
+                "without a key",
+            ),
             (
                 |c| {
                     c.tls = Some(TlsSettings {

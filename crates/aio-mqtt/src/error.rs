@@ -11,10 +11,13 @@ pub enum MqttErrorKind {
     InvalidConfig,
     /// The CA file is missing, unreadable or holds no valid certificate.
     TrustList,
-    /// The client certificate or key file is missing, unreadable or invalid.
+    /// The client certificate or key file is missing, unreadable or invalid, or the key
+    /// password does not decrypt the key.
     ClientCertificate,
     /// The password file is missing or unreadable.
     PasswordFile,
+    /// The service account token file is missing, unreadable or empty.
+    SatFile,
     /// A connection was started outside a tokio runtime.
     NoRuntime,
 }
@@ -27,6 +30,7 @@ impl MqttErrorKind {
             Self::TrustList => "mqtt_trust_list",
             Self::ClientCertificate => "mqtt_client_certificate",
             Self::PasswordFile => "mqtt_password_file",
+            Self::SatFile => "mqtt_sat_file",
             Self::NoRuntime => "mqtt_no_runtime",
         }
     }

@@ -9,8 +9,10 @@
 //! - [`config`]: [`MqttConfig`], [`TlsSettings`], [`Backoff`]: settings validated before
 //!   anything connects; `from_url`; the password file.
 //! - [`tls`]: the rustls client configuration (ring provider, system roots + CA file).
-//! - [`connection`]: the rumqttc client and event loop of a request/response connection, its
-//!   backoff and its goodbye.
+//! - [`sat`]: Kubernetes service-account-token authentication (`K8S-SAT`) and
+//!   [`SatWatch`](sat::SatWatch), which reconnects with a rotated token.
+//! - [`connection`]: the rumqttc options every connection shares, the client and event loop of
+//!   a request/response connection, its backoff and its goodbye.
 //! - [`rpc`]: AIO's command pattern (envelope and status table, invoker, the generic command
 //!   client, executor, subscribed session).
 //! - [`subscriber`]: [`MqttSubscriber`], a bounded view of a topic filter for people.
@@ -27,6 +29,7 @@ pub mod error;
 pub mod hlc;
 pub mod message;
 pub mod rpc;
+pub mod sat;
 pub mod subscriber;
 pub mod tls;
 

@@ -72,8 +72,21 @@ impl MqttSubscriber {
         let filter = filter.to_owned();
         let task = tokio::spawn(async move {
             let mut dropped = 0u64;
+            let mut sat = crate::sat::SatWatch::new(view.sat_file.as_deref());
+            if let Err(error) = sat.apply(&mut eventloop.options) {
+                tracing::debug!(%error, "view connects with the token read at start");
+            }
             loop {
-                match eventloop.poll().await {
+                let polled = tokio::select! {
+                    () = sat.changed() => {
+                        if let Err(error) = sat.reconnect(&mut eventloop) {
+                            tracing::debug!(%error, "view keeps its connection");
+                        }
+                        continue;
+                    }
+                    polled = eventloop.poll() => polled,
+                };
+                match polled {
                     Ok(Event::Incoming(Packet::ConnAck(_))) => {
                         // Never wait on the request channel from the polling task.
                         let _ = client
@@ -105,6 +118,9 @@ impl MqttSubscriber {
                     Err(error) => {
                         tracing::debug!(%error, "view subscription disconnected; retrying");
                         tokio::time::sleep(Duration::from_millis(500)).await;
+                        if let Err(error) = sat.apply(&mut eventloop.options) {
+                            tracing::debug!(%error, "view reconnects with the previous token");
+                        }
                     }
                 }
             }

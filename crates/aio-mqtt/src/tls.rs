@@ -53,7 +53,7 @@ pub fn client_config(settings: &TlsSettings) -> Result<Arc<rustls::ClientConfig>
                 MqttErrorKind::ClientCertificate,
                 "client certificate",
             )?;
-            let key = read_key(key_path)?;
+            let key = read_key(key_path, settings.client_key_password_file.as_deref())?;
             builder.with_client_auth_cert(chain, key).map_err(|e| {
                 MqttError::new(
                     MqttErrorKind::ClientCertificate,
@@ -80,9 +80,16 @@ fn read_certs(
     tls_files::certificates(path, what).map_err(|e| pem_error(kind, e))
 }
 
-/// The private key of a PEM file.
-fn read_key(path: &Path) -> Result<PrivateKeyDer<'static>, MqttError> {
-    tls_files::private_key(path).map_err(|e| pem_error(MqttErrorKind::ClientCertificate, e))
+/// The private key of a PEM file, decrypted with the password in `password_file` when given.
+fn read_key(
+    path: &Path,
+    password_file: Option<&Path>,
+) -> Result<PrivateKeyDer<'static>, MqttError> {
+    match password_file {
+        None => tls_files::private_key(path),
+        Some(password_file) => tls_files::encrypted_private_key(path, password_file),
+    }
+    .map_err(|e| pem_error(MqttErrorKind::ClientCertificate, e))
 }
 
 fn pem_error(kind: MqttErrorKind, error: tls_files::PemError) -> MqttError {
@@ -119,6 +126,7 @@ mod tests {
             ca_file: None,
             client_cert: Some(garbage.clone()),
             client_key: Some(garbage),
+            client_key_password_file: None,
         };
         assert_eq!(
             client_config(&bad_key).expect_err("bad cert").kind(),

@@ -7,19 +7,26 @@
 //! client id) to the messages it forwards; subscribers must tolerate extra properties.
 //!
 //! # Layout
-//! - [`BrokerConfig`]: bind address, limits, anonymous access.
+//! - [`BrokerConfig`]: bind address, limits, anonymous access, `K8S-SAT` tokens.
 //! - [`EmbeddedBroker`]: start, address, shutdown.
+//! - [`sat`]: [`SatTokens`], the tokens a `K8S-SAT` connect may use (tests, mostly).
 //! - [`BrokerError`]: why it did not start.
 
 #![forbid(unsafe_code)]
 
+pub mod sat;
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
+use mqtt5::broker::auth::PasswordAuthProvider;
 use mqtt5::broker::config::{AuthConfig, StorageBackend, StorageConfig};
 use mqtt5::broker::{BrokerShutdownHandle, MqttBroker};
 use tokio::task::JoinHandle;
+
+pub use sat::SatTokens;
 
 /// Who may connect without credentials.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -53,6 +60,10 @@ pub struct BrokerConfig {
     pub password_file: Option<PathBuf>,
     /// Publish `$SYS/` statistics topics.
     pub sys_topics: bool,
+    /// Accept MQTT v5 enhanced authentication `K8S-SAT` with these tokens, as AIO's broker
+    /// does with Kubernetes service account tokens (see [`sat`]). Clients without an
+    /// authentication method still go by `anonymous` and `password_file`.
+    pub sat_tokens: Option<SatTokens>,
 }
 
 impl Default for BrokerConfig {
@@ -67,6 +78,7 @@ impl Default for BrokerConfig {
             anonymous: AnonymousAccess::LoopbackOnly,
             password_file: None,
             sys_topics: false,
+            sat_tokens: None,
         }
     }
 }
@@ -126,9 +138,9 @@ impl EmbeddedBroker {
             AnonymousAccess::Always => true,
             AnonymousAccess::Never => false,
         };
-        if !anonymous && config.password_file.is_none() {
+        if !anonymous && config.password_file.is_none() && config.sat_tokens.is_none() {
             return Err(BrokerError::InvalidConfig(format!(
-                "anonymous clients are not allowed on {} and no password file is given",
+                "anonymous clients are not allowed on {} and no password file or SAT tokens are given",
                 config.bind
             )));
         }
@@ -137,8 +149,11 @@ impl EmbeddedBroker {
                 "receive maximum must be at least 1".into(),
             ));
         }
+        // mqtt5 refuses to start with neither anonymous access nor a password file; with SAT
+        // tokens alone its provider is replaced below by one that refuses everyone else.
+        let sat_only = !anonymous && config.password_file.is_none();
         let auth = AuthConfig {
-            allow_anonymous: anonymous,
+            allow_anonymous: anonymous || sat_only,
             password_file: config.password_file.clone(),
             ..AuthConfig::default()
         };
@@ -165,6 +180,14 @@ impl EmbeddedBroker {
         let mut broker = MqttBroker::with_config(settings)
             .await
             .map_err(start_error)?;
+        if let Some(tokens) = config.sat_tokens.clone() {
+            let other = if sat_only {
+                Arc::new(PasswordAuthProvider::new().with_anonymous(false))
+            } else {
+                broker.auth_provider()
+            };
+            broker = broker.with_auth_provider(Arc::new(sat::SatProvider { tokens, other }));
+        }
         let local_addr = broker.local_addr().ok_or_else(|| {
             BrokerError::InvalidConfig(format!("the broker did not bind {}", config.bind))
         })?;
@@ -177,7 +200,8 @@ impl EmbeddedBroker {
         });
         // `run` signals readiness once the accept loops are up (or drops the sender on failure).
         let _ = ready.wait_for(|ready| *ready).await;
-        tracing::info!(%local_addr, anonymous, "embedded MQTT broker listening");
+        tracing::info!(%local_addr, anonymous, sat = config.sat_tokens.is_some(),
+            "embedded MQTT broker listening");
         Ok(Self {
             local_addr,
             shutdown,

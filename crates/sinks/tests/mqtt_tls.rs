@@ -60,6 +60,7 @@ async fn publishes_over_tls_with_a_client_certificate() {
         ca_file: Some(pki.ca_pem.clone()),
         client_cert: Some(pki.client.cert.clone()),
         client_key: Some(pki.client.key.clone()),
+        client_key_password_file: None,
     };
     let publisher = MqttPublisher::start(config(relay, trusted, "tls-ok")).unwrap();
     let message = Message {

@@ -50,6 +50,15 @@ pub enum PemError {
         /// Why: encrypted, or not one of the supported forms.
         why: &'static str,
     },
+    /// The encrypted key cannot be decrypted with the password: a wrong password, or an
+    /// encryption scheme that is not supported.
+    #[error("cannot decrypt the key {} with the password in {}", key.display(), password_file.display())]
+    Decrypt {
+        /// The key file.
+        key: PathBuf,
+        /// The password file.
+        password_file: PathBuf,
+    },
 }
 
 /// The certificates of the operating system's trust store, loaded once per process.
@@ -116,6 +125,41 @@ pub fn private_key(path: &Path) -> Result<PrivateKeyDer<'static>, PemError> {
     })
 }
 
+/// The private key of the encrypted PKCS#8 PEM file at `path` (`BEGIN ENCRYPTED PRIVATE
+/// KEY`: PBES2 with PBKDF2 or scrypt, and AES), decrypted with the password held in
+/// `password_file` (trailing line breaks removed). Neither the password nor the key appears
+/// in an error.
+///
+/// # Errors
+/// [`PemError::Unreadable`] for either file, [`PemError::NoKey`] when the file holds no
+/// encrypted PKCS#8 key, [`PemError::Decrypt`] for a wrong password.
+pub fn encrypted_private_key(
+    path: &Path,
+    password_file: &Path,
+) -> Result<PrivateKeyDer<'static>, PemError> {
+    let pem = read(path, "client key")?;
+    let mut password = read(password_file, "key password")?;
+    while password.last().is_some_and(|b| matches!(b, b'\n' | b'\r')) {
+        password.pop();
+    }
+    let not_encrypted = || PemError::NoKey {
+        path: path.to_path_buf(),
+        why: "is not an encrypted PKCS#8 key (BEGIN ENCRYPTED PRIVATE KEY)",
+    };
+    let text = std::str::from_utf8(&pem).map_err(|_| not_encrypted())?;
+    let (label, document) = pkcs8::der::Document::from_pem(text).map_err(|_| not_encrypted())?;
+    if label != "ENCRYPTED PRIVATE KEY" {
+        return Err(not_encrypted());
+    }
+    let info = pkcs8::EncryptedPrivateKeyInfoRef::try_from(document.as_bytes())
+        .map_err(|_| not_encrypted())?;
+    let decrypted = info.decrypt(&password).map_err(|_| PemError::Decrypt {
+        key: path.to_path_buf(),
+        password_file: password_file.to_path_buf(),
+    })?;
+    Ok(PrivateKeyDer::Pkcs8(decrypted.as_bytes().to_vec().into()))
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -158,5 +202,49 @@ mod tests {
             certificates(&dir.path().join("missing.pem"), "CA").unwrap_err(),
             PemError::Unreadable { .. }
         ));
+    }
+
+    #[test]
+    fn an_encrypted_key_opens_with_its_password_and_only_with_it() {
+        use pkcs8::pkcs5::pbes2::Parameters;
+
+        let dir = tempfile::tempdir().unwrap();
+        let plain = rcgen::KeyPair::generate().unwrap().serialize_der();
+        let params =
+            Parameters::generate_pbkdf2_sha256_aes256cbc(2048, b"sixteen byte slt", [7; 16])
+                .unwrap();
+        let encrypted = pkcs8::PrivateKeyInfoRef::try_from(plain.as_slice())
+            .unwrap()
+            .encrypt_with_params(params, "c0rrect horse")
+            .unwrap()
+            .to_pem("ENCRYPTED PRIVATE KEY", pkcs8::LineEnding::LF)
+            .unwrap();
+        let key = dir.path().join("client.key");
+        std::fs::write(&key, encrypted.as_bytes()).unwrap();
+        let password = dir.path().join("key.pass");
+        std::fs::write(&password, "c0rrect horse\n").unwrap();
+        let opened = encrypted_private_key(&key, &password).unwrap();
+        assert_eq!(opened.secret_der(), plain.as_slice());
+
+        std::fs::write(&password, "wr0ng horse\n").unwrap();
+        let wrong = encrypted_private_key(&key, &password).unwrap_err();
+        assert_eq!(
+            wrong.to_string(),
+            format!(
+                "cannot decrypt the key {} with the password in {}",
+                key.display(),
+                password.display()
+            )
+        );
+        assert!(!wrong.to_string().contains("wr0ng"), "{wrong}");
+
+        let unencrypted = dir.path().join("plain.key");
+        std::fs::write(
+            &unencrypted,
+            "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n",
+        )
+        .unwrap();
+        let refused = encrypted_private_key(&unencrypted, &password).unwrap_err();
+        assert!(matches!(refused, PemError::NoKey { .. }), "{refused}");
     }
 }

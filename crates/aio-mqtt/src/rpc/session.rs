@@ -2,8 +2,9 @@
 //! subscribed. At every CONNACK it subscribes again (a broker restarted without sessions has
 //! forgotten the subscriptions), without ever waiting on rumqttc's request channel (the
 //! polling task is what drains it); the SUBACK makes the connection ready; a failed poll makes
-//! it not ready and waits the config's backoff before polling again. At the end it says
-//! goodbye (DISCONNECT).
+//! it not ready and waits the config's backoff before polling again. Before each connect it
+//! reads the service account token (when configured), and a rotated token reconnects at once
+//! (see [`crate::sat`]). At the end it says goodbye (DISCONNECT).
 
 use std::ops::ControlFlow;
 
@@ -15,6 +16,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::MqttConfig;
 use crate::connection;
+use crate::sat::SatWatch;
 
 /// One connection's loop: who it is (for the logs) and what it keeps subscribed.
 #[derive(Debug)]
@@ -50,9 +52,22 @@ pub async fn poll_subscribed(
         .map(|topic| Filter::new(topic.clone(), QoS::AtLeastOnce))
         .collect();
     let (mut failures, mut connections) = (0u32, 0u32);
+    let mut sat = SatWatch::new(config.sat_file.as_deref());
+    let mut connecting = true;
     loop {
+        if connecting && let Err(error) = sat.apply(&mut eventloop.options) {
+            tracing::warn!(%error, "{role} connects with the previous token");
+        }
+        connecting = false;
         let event = tokio::select! {
             () = stop.cancelled() => break,
+            () = sat.changed() => {
+                session.ready.send_replace(false);
+                if let Err(error) = sat.reconnect(eventloop) {
+                    tracing::warn!(%error, "{role} keeps its connection");
+                }
+                continue;
+            }
             event = eventloop.poll() => event,
         };
         match event {
@@ -91,6 +106,7 @@ pub async fn poll_subscribed(
             Ok(_) => {}
             Err(error) => {
                 session.ready.send_replace(false);
+                connecting = true;
                 failures = failures.saturating_add(1);
                 if failures == 1 {
                     tracing::warn!(%error, "{role} lost the MQTT broker; reconnecting");

@@ -1,6 +1,9 @@
 //! The task that owns rumqttc's event loop: it polls without pause, turns the loop's events
 //! into completions, replays what a disconnect left unacknowledged, and reconnects with backoff.
 //!
+//! A rotated service account token reconnects at once, like a lost connection (see
+//! [`aio_mqtt::sat`]): the network is dropped and everything unacknowledged is replayed.
+//!
 //! Nothing here ever waits on rumqttc's request channel (that is how rumqttc deadlocks when the
 //! polling task publishes); replays go into the event loop's own `pending` queue, which this
 //! task alone touches, between two polls.
@@ -16,6 +19,7 @@ use tokio::sync::{Notify, OwnedSemaphorePermit, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 
 use aio_mqtt::config::{Backoff, read_password};
+use aio_mqtt::sat::SatWatch;
 use aio_mqtt::{Message, Qos};
 
 use super::ConnectionStatus;
@@ -65,6 +69,8 @@ pub(crate) struct Settings {
     pub(crate) broker: String,
     pub(crate) username: Option<String>,
     pub(crate) password_file: Option<std::path::PathBuf>,
+    /// The service account token: read at each connect, watched for rotations.
+    pub(crate) sat: SatWatch,
     pub(crate) backoff: Backoff,
     pub(crate) max_packet_size: u32,
 }
@@ -144,6 +150,16 @@ impl Connection {
             let polled = tokio::select! {
                 biased;
                 () = self.cancel.cancelled() => break,
+                () = self.settings.sat.changed() => {
+                    tracing::info!(broker = %self.settings.broker,
+                        unacknowledged = self.shared.inflight().len(),
+                        "the service account token was rotated; reconnecting with the new one");
+                    // What a failed poll does: rumqttc takes back its state, then we do.
+                    self.eventloop.clean();
+                    self.on_connection_lost();
+                    connected = false;
+                    continue;
+                }
                 polled = self.eventloop.poll() => polled,
             };
             match polled {
@@ -194,9 +210,13 @@ impl Connection {
         self.shared.idle.notify_waiters();
     }
 
-    /// Reads the password file (if any) into the CONNECT credentials. `false` after logging
-    /// when the file cannot be read.
+    /// Reads the password and token files (if any) into the CONNECT packet. `false` after
+    /// logging when one cannot be read.
     async fn apply_credentials(&mut self) -> bool {
+        if let Err(error) = self.settings.sat.apply(&mut self.eventloop.options) {
+            tracing::warn!(%error, "cannot connect to the MQTT broker");
+            return false;
+        }
         let Some(username) = self.settings.username.clone() else {
             return true;
         };

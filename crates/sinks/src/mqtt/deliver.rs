@@ -5,10 +5,10 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use aio_mqtt::{Message, MqttConfig, MqttError, MqttErrorKind, MqttErrorSource, Qos, tls};
+use aio_mqtt::sat::SatWatch;
+use aio_mqtt::{Message, MqttConfig, MqttError, MqttErrorKind, MqttErrorSource, Qos};
+use rumqttc::v5::AsyncClient;
 use rumqttc::v5::mqttbytes::QoS;
-use rumqttc::v5::{AsyncClient, MqttOptions};
-use rumqttc::{TlsConfiguration, Transport};
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 use tokio_util::sync::{CancellationToken, DropGuard};
@@ -59,10 +59,10 @@ impl MqttPublisher {
     /// (watch [`status`](Self::status)); messages published meanwhile wait for it.
     ///
     /// # Errors
-    /// [`MqttError`] for an invalid setting, an unusable CA, certificate, key or password file,
-    /// or when called outside a tokio runtime.
+    /// [`MqttError`] for an invalid setting, an unusable CA, certificate, key, password or
+    /// token file, or when called outside a tokio runtime.
     pub fn start(config: MqttConfig) -> Result<Self, MqttError> {
-        config.validate()?;
+        let mut options = aio_mqtt::connection::options(&config)?;
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| {
             MqttError::new(
                 MqttErrorKind::NoRuntime,
@@ -79,19 +79,7 @@ impl MqttPublisher {
                 .with_source(MqttErrorSource::Io(e))
             })?;
         }
-        let mut options =
-            MqttOptions::new(config.client_id.clone(), config.host.clone(), config.port);
-        options
-            .set_keep_alive(config.keep_alive)
-            .set_clean_start(config.clean_start)
-            .set_session_expiry_interval(u32::try_from(config.session_expiry.as_secs()).ok())
-            .set_max_packet_size(Some(config.max_packet_size))
-            .set_outgoing_inflight_upper_limit(config.max_in_flight)
-            .set_connection_timeout(config.connect_timeout.as_secs().max(1));
-        if let Some(tls) = &config.tls {
-            let tls = tls::client_config(tls)?;
-            options.set_transport(Transport::tls_with_config(TlsConfiguration::Rustls(tls)));
-        }
+        options.set_outgoing_inflight_upper_limit(config.max_in_flight);
         // The channel holds only messages that also hold a window permit (plus DISCONNECT), so
         // it never fills and `try_publish` never waits: the window is the backpressure.
         let capacity = usize::from(config.max_in_flight) + 2;
@@ -112,6 +100,7 @@ impl MqttPublisher {
                 broker: format!("{}:{}", config.host, config.port),
                 username: config.username.clone(),
                 password_file: config.password_file.clone(),
+                sat: SatWatch::new(config.sat_file.as_deref()),
                 backoff: config.reconnect,
                 max_packet_size: config.max_packet_size,
             },

@@ -94,6 +94,15 @@ pub struct BrokerCredentials {
     )]
     pub broker_key: Option<PathBuf>,
 
+    /// File holding the password of --broker-key when it is an encrypted PKCS#8 key
+    #[arg(
+        long,
+        value_name = "FILE",
+        env = "AIO_TLS_KEY_PASSWORD_FILE",
+        help_heading = "Broker"
+    )]
+    pub broker_key_password_file: Option<PathBuf>,
+
     /// User name for the broker
     #[arg(
         long,
@@ -111,6 +120,16 @@ pub struct BrokerCredentials {
         help_heading = "Broker"
     )]
     pub broker_password_file: Option<PathBuf>,
+
+    /// Kubernetes service account token file: authenticate with K8S-SAT (re-read at each
+    /// connect; a rotated token reconnects)
+    #[arg(
+        long,
+        value_name = "FILE",
+        env = "AIO_SAT_FILE",
+        help_heading = "Broker"
+    )]
+    pub broker_sat_file: Option<PathBuf>,
 }
 
 /// Which broker the connector publishes to.
@@ -222,14 +241,18 @@ fn with_credentials(
     let ca = path(&credentials.broker_ca, "brokerCa", &file.broker_ca);
     let cert = path(&credentials.broker_cert, "brokerCert", &file.broker_cert);
     let key = path(&credentials.broker_key, "brokerKey", &file.broker_key);
-    if ca.is_some() || cert.is_some() {
+    let key_password = credentials.broker_key_password_file.clone();
+    if ca.is_some() || cert.is_some() || key_password.is_some() {
         let Some(tls) = config.tls.as_mut() else {
-            bail!("--broker-ca and --broker-cert need a TLS broker URL (mqtts://)");
+            bail!(
+                "--broker-ca, --broker-cert and --broker-key-password-file need a TLS broker URL (mqtts://)"
+            );
         };
         *tls = TlsSettings {
             ca_file: ca,
             client_cert: cert,
             client_key: key,
+            client_key_password_file: key_password,
         };
     }
     config.username = Setting::option(credentials.broker_username.clone())
@@ -240,6 +263,7 @@ fn with_credentials(
         "brokerPasswordFile",
         &file.broker_password_file,
     );
+    config.sat_file.clone_from(&credentials.broker_sat_file);
     Ok(())
 }
 
@@ -347,5 +371,28 @@ mod tests {
             resolve_client_broker(Some(any_port.path()), None, &BrokerCredentials::default())
                 .is_err()
         );
+    }
+
+    #[test]
+    fn the_token_and_the_key_password_reach_the_mqtt_settings() {
+        let credentials = BrokerCredentials {
+            broker_sat_file: Some("/var/run/secrets/tokens/broker-sat".into()),
+            broker_key_password_file: Some("/secrets/key.pass".into()),
+            ..BrokerCredentials::default()
+        };
+        let tls = "mqtts://aio-broker:18883".to_owned();
+        let broker = resolve_client_broker(None, Some(&tls), &credentials).unwrap();
+        assert_eq!(
+            broker.mqtt.sat_file.as_deref(),
+            Some(Path::new("/var/run/secrets/tokens/broker-sat"))
+        );
+        let settings = broker.mqtt.tls.unwrap();
+        assert_eq!(
+            settings.client_key_password_file.as_deref(),
+            Some(Path::new("/secrets/key.pass"))
+        );
+        let plain = "mqtt://aio-broker:1883".to_owned();
+        let error = resolve_client_broker(None, Some(&plain), &credentials).unwrap_err();
+        assert!(error.to_string().contains("mqtts://"), "{error}");
     }
 }
