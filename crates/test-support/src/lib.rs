@@ -13,6 +13,7 @@
 //! - [`fake_adr`]: a fake Azure Device Registry service (the ADR DTDL's commands and telemetry
 //!   over MQTT) that records requests, statuses and health events.
 //! - [`gate`]: holds a scripted server back until the test opens it.
+//! - [`k8s_mount`]: a directory in kubelet's AtomicWriter layout (`..data` swaps).
 //! - [`mosquitto`]: a real mosquitto broker on a free loopback port, restartable on that port.
 //! - [`any_broker`]: mosquitto or the embedded broker, for scenarios that run on both.
 //! - [`mqtt_subscriber`]: an MQTT v5 subscriber that records messages with their properties.
@@ -23,6 +24,7 @@ pub mod any_broker;
 pub mod certs;
 pub mod fake_adr;
 pub mod gate;
+pub mod k8s_mount;
 pub mod mosquitto;
 pub mod mqtt_subscriber;
 pub mod resumable_source;
