@@ -1,13 +1,13 @@
 //! The MQTT publisher with Kubernetes service-account-token authentication against the
 //! embedded broker's `K8S-SAT` provider: the token file is written the way the kubelet writes
-//! a projected volume, rotated in the middle of a stream of QoS 1 messages, and the old token
-//! is revoked; every message must still arrive.
+//! a projected volume ([`K8sMount`]), rotated in the middle of a stream of QoS 1 messages, and
+//! the old token is revoked; every message must still arrive.
 
 #![allow(clippy::unwrap_used)]
 
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use aio_mqtt::{Backoff, Message, MqttConfig, MqttErrorKind, Qos};
@@ -17,44 +17,13 @@ use rumqttc::v5::ConnectionError;
 use rumqttc::v5::mqttbytes::v5::ConnectReturnCode;
 use sinks::{ConnectionStatus, MqttPublisher, Publisher};
 use test_support::MqttSubscriber;
+use test_support::k8s_mount::K8sMount;
 
 const PATIENCE: Duration = Duration::from_secs(30);
 
-/// A token directory in the kubelet's AtomicWriter layout: `..<timestamp>/token` holds the
-/// data, `..data` links to the current timestamped directory, and `token` links to
-/// `..data/token`.
-struct Mount {
-    dir: tempfile::TempDir,
-    generation: u32,
-}
-
-impl Mount {
-    fn new(token: &str) -> Self {
-        let mut mount = Self {
-            dir: tempfile::tempdir().unwrap(),
-            generation: 0,
-        };
-        mount.write(token);
-        std::os::unix::fs::symlink("..data/token", mount.token()).unwrap();
-        mount
-    }
-
-    /// The path a pod reads: `token`.
-    fn token(&self) -> PathBuf {
-        self.dir.path().join("token")
-    }
-
-    /// Writes `token` into a new timestamped directory, then swaps `..data` to it with one
-    /// rename, as the kubelet does.
-    fn write(&mut self, token: &str) {
-        self.generation += 1;
-        let stamp = format!("..2026_12_04_10_00_0{}.123", self.generation);
-        let root: &Path = self.dir.path();
-        std::fs::create_dir(root.join(&stamp)).unwrap();
-        std::fs::write(root.join(&stamp).join("token"), token).unwrap();
-        std::os::unix::fs::symlink(&stamp, root.join("..data_tmp")).unwrap();
-        std::fs::rename(root.join("..data_tmp"), root.join("..data")).unwrap();
-    }
+/// A token mount in the kubelet's layout, holding `token`.
+fn mount(dir: &tempfile::TempDir, token: &str) -> K8sMount {
+    K8sMount::create(dir.path().join("sat"), &[("token", token)])
 }
 
 async fn sat_broker(tokens: &SatTokens) -> EmbeddedBroker {
@@ -97,9 +66,14 @@ async fn a_rotated_token_reconnects_without_losing_a_message() {
     tokens.accept("token-one");
     let broker = sat_broker(&tokens).await;
     let mut subscriber = MqttSubscriber::connect(broker.local_addr(), "sat/#").await;
-    let mut mount = Mount::new("token-one\n");
-    let publisher =
-        MqttPublisher::start(config(broker.local_addr(), "sat-rotation", mount.token())).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut mount = mount(&dir, "token-one\n");
+    let publisher = MqttPublisher::start(config(
+        broker.local_addr(),
+        "sat-rotation",
+        mount.file("token"),
+    ))
+    .unwrap();
 
     const TOTAL: u32 = 1500;
     const ROTATE_AT: u32 = 500;
@@ -108,7 +82,7 @@ async fn a_rotated_token_reconnects_without_losing_a_message() {
         if n == ROTATE_AT {
             // The new token is valid once issued; the old one stops being accepted.
             tokens.accept("token-two");
-            mount.write("token-two\n");
+            mount.replace(&[("token", "token-two\n")]);
             assert!(tokens.revoke(b"token-one"));
         }
         deliveries.push(publisher.publish(numbered(n)).await.unwrap());
@@ -163,8 +137,9 @@ async fn a_wrong_token_is_refused_as_not_authorized() {
     let tokens = SatTokens::new();
     tokens.accept("the-right-one");
     let broker = sat_broker(&tokens).await;
-    let mount = Mount::new("a-stale-token\n");
-    let config = config(broker.local_addr(), "sat-wrong", mount.token());
+    let dir = tempfile::tempdir().unwrap();
+    let mount = mount(&dir, "a-stale-token\n");
+    let config = config(broker.local_addr(), "sat-wrong", mount.file("token"));
 
     let (_client, mut eventloop) = aio_mqtt::connection::connection(&config, 4).unwrap();
     let refused = tokio::time::timeout(PATIENCE, eventloop.poll())
