@@ -1,7 +1,10 @@
 //! Telemetry through `sse-connector run`: metrics and traces exported to a real OTLP/HTTP
 //! receiver run by the test (a hyper server decoding the protobuf requests), `GET /metrics`,
-//! the `traceparent` user property matching the exported span, and no secret value (a
-//! password, a private key) in the logs at trace level or in the metrics.
+//! the `traceparent` user property matching the exported span, the connector id of
+//! `SSE_CONNECTOR_TELEMETRY_INSTANCE` as the metrics' `instance`, AIO's OTLP variables read
+//! from the environment, and no secret value (a password, a private key) in the logs at trace
+//! level or in the metrics. OTLP over gRPC with AIO's CA mounts is tested in
+//! crates/telemetry/tests/grpc.rs.
 
 #![allow(clippy::unwrap_used)]
 
@@ -220,6 +223,8 @@ async fn metrics_and_traces_reach_an_otlp_receiver_and_metrics_page() {
             .http()
             .arg("--trace-sample-ratio")
             .arg("1")
+            // The connector id of the metrics, apart from the MQTT client id.
+            .env("SSE_CONNECTOR_TELEMETRY_INSTANCE", "it-connector-id")
             .env("OTEL_EXPORTER_OTLP_ENDPOINT", &receiver.url())
             .env("OTEL_METRIC_EXPORT_INTERVAL", "200")
             .env("OTEL_BSP_SCHEDULE_DELAY", "100"),
@@ -241,7 +246,7 @@ async fn metrics_and_traces_reach_an_otlp_receiver_and_metrics_page() {
     .await;
     let (attrs, _) = &forwarded[0];
     assert!(has(attrs, "service", "aio_sse_connector"), "{attrs:?}");
-    assert!(has(attrs, "instance", "it-telemetry"), "{attrs:?}");
+    assert!(has(attrs, "instance", "it-connector-id"), "{attrs:?}");
     assert!(has(attrs, "asset", "plant"), "{attrs:?}");
     assert!(has(attrs, "operation", "plant/datasets/power"), "{attrs:?}");
     let names = receiver.metric_names();
@@ -309,7 +314,7 @@ async fn metrics_and_traces_reach_an_otlp_receiver_and_metrics_page() {
     let (status, text) = http_get(connector.http.unwrap(), "/metrics").await;
     assert_eq!(status, 200, "{text}");
     let line = format!(
-        "aio_sse_connector_messages_forwarded{{service=\"aio_sse_connector\",instance=\"it-telemetry\",asset=\"plant\",operation=\"plant/datasets/power\"}} {EVENTS}"
+        "aio_sse_connector_messages_forwarded{{service=\"aio_sse_connector\",instance=\"it-connector-id\",asset=\"plant\",operation=\"plant/datasets/power\"}} {EVENTS}"
     );
     assert!(text.lines().any(|l| l == line), "no {line:?} in\n{text}");
     assert!(
@@ -484,4 +489,36 @@ async fn json_logs_from_the_config_file_or_the_option() {
         assert!(object["timestamp"].is_string(), "{line}");
         assert!(connector.terminate().await.success());
     }
+}
+
+/// AIO's OTLP variables are read from the process environment by the default build: a
+/// `grpcs://` metrics endpoint whose CA directory does not exist stops the start, naming the
+/// variable.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_otlp_ca_directory_stops_the_start_naming_its_variable() {
+    let registry = tempfile::tempdir().unwrap();
+    let state = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(registry.path().join("devices")).unwrap();
+    let missing = state.path().join("no-such-ca");
+    let mut command = common::run_command();
+    command
+        .arg("--registry")
+        .arg(registry.path())
+        .arg("--state-dir")
+        .arg(state.path())
+        .args(["--http", "off", "--broker", "embedded"])
+        .args(["--embedded-broker-addr", "127.0.0.1:0"])
+        .env("OTLP_GRPC_METRIC_ENDPOINT", "grpcs://127.0.0.1:4317")
+        .env("FIRST_PARTY_OTLP_GRPC_METRICS_COLLECTOR_CA_PATH", &missing);
+    let output = tokio::time::timeout(LIMIT, command.output())
+        .await
+        .expect("the connector stops")
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let expected = format!(
+        "FIRST_PARTY_OTLP_GRPC_METRICS_COLLECTOR_CA_PATH={}: cannot read the CA directory",
+        missing.display()
+    );
+    assert!(stderr.contains(&expected), "{stderr}");
 }

@@ -11,7 +11,7 @@
 //!
 //! ```text
 //! supervisor atomics ──► MetricsProducer ──► Metrics::snapshot ──► prometheus::render (GET /metrics)
-//!                                                              └──► otlp::metrics_request ──► POST /v1/metrics
+//!                                                              └──► otlp::metrics_request ──► POST /v1/metrics or gRPC Export
 //!                                  (both take names, units, help texts and labels from catalogue)
 //! supervisor (sampled) ──► Tracer::forward_span / connect_span ──► SDK batch ──► OTLP traces
 //! tracing events ──► logs (stderr human|json) ──► OTLP log bridge (when configured)
@@ -25,8 +25,9 @@
 //! - [`prometheus`]: the text exposition of a snapshot.
 //! - [`otlp`]: the OTLP side, by concern: `endpoint` (precedence of AIO's and OpenTelemetry's
 //!   variables), `metrics_request` (the protobuf request of a snapshot), `metrics_export`
-//!   (the periodic export, and why it builds OTLP messages itself), the shared HTTP client
-//!   and the SDK exporters of traces and logs.
+//!   (the periodic export, and why it builds OTLP messages itself), `grpc` (the channel of a
+//!   gRPC endpoint and its CA directory), the shared HTTP client and the SDK exporters of
+//!   traces and logs.
 //! - [`traces`]: the tracer provider, [`Tracer`], [`EventSampler`], `traceparent`.
 //! - [`logs`]: the `tracing` subscriber: filter, format, OTLP bridge.
 //! - [`error`](mod@error): [`Error`].
@@ -54,7 +55,7 @@ pub use histogram::{HistogramSnapshot, LatencyHistogram};
 pub use metrics::{
     ErrorCategory, Metrics, MetricsProducer, MetricsSnapshot, OperationMetrics, StreamMetrics,
 };
-pub use otlp::{Endpoint, OtlpEndpoints, OtlpSettings, Protocol};
+pub use otlp::{CaDir, Endpoint, OtlpEndpoints, OtlpSettings, Protocol};
 pub use traces::{EventSampler, EventSpan, ForwardAttributes, Tracer};
 
 /// How long shutdown waits for the last exports.
@@ -63,8 +64,9 @@ const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
 /// What [`Telemetry::start`] needs.
 #[derive(Debug, Clone)]
 pub struct TelemetryConfig {
-    /// The connector id (the MQTT client id): the `instance` label and
-    /// `service.instance.id`.
+    /// The connector id: the `instance` label of every metric and the `service.instance.id`
+    /// of every signal's resource (standalone: the MQTT client id; under Akri:
+    /// `CONNECTOR_ID`).
     pub instance: String,
     /// Where each signal is exported.
     pub endpoints: OtlpEndpoints,
@@ -121,15 +123,13 @@ impl Telemetry {
     /// OTLP log bridge when logs are exported.
     ///
     /// # Errors
-    /// When an exporter cannot be built (TLS setup, a gRPC endpoint without the feature).
+    /// When an exporter cannot be built: TLS setup, an invalid gRPC URL, a CA directory that
+    /// cannot be read (the message names its variable).
     ///
     /// # Panics
     /// Outside a Tokio runtime.
     pub fn start(config: TelemetryConfig) -> Result<Self, Error> {
         let metrics = Arc::new(Metrics::new(config.instance.clone()));
-        let stop = CancellationToken::new();
-        let tasks = TaskTracker::new();
-        tasks.spawn(metrics::heartbeat(metrics.clone(), stop.clone()));
         let endpoints = &config.endpoints;
         let client = if endpoints.metrics.is_some()
             || endpoints.traces.is_some()
@@ -139,30 +139,40 @@ impl Telemetry {
         } else {
             None
         };
-        if let (Some(endpoint), Some(client)) = (&endpoints.metrics, &client) {
+        // The exporters are built before any task starts: a setting that fails (a CA
+        // directory) leaves nothing running.
+        let metrics_exporter = match (&endpoints.metrics, &client) {
+            (Some(endpoint), Some(client)) => {
+                Some(otlp::MetricsExporter::new(endpoint, client.clone())?)
+            }
+            _ => None,
+        };
+        let mut tracer_provider = None;
+        let mut tracer = Tracer::disabled();
+        if let (Some(endpoint), Some(client)) = (&endpoints.traces, &client) {
+            let provider = traces::provider(endpoint, &config.instance, client.clone())?;
+            tracing::info!(endpoint = %endpoint.url, ratio = config.trace_sample_ratio, "exporting traces over OTLP");
+            tracer = Tracer::new(&provider, config.trace_sample_ratio);
+            tracer_provider = Some(provider);
+        }
+        let mut logger_provider = None;
+        if let (Some(endpoint), Some(client)) = (&endpoints.logs, &client) {
+            let provider = log_provider(endpoint, &config.instance, client.clone())?;
+            tracing::info!(endpoint = %endpoint.url, "exporting logs over OTLP");
+            logs::attach_otlp(&provider);
+            logger_provider = Some(provider);
+        }
+        let stop = CancellationToken::new();
+        let tasks = TaskTracker::new();
+        tasks.spawn(metrics::heartbeat(metrics.clone(), stop.clone()));
+        if let (Some(exporter), Some(endpoint)) = (metrics_exporter, &endpoints.metrics) {
             tracing::info!(endpoint = %endpoint.url, interval = ?config.metric_interval, "exporting metrics over OTLP");
-            let exporter = otlp::MetricsExporter::new(endpoint.clone(), client.clone());
             tasks.spawn(otlp::export_metrics(
                 exporter,
                 metrics.clone(),
                 config.metric_interval,
                 stop.clone(),
             ));
-        }
-        let mut tracer_provider = None;
-        let mut tracer = Tracer::disabled();
-        if let (Some(endpoint), Some(client)) = (&endpoints.traces, &client) {
-            tracing::info!(endpoint = %endpoint.url, ratio = config.trace_sample_ratio, "exporting traces over OTLP");
-            let provider = traces::provider(endpoint, &config.instance, client.clone())?;
-            tracer = Tracer::new(&provider, config.trace_sample_ratio);
-            tracer_provider = Some(provider);
-        }
-        let mut logger_provider = None;
-        if let (Some(endpoint), Some(client)) = (&endpoints.logs, &client) {
-            tracing::info!(endpoint = %endpoint.url, "exporting logs over OTLP");
-            let provider = log_provider(endpoint, &config.instance, client.clone())?;
-            logs::attach_otlp(&provider);
-            logger_provider = Some(provider);
         }
         tasks.close();
         Ok(Self {

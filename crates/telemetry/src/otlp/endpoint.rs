@@ -2,10 +2,8 @@
 //! variables and our settings.
 //!
 //! # Endpoint precedence, per signal (metrics, traces, logs), highest first
-//! 1. AIO's variables: `OTLP_GRPC_{METRIC,TRACE,LOG}_ENDPOINT` (gRPC; only in a build with
-//!    the `otlp-grpc` feature, otherwise ignored with a warning) and
-//!    `OTLP_HTTP_{METRIC,TRACE,LOG}_ENDPOINT` (HTTP/protobuf). When both are set, gRPC wins
-//!    in a build that has it.
+//! 1. AIO's variables: `OTLP_GRPC_{METRIC,TRACE,LOG}_ENDPOINT` (gRPC, `grpc://` or
+//!    `grpcs://`), then `OTLP_HTTP_{METRIC,TRACE,LOG}_ENDPOINT` (HTTP/protobuf).
 //! 2. `OTEL_EXPORTER_OTLP_{METRICS,TRACES,LOGS}_ENDPOINT`, with
 //!    `OTEL_EXPORTER_OTLP_{METRICS,TRACES,LOGS}_PROTOCOL` or the general protocol.
 //! 3. The general endpoint: `--otlp-endpoint` / `OTEL_EXPORTER_OTLP_ENDPOINT`, then the
@@ -13,10 +11,21 @@
 //!    [`OtlpSettings::endpoint`]), with `--otlp-protocol` / `OTEL_EXPORTER_OTLP_PROTOCOL`
 //!    (`http/protobuf`, the default, or `grpc`).
 //!
+//! A per-signal endpoint beats the general one (as in the OpenTelemetry specification), so
+//! AIO's variables, which are per signal, win over `--otlp-endpoint`.
+//!
 //! A signal with no endpoint is not exported. `OTEL_SDK_DISABLED=true` turns every export off.
 //! HTTP URLs from the per-signal variables are used as they are, except that a URL with no
 //! path gets the signal path (`/v1/metrics`, `/v1/traces`, `/v1/logs`); the general endpoint
 //! always gets the signal path appended, as the OpenTelemetry specification says.
+//!
+//! # Trust of gRPC endpoints
+//! A TLS gRPC endpoint trusts the system roots and the certificates of the directory that AIO
+//! mounts for its collector: `FIRST_PARTY_OTLP_GRPC_METRICS_COLLECTOR_CA_PATH` for metrics,
+//! `FIRST_PARTY_OTLP_GRPC_LOG_COLLECTOR_CA_PATH` for logs and, since AIO passes no trace CA,
+//! for traces too (AIO's traces go to the same first-party collector as its logs).
+
+use std::path::PathBuf;
 
 use crate::error::{Error, ErrorKind};
 
@@ -26,7 +35,7 @@ pub enum Protocol {
     /// HTTP with protobuf bodies (port 4318 by convention).
     #[default]
     HttpProtobuf,
-    /// gRPC (port 4317 by convention); needs the `otlp-grpc` feature.
+    /// gRPC (port 4317 by convention).
     Grpc,
 }
 
@@ -48,10 +57,23 @@ impl std::str::FromStr for Protocol {
 /// Where one signal is exported.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Endpoint {
-    /// For HTTP the full URL (with `/v1/<signal>`); for gRPC the server's URL.
+    /// For HTTP the full URL (with `/v1/<signal>`); for gRPC the server's URL (`grpc://` and
+    /// `grpcs://` given as `http://` and `https://`).
     pub url: String,
     /// The transport.
     pub protocol: Protocol,
+    /// The CA directory a TLS gRPC endpoint trusts besides the system roots.
+    pub ca_dir: Option<CaDir>,
+}
+
+/// A directory of PEM CA certificates, as AIO mounts it, and the variable that named it (for
+/// messages).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaDir {
+    /// The environment variable.
+    pub variable: &'static str,
+    /// The directory.
+    pub path: PathBuf,
 }
 
 /// The three signals.
@@ -79,6 +101,15 @@ impl Signal {
             Self::Metrics => "METRICS",
             Self::Traces => "TRACES",
             Self::Logs => "LOGS",
+        }
+    }
+
+    /// AIO's variable naming the CA directory of this signal's gRPC collector (traces: the
+    /// log collector's, AIO passes no trace CA).
+    pub fn ca_variable(self) -> &'static str {
+        match self {
+            Self::Metrics => "FIRST_PARTY_OTLP_GRPC_METRICS_COLLECTOR_CA_PATH",
+            Self::Traces | Self::Logs => "FIRST_PARTY_OTLP_GRPC_LOG_COLLECTOR_CA_PATH",
         }
     }
 
@@ -140,45 +171,48 @@ impl OtlpEndpoints {
         let signal = |signal: Signal| -> Result<Option<Endpoint>, Error> {
             let grpc = var(&format!("OTLP_GRPC_{}_ENDPOINT", signal.aio_name()));
             let http = var(&format!("OTLP_HTTP_{}_ENDPOINT", signal.aio_name()));
-            if let Some(url) = &grpc {
-                if cfg!(feature = "otlp-grpc") {
-                    return Ok(Some(Endpoint {
-                        url: grpc_url(url),
-                        protocol: Protocol::Grpc,
-                    }));
-                }
-                if http.is_none() {
-                    tracing::warn!(
-                        signal = signal.otel_name(),
-                        "OTLP_GRPC_{}_ENDPOINT is set but this build has no gRPC export (feature otlp-grpc); not exported",
-                        signal.aio_name()
-                    );
-                }
-            }
-            if let Some(url) = http {
-                return Ok(Some(Endpoint {
-                    url: with_path_if_none(&url, signal),
-                    protocol: Protocol::HttpProtobuf,
-                }));
-            }
-            let protocol = match var(&format!(
-                "OTEL_EXPORTER_OTLP_{}_PROTOCOL",
-                signal.otel_name()
-            )) {
-                Some(text) => text.parse()?,
-                None => general_protocol,
-            };
-            if let Some(url) = var(&format!(
+            let found = if let Some(url) = grpc {
+                Some((grpc_url(&url), Protocol::Grpc))
+            } else if let Some(url) = http {
+                Some((with_path_if_none(&url, signal), Protocol::HttpProtobuf))
+            } else if let Some(url) = var(&format!(
                 "OTEL_EXPORTER_OTLP_{}_ENDPOINT",
                 signal.otel_name()
             )) {
-                return Ok(Some(endpoint(&url, protocol, signal, false)));
-            }
-            Ok(settings
-                .endpoint
-                .as_deref()
-                .filter(|url| !url.trim().is_empty())
-                .map(|url| endpoint(url, general_protocol, signal, true)))
+                let protocol = match var(&format!(
+                    "OTEL_EXPORTER_OTLP_{}_PROTOCOL",
+                    signal.otel_name()
+                )) {
+                    Some(text) => text.parse()?,
+                    None => general_protocol,
+                };
+                Some((endpoint_url(&url, protocol, signal, false), protocol))
+            } else {
+                settings
+                    .endpoint
+                    .as_deref()
+                    .filter(|url| !url.trim().is_empty())
+                    .map(|url| {
+                        (
+                            endpoint_url(url, general_protocol, signal, true),
+                            general_protocol,
+                        )
+                    })
+            };
+            Ok(found.map(|(url, protocol)| {
+                let ca_dir = (protocol == Protocol::Grpc)
+                    .then(|| var(signal.ca_variable()))
+                    .flatten()
+                    .map(|path| CaDir {
+                        variable: signal.ca_variable(),
+                        path: PathBuf::from(path.trim()),
+                    });
+                Endpoint {
+                    url,
+                    protocol,
+                    ca_dir,
+                }
+            }))
         };
         Ok(Self {
             metrics: signal(Signal::Metrics)?,
@@ -188,15 +222,14 @@ impl OtlpEndpoints {
     }
 }
 
-fn endpoint(url: &str, protocol: Protocol, signal: Signal, append: bool) -> Endpoint {
-    let url = match protocol {
+fn endpoint_url(url: &str, protocol: Protocol, signal: Signal, append: bool) -> String {
+    match protocol {
         Protocol::Grpc => grpc_url(url),
         Protocol::HttpProtobuf if append => {
             format!("{}{}", url.trim().trim_end_matches('/'), signal.path())
         }
         Protocol::HttpProtobuf => with_path_if_none(url, signal),
-    };
-    Endpoint { url, protocol }
+    }
 }
 
 /// `grpc://` and `grpcs://` (as AIO passes them) as `http://` and `https://`.
@@ -239,6 +272,18 @@ mod tests {
         Some(Endpoint {
             url: url.to_owned(),
             protocol: Protocol::HttpProtobuf,
+            ca_dir: None,
+        })
+    }
+
+    fn grpc(url: &str, ca_dir: Option<(&'static str, &str)>) -> Option<Endpoint> {
+        Some(Endpoint {
+            url: url.to_owned(),
+            protocol: Protocol::Grpc,
+            ca_dir: ca_dir.map(|(variable, path)| CaDir {
+                variable,
+                path: path.into(),
+            }),
         })
     }
 
@@ -289,21 +334,44 @@ mod tests {
 
     #[test]
     fn grpc_endpoints() {
+        const METRICS_CA: &str = "FIRST_PARTY_OTLP_GRPC_METRICS_COLLECTOR_CA_PATH";
+        const LOG_CA: &str = "FIRST_PARTY_OTLP_GRPC_LOG_COLLECTOR_CA_PATH";
         let e = resolve(
             &OtlpSettings::default(),
-            &[("OTLP_GRPC_TRACE_ENDPOINT", "grpcs://collector:4317")],
+            &[
+                ("OTLP_GRPC_METRIC_ENDPOINT", "grpcs://collector:4317"),
+                ("OTLP_GRPC_TRACE_ENDPOINT", "grpcs://collector:4317"),
+                ("OTLP_GRPC_LOG_ENDPOINT", "grpc://collector:4317"),
+                ("OTLP_HTTP_LOG_ENDPOINT", "http://collector:4318"),
+                (METRICS_CA, "/var/run/metrics-ca"),
+                (LOG_CA, "/var/run/log-ca"),
+            ],
         );
-        if cfg!(feature = "otlp-grpc") {
-            assert_eq!(
-                e.traces,
-                Some(Endpoint {
-                    url: "https://collector:4317".into(),
-                    protocol: Protocol::Grpc
-                })
-            );
-        } else {
-            assert_eq!(e.traces, None);
-        }
+        assert_eq!(
+            e.metrics,
+            grpc(
+                "https://collector:4317",
+                Some((METRICS_CA, "/var/run/metrics-ca"))
+            )
+        );
+        // Traces trust the log collector's CA: AIO passes no trace CA.
+        assert_eq!(
+            e.traces,
+            grpc("https://collector:4317", Some((LOG_CA, "/var/run/log-ca")))
+        );
+        assert_eq!(
+            e.logs,
+            grpc("http://collector:4317", Some((LOG_CA, "/var/run/log-ca")))
+        );
+        // A CA directory is for gRPC only.
+        let e = resolve(
+            &OtlpSettings::default(),
+            &[
+                ("OTLP_HTTP_METRIC_ENDPOINT", "https://collector:4318"),
+                (METRICS_CA, "/var/run/metrics-ca"),
+            ],
+        );
+        assert_eq!(e.metrics, http("https://collector:4318/v1/metrics"));
         let e = resolve(
             &OtlpSettings::default(),
             &[
@@ -315,13 +383,7 @@ mod tests {
                 ("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT", "http://c:4317"),
             ],
         );
-        assert_eq!(
-            e.logs,
-            Some(Endpoint {
-                url: "http://c:4317".into(),
-                protocol: Protocol::Grpc
-            })
-        );
+        assert_eq!(e.logs, grpc("http://c:4317", None));
         assert!(
             OtlpEndpoints::resolve_with(&OtlpSettings::default(), |n| {
                 (n == "OTEL_EXPORTER_OTLP_PROTOCOL").then(|| "carrier-pigeon".to_owned())

@@ -6,6 +6,8 @@
 //!   `OTEL_EXPORTER_OTLP_*` variables and our settings (the precedence is documented there).
 //! - [`metrics_request`](mod@metrics_request): the protobuf request of a metrics snapshot.
 //! - [`metrics_export`]: the periodic metrics export over HTTP or gRPC.
+//! - `grpc`: the tonic channel of a gRPC endpoint and its trust (system roots and AIO's CA
+//!   directory).
 //! - here: [`http_client`] and `signal_exporter!`, the SDK exporter of traces or logs.
 //!
 //! # Why metrics do not go through the OpenTelemetry SDK
@@ -16,27 +18,30 @@
 //! exporter builds the `ExportMetricsServiceRequest` itself from the same
 //! [`MetricsSnapshot`](crate::metrics::MetricsSnapshot) that `/metrics` renders: cumulative
 //! monotonic sums for the counters and a cumulative explicit-bucket histogram with our exact
-//! bounds, counts and sum, POSTed as protobuf with the ring-based `reqwest` client (or sent
-//! with tonic under `otlp-grpc`). One source of truth, no double aggregation, and nothing of
+//! bounds, counts and sum, POSTed as protobuf with the ring-based `reqwest` client or sent
+//! with tonic. One source of truth, no double aggregation, and nothing of
 //! the SDK's metrics pipeline on the event path. Traces and logs do use the SDK and
 //! `opentelemetry-otlp`.
 
 pub mod endpoint;
+mod grpc;
 pub mod metrics_export;
 pub mod metrics_request;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use endpoint::{Endpoint, OtlpEndpoints, OtlpSettings, Protocol, Signal};
+pub use endpoint::{CaDir, Endpoint, OtlpEndpoints, OtlpSettings, Protocol, Signal};
 pub use metrics_export::DEFAULT_METRIC_INTERVAL;
 pub(crate) use metrics_export::{MetricsExporter, export_metrics};
 pub use metrics_request::metrics_request;
 
 use crate::error::{Error, ErrorKind};
 
+pub(crate) use grpc::channel as grpc_channel;
+
 /// How long one export may take.
-const EXPORT_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const EXPORT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The HTTP client of the exporters: rustls with the ring provider and the system roots (never
 /// reqwest's `rustls` feature, which brings aws-lc).
@@ -45,8 +50,7 @@ const EXPORT_TIMEOUT: Duration = Duration::from_secs(10);
 /// When the TLS configuration cannot be built.
 pub fn http_client() -> Result<reqwest::Client, Error> {
     let mut roots = rustls::RootCertStore::empty();
-    let loaded = rustls_native_certs::load_native_certs();
-    let _ = roots.add_parsable_certificates(loaded.certs);
+    let _ = roots.add_parsable_certificates(tls_files::system_roots().iter().cloned());
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let tls = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
@@ -62,11 +66,13 @@ pub fn http_client() -> Result<reqwest::Client, Error> {
 
 /// The OTLP exporter of one signal to `endpoint`: `$builder` is `SpanExporter` or
 /// `LogExporter` of `opentelemetry_otlp` (their builders share no trait); HTTP/protobuf with
-/// `client`, or gRPC in a build with the `otlp-grpc` feature. Evaluates to
+/// `client`, or gRPC over our own channel (its trust: `grpc`). Evaluates to
 /// `Result<exporter, Error>`, the error naming `signal` and the URL.
 macro_rules! signal_exporter {
     ($builder:ident, $signal:literal, $endpoint:expr, $client:expr) => {{
-        use opentelemetry_otlp::{WithExportConfig as _, WithHttpConfig as _};
+        use opentelemetry_otlp::{
+            WithExportConfig as _, WithHttpConfig as _, WithTonicConfig as _,
+        };
         let endpoint: &$crate::otlp::Endpoint = $endpoint;
         let fail = |e: &dyn std::fmt::Display| {
             $crate::error::Error::new(
@@ -81,14 +87,17 @@ macro_rules! signal_exporter {
                 .with_http_client($client)
                 .build()
                 .map_err(|e| fail(&e)),
-            #[cfg(feature = "otlp-grpc")]
-            $crate::otlp::Protocol::Grpc => opentelemetry_otlp::$builder::builder()
-                .with_tonic()
-                .with_endpoint(endpoint.url.clone())
-                .build()
-                .map_err(|e| fail(&e)),
-            #[cfg(not(feature = "otlp-grpc"))]
-            $crate::otlp::Protocol::Grpc => Err(fail(&"gRPC needs the otlp-grpc feature")),
+            // The exporter's timeout must be the channel's.
+            $crate::otlp::Protocol::Grpc => {
+                $crate::otlp::grpc_channel(endpoint).and_then(|channel| {
+                    opentelemetry_otlp::$builder::builder()
+                        .with_tonic()
+                        .with_channel(channel)
+                        .with_timeout($crate::otlp::EXPORT_TIMEOUT)
+                        .build()
+                        .map_err(|e| fail(&e))
+                })
+            }
         }
     }};
 }

@@ -1,5 +1,6 @@
-//! Telemetry of `run`: starts [`Telemetry`] from the resolved settings (OTLP endpoints,
-//! sample ratio, export interval, the config file's log level and format), gives it the
+//! Telemetry of `run`: starts [`Telemetry`] from the resolved settings (the connector id,
+//! OTLP endpoints with AIO's variables read from the process environment, sample ratio,
+//! export interval, the config file's log level and format), gives it the
 //! supervisor's counters, and adapts it and the supervisor's tail to what the HTTP API reads
 //! ([`api::MetricsSource`] for `GET /metrics`, [`api::TailSource`] for the live tail).
 //!
@@ -39,7 +40,8 @@ pub fn apply_log_settings(settings: &RuntimeSettings) -> anyhow::Result<()> {
 /// Applies the log settings ([`apply_log_settings`]) and starts the telemetry of `settings`.
 ///
 /// # Errors
-/// An invalid log level, OTLP protocol, or an exporter that cannot be built.
+/// An invalid log level, OTLP protocol, or an exporter that cannot be built (a CA directory
+/// of `FIRST_PARTY_OTLP_GRPC_*_CA_PATH` that cannot be read, named in the message).
 ///
 /// # Panics
 /// Outside a Tokio runtime.
@@ -48,7 +50,7 @@ pub fn start(settings: &RuntimeSettings) -> anyhow::Result<Telemetry> {
     let config = &settings.telemetry;
     let endpoints = OtlpEndpoints::resolve(&config.otlp).context("OTLP settings")?;
     Telemetry::start(TelemetryConfig {
-        instance: settings.client_id.clone(),
+        instance: config.instance_or(&settings.client_id).to_owned(),
         endpoints,
         metric_interval: config.metric_interval,
         trace_sample_ratio: config.trace_sample_ratio,

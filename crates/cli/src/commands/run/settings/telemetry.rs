@@ -1,11 +1,12 @@
-//! The telemetry settings of `run` (see docs/telemetry.md): trace sampling, the general
-//! OTLP endpoint and protocol, the metric export interval, and the config file's log level
-//! and format.
+//! The telemetry settings of `run` (see docs/telemetry.md): the connector id of the metrics,
+//! trace sampling, the general OTLP endpoint and protocol, the metric export interval, and the
+//! config file's log level and format.
 //!
 //! What these become is the `telemetry` crate's: it reads the per-signal OTLP variables
-//! (`OTLP_*_ENDPOINT`, `OTEL_EXPORTER_OTLP_*_ENDPOINT`) over the endpoint resolved here,
-//! parses the protocol and log format, and builds the log filter. This module only applies
-//! the precedence to the options, the environment and the config file.
+//! (AIO's `OTLP_{GRPC,HTTP}_*_ENDPOINT` and `FIRST_PARTY_OTLP_GRPC_*_CA_PATH`,
+//! `OTEL_EXPORTER_OTLP_*_ENDPOINT`) from the process environment over the endpoint resolved
+//! here, parses the protocol and log format, and builds the log filter. This module only
+//! applies the precedence to the options, the environment and the config file.
 
 use std::time::Duration;
 
@@ -20,6 +21,16 @@ use crate::values;
 /// apply when neither they nor `RUST_LOG` are given.
 #[derive(Debug, Clone, Default, Args)]
 pub(super) struct TelemetryArgs {
+    /// Connector id of the telemetry: the `instance` label of every metric and the
+    /// `service.instance.id` of OTLP resources [default: the MQTT client id]
+    #[arg(
+        long,
+        value_name = "ID",
+        env = "SSE_CONNECTOR_TELEMETRY_INSTANCE",
+        help_heading = "Telemetry"
+    )]
+    telemetry_instance: Option<String>,
+
     /// Share of events traced with a span and a `traceparent` user property, 0 to 1, when
     /// traces are exported [default: 0.01]
     #[arg(
@@ -40,8 +51,7 @@ pub(super) struct TelemetryArgs {
     )]
     otlp_endpoint: Option<String>,
 
-    /// OTLP protocol of --otlp-endpoint: `http/protobuf` or `grpc` (a build with the
-    /// otlp-grpc feature) [default: http/protobuf]
+    /// OTLP protocol of --otlp-endpoint: `http/protobuf` or `grpc` [default: http/protobuf]
     #[arg(
         long,
         value_name = "PROTOCOL",
@@ -59,6 +69,10 @@ pub(super) struct TelemetryArgs {
 /// Telemetry settings, resolved.
 #[derive(Debug, Clone)]
 pub struct TelemetrySettings {
+    /// The connector id: the `instance` label of the metrics and the `service.instance.id` of
+    /// the OTLP resources (`--telemetry-instance`; Akri mode sets `CONNECTOR_ID`). Empty: the
+    /// MQTT client id ([`instance_or`](Self::instance_or)).
+    pub instance: String,
     /// The config file's log level (applied unless `RUST_LOG` or `--log-level` was given).
     pub log_level: Option<String>,
     /// The config file's log format (applied unless `--log-format` was given).
@@ -74,11 +88,23 @@ pub struct TelemetrySettings {
 impl Default for TelemetrySettings {
     fn default() -> Self {
         Self {
+            instance: String::new(),
             log_level: None,
             log_format: None,
             trace_sample_ratio: telemetry::traces::DEFAULT_SAMPLE_RATIO,
             otlp: telemetry::OtlpSettings::default(),
             metric_interval: telemetry::otlp::DEFAULT_METRIC_INTERVAL,
+        }
+    }
+}
+
+impl TelemetrySettings {
+    /// The connector id of the telemetry: [`instance`](Self::instance), or `client_id` when
+    /// it is empty.
+    pub fn instance_or<'a>(&'a self, client_id: &'a str) -> &'a str {
+        match self.instance.trim() {
+            "" => client_id,
+            instance => instance,
         }
     }
 }
@@ -121,6 +147,7 @@ impl TelemetryArgs {
             .value("logLevel", file.log_level.as_deref())
             .parse(|level| telemetry::logs::filter(level).map(|_| level.to_owned()))?;
         Ok(TelemetrySettings {
+            instance: self.telemetry_instance.clone().unwrap_or_default(),
             log_level,
             log_format,
             trace_sample_ratio,
@@ -184,5 +211,23 @@ mod tests {
         );
         let bad = config("logFormat: xml\n");
         assert!(resolve(&["--config", bad.path().to_str().unwrap()]).is_err());
+    }
+
+    #[test]
+    fn instance_is_the_option_else_the_client_id() {
+        let default = resolve(&["--client-id", "mqtt-client"]).unwrap();
+        assert_eq!(
+            default.telemetry.instance_or(&default.client_id),
+            "mqtt-client"
+        );
+        let given = resolve(&[
+            "--client-id",
+            "mqtt-client",
+            "--telemetry-instance",
+            "connector-7",
+        ])
+        .unwrap();
+        assert_eq!(given.telemetry.instance, "connector-7");
+        assert_eq!(given.telemetry.instance_or(&given.client_id), "connector-7");
     }
 }
