@@ -25,6 +25,11 @@
 //! Definitions are Device / Asset CRs in YAML ([`FakeAdr::put_yaml`], see [`model`]) or edge
 //! JSON ([`FakeAdr::put_device`], [`FakeAdr::put_asset`]).
 //!
+//! Microsoft's client agrees: the optional crate `crates/adr-oracle` drives this fake with
+//! `azure_iot_operations_services` and records every exchange into
+//! `crates/test-support/fixtures/adr/*.json`, which `tests/adr_fixtures.rs` replays against
+//! the fake in every test run.
+//!
 //! Choices where the DTDL says nothing: an unknown device or asset, or an asset whose
 //! `deviceRef` is not the topic's device and endpoint, is a `KubeError`; `getDevice` and
 //! `getDeviceStatus` narrow `endpoints.inbound` to the topic's endpoint; `updateDeviceStatus`

@@ -20,6 +20,7 @@ use tokio::task::JoinHandle;
 #[derive(Debug, Clone)]
 pub struct Response {
     pub topic: String,
+    pub qos: u8,
     pub payload: Bytes,
     pub content_type: Option<String>,
     pub payload_format_indicator: Option<u8>,
@@ -93,6 +94,7 @@ impl RawInvoker {
                             let props = p.properties.unwrap_or_default();
                             let response = Response {
                                 topic: String::from_utf8_lossy(&p.topic).into_owned(),
+                                qos: p.qos as u8,
                                 payload: p.payload,
                                 content_type: props.content_type,
                                 payload_format_indicator: props.payload_format_indicator,
@@ -237,6 +239,14 @@ impl RawInvoker {
             )
             .await
             .expect("publish telemetry");
+    }
+
+    /// Publishes one message as given (QoS 1).
+    pub async fn publish(&self, topic: &str, payload: Bytes, properties: PublishProperties) {
+        self.client
+            .publish_with_properties(topic, QoS::AtLeastOnce, false, payload, properties)
+            .await
+            .expect("publish");
     }
 
     /// The next telemetry message addressed to this client, or `None` after `timeout`.
