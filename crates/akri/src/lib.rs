@@ -17,7 +17,11 @@
 //! - [`report`]: status and health back to the service.
 #![forbid(unsafe_code)]
 
+pub mod adr;
 pub mod allocation;
+pub mod definitions;
 pub mod deployment;
 pub mod error;
 pub mod mount;
+pub mod report;
+pub mod source;

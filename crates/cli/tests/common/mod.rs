@@ -283,6 +283,11 @@ impl Connector {
             .unwrap();
     }
 
+    /// Waits for the connector to exit by itself.
+    pub async fn exited(mut self) -> ExitStatus {
+        self.wait().await
+    }
+
     async fn wait(&mut self) -> ExitStatus {
         let child = self.child.as_mut().unwrap();
         let status = tokio::time::timeout(LIMIT, child.wait()).await;

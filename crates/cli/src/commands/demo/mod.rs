@@ -23,6 +23,7 @@ use api::HttpListen;
 use clap::Args;
 use tokio_util::sync::CancellationToken;
 
+use crate::commands::run::definitions::Definitions;
 use crate::commands::run::settings::{
     BrokerChoice, DEFAULT_EMBEDDED_BROKER, RuntimeSettings, SchemaRegistryMode, StateStoreMode,
 };
@@ -147,7 +148,7 @@ pub async fn run(args: DemoArgs, shutdown: Shutdown) -> anyhow::Result<ExitCode>
     };
     serve(
         &settings,
-        &RegistryPaths::new(&registry_dir),
+        Definitions::Directory(RegistryPaths::new(&registry_dir)),
         plumbing,
         until,
     )

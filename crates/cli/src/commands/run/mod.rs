@@ -12,6 +12,8 @@
 //! the files to be written, saves the checkpoints, then closes the publisher and the clients,
 //! shuts the services down, and stops the broker, in that order, and exits 0.
 
+pub mod akri_mode;
+pub mod definitions;
 pub mod embedded;
 pub mod schema_registry;
 pub mod services;
@@ -30,24 +32,22 @@ use aio_mqtt::MqttConfig;
 use anyhow::Context as _;
 use api::{Readiness, Token};
 use clap::Args;
-use registry::{Registry, RegistryPaths, Reload};
+use registry::{RegistryPaths, Reload};
 use sinks::MqttPublisher;
 use sinks::file::{FileOptions, FileSinks};
 use sinks::state_store::AnyKeyValueStore;
 use supervisor::{Supervisor, SupervisorConfig};
-use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use self::schema_registry::SchemaRegistry;
 use crate::commands::registry_args::RegistryArgs;
 use crate::commands::schema::RegistryCatalog;
 use crate::shutdown::Shutdown;
+use akri_mode::SourceChoice;
+use definitions::{Change, Definitions};
 use embedded::EmbeddedBroker;
 use settings::{BrokerChoice, RuntimeArgs, RuntimeSettings};
 use state_store::StateStore;
-
-/// How long registry changes must settle before a reload.
-const RELOAD_DEBOUNCE: Duration = Duration::from_millis(500);
 
 /// How long a stop waits for in-flight messages to be acknowledged.
 const STOP_GRACE: Duration = Duration::from_secs(10);
@@ -60,6 +60,12 @@ pub struct RunArgs {
 
     #[command(flatten)]
     runtime: RuntimeArgs,
+
+    /// Where definitions come from: `auto` is AIO's device registry when the Akri variables
+    /// are set (CONNECTOR_CONFIGURATION_MOUNT_PATH and ADR_RESOURCES_NAME_MOUNT_PATH), else
+    /// the registry directory
+    #[arg(long, value_enum, default_value_t = SourceChoice::Auto, env = "SSE_CONNECTOR_SOURCE", help_heading = "Registry")]
+    source: SourceChoice,
 }
 
 /// The broker, publisher and state store the connector runs on.
@@ -143,14 +149,24 @@ pub async fn start_plumbing(settings: &RuntimeSettings) -> anyhow::Result<Plumbi
 /// When the settings are invalid, the broker cannot start, or the registry cannot be read at
 /// all. Problems in definitions are reported and do not stop the connector.
 pub async fn run(args: RunArgs, shutdown: Shutdown) -> anyhow::Result<ExitCode> {
-    let settings = args.runtime.resolve()?;
+    let mut settings = args.runtime.resolve()?;
+    let definitions = match akri_mode::AkriMode::detect(args.source)? {
+        Some(mode) => {
+            mode.apply(&mut settings);
+            Definitions::Akri(Box::new(mode))
+        }
+        None => Definitions::Directory(args.registry.paths()),
+    };
     self::telemetry::apply_log_settings(&settings)?;
+    if let Definitions::Akri(mode) = &definitions {
+        mode.log_start();
+    }
     let plumbing = start_plumbing(&settings).await?;
     let signal = async move {
         let signal = shutdown.requested().await;
         tracing::info!(?signal, "stopping: waiting for in-flight messages");
     };
-    serve(&settings, &args.registry.paths(), plumbing, signal).await?;
+    serve(&settings, definitions, plumbing, signal).await?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -159,10 +175,12 @@ pub async fn run(args: RunArgs, shutdown: Shutdown) -> anyhow::Result<ExitCode> 
 /// the publisher and the clients, shuts the services down, stops the embedded broker.
 ///
 /// # Errors
-/// When the state directory or the registry cannot be used, or the HTTP listener cannot start.
+/// When the state directory or the definitions cannot be used, the HTTP listener cannot
+/// start, or (Akri mode) the deployment breaks a rule of the contract; in that last case the
+/// connector first stops cleanly.
 pub async fn serve(
     settings: &RuntimeSettings,
-    paths: &RegistryPaths,
+    definitions: Definitions,
     plumbing: Plumbing,
     stop: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
@@ -173,9 +191,8 @@ pub async fn serve(
         )
     })?;
     tracing::info!(broker = %plumbing.broker_url, "publishing");
-    let registry = Registry::open(paths.clone())
-        .with_context(|| format!("cannot read the registry {}", paths.definitions.display()))?;
-    let snapshot = registry.snapshot();
+    let mut feed = definitions.start().await?;
+    let snapshot = feed.first.clone();
     report_problems(&snapshot.problems);
     tracing::info!("{}", snapshot.summary());
 
@@ -203,7 +220,7 @@ pub async fn serve(
     let board = status::board(
         &settings.client_id,
         &plumbing.broker_url,
-        paths,
+        &feed.shown,
         plumbing.publisher.clone(),
     );
     board.set_services(::status::report::ServicesStatus {
@@ -218,17 +235,21 @@ pub async fn serve(
         stop_status.clone(),
     );
 
-    let (reloads, mut reloaded) = mpsc::unbounded_channel();
-    let _watch = registry
-        .watch(RELOAD_DEBOUNCE, move |outcome| {
-            let _ = reloads.send(outcome);
-        })
-        .context("cannot watch the registry")?;
+    let stop_report = CancellationToken::new();
+    let reporter = feed.adr.clone().map(|(adr, index)| {
+        tokio::spawn(::akri::report::run(
+            adr,
+            board.clone(),
+            index,
+            ::akri::report::ReportSettings::default(),
+            stop_report.clone(),
+        ))
+    });
 
     let stop_http = CancellationToken::new();
     let http = start_http(
         settings,
-        paths,
+        feed.writable.as_ref(),
         plumbing.publisher.clone(),
         plumbing.schema_registry.catalog(),
         board.clone(),
@@ -238,11 +259,26 @@ pub async fn serve(
     .await?;
 
     tokio::pin!(stop);
+    let mut fatal = None;
     loop {
         tokio::select! {
             () = &mut stop => break,
-            Some(outcome) = reloaded.recv() => apply_reload(&mut supervisor, &board, outcome),
+            Some(change) = feed.changes.recv() => match change {
+                Change::Reload(reload) => apply_reload(&mut supervisor, &board, reload),
+                Change::Failed(error) => {
+                    tracing::warn!(%error, "the definitions could not be read again; the running plan stays");
+                }
+                Change::Fatal(error) => {
+                    tracing::error!("{error:#}; stopping");
+                    fatal = Some(error);
+                    break;
+                }
+            },
         }
+    }
+    stop_report.cancel();
+    if let Some(task) = reporter {
+        let _ = task.await;
     }
     let drained = supervisor.shutdown_within(STOP_GRACE).await;
     stop_status.cancel();
@@ -270,35 +306,30 @@ pub async fn serve(
         broker.shutdown().await;
     }
     tracing::info!("stopped");
-    Ok(())
+    fatal.map_or(Ok(()), Err)
 }
 
-/// Applies a registry reload to the running supervisor.
+/// Applies a new snapshot of the definitions to the running supervisor.
 fn apply_reload<P: sinks::Publisher>(
     supervisor: &mut Supervisor<P>,
     board: &StatusBoard,
-    outcome: Result<Reload, registry::Error>,
+    reload: Reload,
 ) {
-    match outcome {
-        Ok(reload) => {
-            report_problems(&reload.snapshot.problems);
-            if reload.diff.is_empty() {
-                tracing::debug!("registry reloaded: no change to the plan");
-                status::record(
-                    board,
-                    reload.snapshot,
-                    &supervisor::Applied::default(),
-                    supervisor,
-                );
-                return;
-            }
-            tracing::info!("registry changed: {}", reload.snapshot.summary());
-            let applied = supervisor.apply(&reload.snapshot.plan);
-            log_applied(&applied);
-            status::record(board, reload.snapshot, &applied, supervisor);
-        }
-        Err(error) => tracing::warn!(%error, "registry reload failed; the running plan stays"),
+    report_problems(&reload.snapshot.problems);
+    if reload.diff.is_empty() {
+        tracing::debug!("definitions read again: no change to the plan");
+        status::record(
+            board,
+            reload.snapshot,
+            &supervisor::Applied::default(),
+            supervisor,
+        );
+        return;
     }
+    tracing::info!("definitions changed: {}", reload.snapshot.summary());
+    let applied = supervisor.apply(&reload.snapshot.plan);
+    log_applied(&applied);
+    status::record(board, reload.snapshot, &applied, supervisor);
 }
 
 fn report_problems(problems: &[model::Problem]) {
@@ -343,7 +374,7 @@ impl Readiness for BrokerReadiness {
 /// Serves the HTTP listener, with the embedded schema registry's `catalog` when there is one.
 async fn start_http(
     settings: &RuntimeSettings,
-    paths: &RegistryPaths,
+    writable: Option<&RegistryPaths>,
     publisher: MqttPublisher,
     catalog: Option<::schema_registry::Catalog>,
     board: StatusBoard,
@@ -362,9 +393,12 @@ async fn start_http(
             .map(|value| Token::new(&value))
             .transpose()?,
     };
-    // The CRUD routes write the registry directory that `serve` watches.
-    let mut sources =
-        api::Sources::new(Arc::new(BrokerReadiness(publisher))).with_registry(paths.clone());
+    // The CRUD routes write the registry directory that `serve` watches; in Akri mode the
+    // device registry owns the definitions and the API only reads.
+    let mut sources = api::Sources::new(Arc::new(BrokerReadiness(publisher)));
+    if let Some(paths) = writable {
+        sources = sources.with_registry(paths.clone());
+    }
     sources = sources.with_status(Arc::new(status::BoardStatus(board)));
     sources = observed.add_to(sources);
     if let Some(catalog) = catalog {
