@@ -328,6 +328,7 @@ async fn definitions_from_the_device_registry_stream_to_mqtt_and_their_status_go
     assert_eq!(property(first, "specversion"), Some("1.0"));
     assert_eq!(property(first, "type"), Some("DataSet"));
     assert_eq!(first.content_type.as_deref(), Some("application/json"));
+    assert_eq!(property(first, "__srcId"), Some(adr_client_id().as_str()));
 
     // Notifications were asked for, for every allocated endpoint and asset.
     for (device, asset) in [
@@ -419,6 +420,13 @@ async fn definitions_from_the_device_registry_stream_to_mqtt_and_their_status_go
 
     // Health: the good dataset is available, with the definition's version.
     let health = dataset_health(&adr, "boiler", "temperature", "Available").await;
+    // Metrics name the connector as their instance.
+    let (code, metrics) = common::http_get(connector.http.unwrap(), "/metrics").await;
+    assert_eq!(code, 200);
+    assert!(
+        metrics.contains(&format!("instance=\"{CONNECTOR_ID}\"")),
+        "{metrics}"
+    );
     assert_eq!(health["version"], 1, "{health}");
     assert!(health.get("reasonCode").is_none(), "{health}");
     drop(connector);

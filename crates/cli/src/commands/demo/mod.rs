@@ -93,6 +93,7 @@ pub async fn run(args: DemoArgs, shutdown: Shutdown) -> anyhow::Result<ExitCode>
     let settings = RuntimeSettings {
         broker: BrokerChoice::Embedded(broker_addr(args.broker_addr)),
         client_id: "sse-connector-demo".to_owned(),
+        source_id: None,
         session_expiry: Duration::from_secs(3600),
         keep_alive: Duration::from_secs(30),
         state_dir: dir.join("state"),

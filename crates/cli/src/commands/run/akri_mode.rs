@@ -6,9 +6,10 @@
 //! off.
 //!
 //! MQTT client ids: the device registry client uses the SDK's session id, `CONNECTOR_ID` +
-//! `0` (what the service authorizes and its topics carry); the data connection, which must
-//! not share it, uses `CONNECTOR_ID` + `0-data`, and its service clients append their own
-//! suffix to that.
+//! `0` (what the service authorizes and its topics carry), and so does `__srcId` on every
+//! message; the data connection, which must not share the session, uses `CONNECTOR_ID` +
+//! `0-data`, and its service clients append their own suffix to that. Metrics carry
+//! `CONNECTOR_ID` as their `instance`.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -74,6 +75,7 @@ impl AkriMode {
         let mut mqtt = deployment.mqtt_config();
         mqtt.client_id = format!("{}-data", deployment.mqtt_client_id());
         settings.client_id.clone_from(&mqtt.client_id);
+        settings.source_id = Some(deployment.mqtt_client_id());
         settings.session_expiry = mqtt.session_expiry;
         settings.keep_alive = mqtt.keep_alive;
         settings.broker = BrokerChoice::External(Box::new(mqtt));

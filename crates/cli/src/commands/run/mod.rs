@@ -203,7 +203,8 @@ pub async fn serve(
     let files = FileSinks::new(&settings.storage_root, file_options);
     tracing::debug!(root = %settings.storage_root.display(), "storage root");
     let telemetry = self::telemetry::start(settings)?;
-    let mut supervisor_config = SupervisorConfig::new(&settings.state_dir, &settings.client_id);
+    let source_id = settings.source_id.as_ref().unwrap_or(&settings.client_id);
+    let mut supervisor_config = SupervisorConfig::new(&settings.state_dir, source_id);
     supervisor_config.refused_retry = settings.refused_retry;
     let mut supervisor = Supervisor::new(supervisor_config, plumbing.publisher.clone())
         .with_files(files.clone())

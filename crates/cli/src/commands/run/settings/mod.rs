@@ -67,6 +67,9 @@ pub struct RuntimeSettings {
     pub broker: BrokerChoice,
     /// MQTT client id.
     pub client_id: String,
+    /// `__srcId` of the messages, when not the client id (Akri mode: the SDK's session id,
+    /// `CONNECTOR_ID` + `0`).
+    pub source_id: Option<String>,
     /// Session expiry and keep-alive, applied to the embedded broker's client too.
     pub session_expiry: Duration,
     /// Keep-alive.
@@ -110,6 +113,7 @@ impl RuntimeArgs {
         Ok(RuntimeSettings {
             broker: broker.broker,
             client_id: broker.client_id,
+            source_id: None,
             session_expiry: broker.session_expiry,
             keep_alive: broker.keep_alive,
             state_dir: state.state_dir,
