@@ -169,6 +169,34 @@ impl StateStoreClient {
         self.queue_set(key, value, options).await?.applied().await
     }
 
+    /// Sets `key` to `value` like [`set`](Self::set) and returns the version the service
+    /// gave the value (the reply's `__ts`): `Some` when applied, `None` when the condition
+    /// kept it from applying. The version of a lock key's SET is what AIO's leased-lock
+    /// pattern uses as the fencing token of the keys the lock protects.
+    ///
+    /// # Errors
+    /// As [`set`](Self::set); [`ErrorKind::UnexpectedResponse`] when an applied SET's reply
+    /// has no valid `__ts`. Cancel safe (see the module docs).
+    pub async fn set_versioned(
+        &self,
+        key: impl Into<Bytes>,
+        value: impl Into<Bytes>,
+        options: SetOptions,
+    ) -> Result<Option<HlcTimestamp>> {
+        let queued = self.queue_set(key, value, options).await?;
+        let (response, version) = response_and_version(queued.pending).await?;
+        match response {
+            Response::Ok => version.map(Some).ok_or_else(|| {
+                Error::new(
+                    ErrorKind::UnexpectedResponse,
+                    "SET: the reply has no valid __ts (the value's version)",
+                )
+            }),
+            Response::Integer(-1) => Ok(None),
+            other => Err(unexpected("SET", &other)),
+        }
+    }
+
     /// Queues `SET key value` and returns at once with what waits for its reply. SETs queued
     /// one after the other reach the service in that order (one connection, QoS 1), so a key
     /// set back to back ends with the last value: what a destination needs to keep up with a
@@ -394,11 +422,22 @@ impl QueuedSet {
 /// The RESP3 response of a request whose status and content type were checked; `-ERR`
 /// becomes [`ErrorKind::Service`].
 async fn response(pending: PendingCommand<StateStore>) -> Result<Response> {
+    response_and_version(pending)
+        .await
+        .map(|(response, _)| response)
+}
+
+/// [`response`], with the reply's `__ts` when it is a valid HLC timestamp.
+async fn response_and_version(
+    pending: PendingCommand<StateStore>,
+) -> Result<(Response, Option<HlcTimestamp>)> {
     let verb = pending.command();
     let reply = pending.reply().await?;
+    let version = protocol::find_property(&reply.user_properties, property::TIMESTAMP)
+        .and_then(protocol::parse_hlc);
     match Response::parse(&reply.payload) {
         Ok(Response::Error(text)) => Err(Error::service(verb, &text)),
-        Ok(response) => Ok(response),
+        Ok(response) => Ok((response, version)),
         Err(error) => Err(Error::new(
             ErrorKind::UnexpectedResponse,
             format!("{verb}: the response is not valid RESP3"),

@@ -37,7 +37,9 @@
 //! acknowledged by the broker; for the state store: its OK reply; for a file: the line
 //! written and flushed to disk). It is saved under `STATE_DIR/checkpoints/`, one file per
 //! stream identity (URL, credentials, trust), and sent as `Last-Event-ID` when the stream
-//! starts again. A failed delivery is retried in the process, in event order, while the
+//! starts again. With [`Supervisor::with_shared_checkpoints`] it is also kept in AIO's state
+//! store under a lease with fencing tokens, so the replica that takes a device endpoint over
+//! resumes from it, and a replica that lost it can never move it back. A failed delivery is retried in the process, in event order, while the
 //! stream stops reading; one that no retry can fix goes to `STATE_DIR/dead-letter/` and the
 //! stream goes on; nothing is skipped. QoS 0 messages count as delivered once written: at most
 //! once for those.
@@ -53,7 +55,8 @@
 //! - `forward.rs`: event + operation → what its destination receives (message, SET, line).
 //! - `deliver.rs`: the destinations a supervisor has, and sending to them.
 //! - `schemas.rs`: message schemas per operation: inference, registration, `dataschema`.
-//! - [`checkpoint`]: the pure [`Tracker`] and the [`CheckpointStore`] files.
+//! - [`checkpoint`]: the pure [`Tracker`], the [`CheckpointStore`] files and the
+//!   [`SharedCheckpoints`] in AIO's state store.
 //! - `state_file.rs`: atomic writes and stable file names under the state directory.
 //! - [`state`]: [`StreamState`], [`StreamStats`], [`OperationStats`] and [`OperationSchema`].
 //! - [`metrics`]: [`RuntimeMetrics`], every stream's and operation's counters for telemetry.
@@ -77,7 +80,7 @@ mod stream_task;
 pub mod supervisor;
 pub mod tail;
 
-pub use checkpoint::{CheckpointStore, Tracker};
+pub use checkpoint::{CheckpointStore, LeaseTiming, SharedCheckpoints, Tracker};
 pub use dead_letter::DEAD_LETTER_DIR;
 pub use error::Error;
 pub use metrics::RuntimeMetrics;

@@ -2,15 +2,23 @@
 //! it, their deliveries tracked for the checkpoint.
 //!
 //! ```text
-//! wait for the previous task of this URL ─► load checkpoint ─► build client (secrets)
+//! wait for the previous task of this URL ─► load checkpoint (the file; with shared
+//!   checkpoints: wait for the lease, then the state store's, the file's when it has none)
+//!   ─► build client (secrets)
 //!   ─► loop: read an event (only while fewer than N are in flight)
 //!            route → build what each destination receives → send (waits when it is full)
 //!            (with schemas: each payload merged into its operation's schema, `dataschema` set)
-//!            deliveries resolve → tracker → checkpoint (saved at most every interval)
+//!            deliveries resolve → tracker → checkpoint (saved at most every interval;
+//!              the lease's keeper writes it to the state store at its own pace)
 //!            a delivery fails → stop reading; once nothing else is in flight, attempt the
 //!              failed ones again in event order (backoff) or write their dead letters
-//!   ─► stop: close the connection, wait for in-flight deliveries, save the checkpoint
+//!   ─► stop: close the connection, wait for in-flight deliveries, save the checkpoint,
+//!      then (shared checkpoints) write it to the state store and release the lease
 //! ```
+//!
+//! A lease lost while running (another replica took it: this one was cut off from the state
+//! store for longer than the lease) stops reading as a stop does; once drained, the task waits
+//! for the lease again and resumes from the stored checkpoint.
 //!
 //! Backpressure: when N events are in flight, a destination (publisher, state store, file
 //! queue) waits, or a failed delivery waits for its next attempt, the task does not poll the
@@ -50,6 +58,7 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use crate::checkpoint::shared::{Acquired, Owner, SharedCheckpoints, StreamKeys};
 use crate::checkpoint::{CheckpointStore, Seq, Tracker};
 use crate::connections::Connections;
 use crate::dead_letter::DeadLetters;
@@ -75,6 +84,8 @@ pub(crate) struct StreamTask<P> {
     pub sinks: Sinks<P>,
     pub clock: Arc<HybridLogicalClock>,
     pub store: CheckpointStore,
+    /// The state store's checkpoints and this stream's keys there; `None`: files only.
+    pub shared: Option<(SharedCheckpoints, StreamKeys)>,
     pub connections: Connections,
     pub config: Arc<SupervisorConfig>,
     pub state: watch::Sender<StreamState>,
@@ -109,18 +120,44 @@ impl<P: Publisher> StreamTask<P> {
     /// Boxed: an async fn keeps `self` both as its argument and as the value moved into the
     /// reader, so a task held inline would be stored two or three times in every stream's
     /// future, for the life of the stream (10,000 idle streams: about 13 MiB).
-    pub async fn run(self: Box<Self>) {
+    pub async fn run(mut self: Box<Self>) {
         for previous in &self.after {
             tokio::select! {
                 () = previous.cancelled() => {}
                 () = self.abort.cancelled() => return,
             }
         }
-        if self.stop.is_cancelled() {
-            return;
+        loop {
+            if self.stop.is_cancelled() {
+                return;
+            }
+            let file = self.load_checkpoint().await;
+            let (checkpoint, owner) = match &self.shared {
+                None => (file, None),
+                Some((shared, keys)) => {
+                    match shared.acquire(keys, file.clone(), &self.stop).await {
+                        Acquired::Owned { checkpoint, owner } => (checkpoint, Some(owner)),
+                        Acquired::Unavailable => (file, None),
+                        Acquired::Stopped => return,
+                    }
+                }
+            };
+            let Some(task) = self.read(checkpoint, owner).await else {
+                return;
+            };
+            self = task;
         }
+    }
+
+    /// Reads the stream from `checkpoint` until it is stopped, fails or is closed, or its
+    /// lease is lost; then releases the lease. Returns the task when the lease was lost, to
+    /// acquire it again.
+    async fn read(
+        self: Box<Self>,
+        checkpoint: Option<String>,
+        owner: Option<Owner>,
+    ) -> Option<Box<Self>> {
         let url = self.spec.url.clone();
-        let checkpoint = self.load_checkpoint().await;
         let connect_span = self.tracer.connect_span(&url, 1);
         let stream = match self.open(checkpoint.as_deref()).await {
             Ok(stream) => stream,
@@ -134,7 +171,10 @@ impl<P: Publisher> StreamTask<P> {
                     reason: error.to_string(),
                     code: error.reason_code(),
                 });
-                return;
+                if let Some(owner) = owner {
+                    owner.release(checkpoint.as_deref()).await;
+                }
+                return None;
             }
         };
         let router = self.router.borrow().clone();
@@ -154,10 +194,17 @@ impl<P: Publisher> StreamTask<P> {
             warned_not_json: BTreeSet::new(),
             schemas,
             aborted: false,
+            owner,
+            lease_lost: false,
             sampler,
             connect_span,
         };
         reader.run().await;
+        if let Some(owner) = reader.owner.take() {
+            owner.release(reader.tracker.checkpoint()).await;
+        }
+        let again = reader.lease_lost && !reader.aborted && !reader.task.stop.is_cancelled();
+        again.then_some(reader.task)
     }
 
     async fn load_checkpoint(&self) -> Option<String> {
@@ -301,6 +348,7 @@ enum Step {
     Resolved(Resolved),
     Flush,
     Retry,
+    LeaseLost,
     Item(Option<StreamItem>),
 }
 
@@ -330,6 +378,10 @@ struct Reader<P> {
     /// Each operation's schema, and the `dataschema` of its messages.
     schemas: Schemas,
     aborted: bool,
+    /// The stream's lease, when its checkpoint is shared: hands it the checkpoints saved.
+    owner: Option<Owner>,
+    /// Set when the lease was lost: reading stopped, to acquire it again once drained.
+    lease_lost: bool,
     /// Which events get spans.
     sampler: EventSampler,
     /// The span of the connection attempt under way.
@@ -364,6 +416,7 @@ impl<P: Publisher> Reader<P> {
                 }
                 () = sleep_until(flush_at), if flush_at.is_some() => Step::Flush,
                 () = sleep_until(retry_at), if retry_at.is_some() => Step::Retry,
+                () = lost(self.owner.as_ref()), if !self.stopped => Step::LeaseLost,
                 item = next_item(&mut self.stream), if can_read => Step::Item(item),
             };
             match step {
@@ -378,6 +431,13 @@ impl<P: Publisher> Reader<P> {
                     self.flush().await;
                 }
                 Step::Retry => self.retry().await,
+                Step::LeaseLost => {
+                    tracing::warn!(url = %self.task.spec.url, "checkpoint lease lost: reading stops until it is acquired again");
+                    self.lease_lost = true;
+                    self.stopped = true;
+                    self.stream = None;
+                    self.task.set_state(StreamState::Connecting);
+                }
                 Step::Item(None) => self.stream = None,
                 // `item` hands events back rather than awaiting `event` itself: every stream's
                 // future would otherwise keep room for both.
@@ -826,6 +886,9 @@ impl<P: Publisher> Reader<P> {
         let Some(checkpoint) = self.tracker.take_dirty() else {
             return;
         };
+        if let Some(owner) = &self.owner {
+            owner.save(&checkpoint);
+        }
         let store = self.task.store.clone();
         let spec = self.task.spec.clone();
         let saved = tokio::task::spawn_blocking(move || store.save(&spec, &checkpoint))
@@ -964,6 +1027,14 @@ fn destination_name(target: &Target) -> &str {
 async fn next_item(stream: &mut Option<EventStream>) -> Option<StreamItem> {
     match stream {
         Some(stream) => stream.next().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Completes when `owner`'s lease is lost (pending for ever without one).
+async fn lost(owner: Option<&Owner>) {
+    match owner {
+        Some(owner) => owner.lost().cancelled().await,
         None => std::future::pending().await,
     }
 }

@@ -4,8 +4,9 @@
 //! The unit of work is the **stream** (a distinct [`StreamSpec`]: URL, credentials, trust
 //! list): one task and one SSE connection each, shared by every operation reading it. On
 //! [`Supervisor::apply`]:
-//! - a stream no operation reads any more is stopped (it finishes its deliveries and saves its
-//!   checkpoint);
+//! - a stream no operation reads any more is stopped: it stops reading, waits for its
+//!   deliveries, saves its checkpoint (the file, and with
+//!   [`Supervisor::with_shared_checkpoints`] the state store) and then releases its lease;
 //! - a new stream is started, after any stopping task of the same URL has saved its checkpoint;
 //! - a stream whose operations changed (added, removed, any field of theirs) keeps its
 //!   connection: its task gets the new routing with the next event. If it had failed or been
@@ -42,6 +43,7 @@ use tokio_util::task::TaskTracker;
 use url::Url;
 
 use crate::checkpoint::CheckpointStore;
+use crate::checkpoint::shared::SharedCheckpoints;
 use crate::connections::Connections;
 use crate::dead_letter::DeadLetters;
 use crate::deliver::Sinks;
@@ -164,6 +166,8 @@ pub struct Supervisor<P: Publisher> {
     sinks: Sinks<P>,
     clock: Arc<HybridLogicalClock>,
     store: CheckpointStore,
+    /// Checkpoints in the state store, under a lease; `None`: files only.
+    shared: Option<SharedCheckpoints>,
     dead_letters: DeadLetters,
     connections: Connections,
     schemas: Option<SchemaSetup>,
@@ -200,6 +204,7 @@ impl<P: Publisher> Supervisor<P> {
     pub fn new(config: SupervisorConfig, publisher: P) -> Self {
         Self {
             store: CheckpointStore::new(&config.state_dir),
+            shared: None,
             dead_letters: DeadLetters::new(&config.state_dir),
             config: Arc::new(config),
             sinks: Sinks::new(publisher),
@@ -235,6 +240,16 @@ impl<P: Publisher> Supervisor<P> {
     /// The live tail's feeds (a shared handle, usable without the supervisor).
     pub fn tail(&self) -> Tail {
         self.tail.clone()
+    }
+
+    /// Keeps every stream's checkpoint in AIO's state store too (see
+    /// [`checkpoint::shared`](crate::checkpoint::shared)): a stream starts once it holds its
+    /// lease, resumes from the stored checkpoint, and writes it there (fenced) as it moves;
+    /// when it stops it writes the last one and releases the lease. Call it before the first
+    /// [`apply`](Self::apply), like [`with_key_value`](Self::with_key_value).
+    pub fn with_shared_checkpoints(mut self, shared: SharedCheckpoints) -> Self {
+        self.shared = Some(shared);
+        self
     }
 
     /// Delivers `BrokerStateStore` operations to `store`: each event SETs the operation's key
@@ -401,8 +416,18 @@ impl<P: Publisher> Supervisor<P> {
             .map(|(_, previous)| previous)
             .find(|previous| **previous != spec)
             .cloned();
+        // The device endpoint whose keys the stream's checkpoint lives under: the first one
+        // reading it, in name order.
+        let shared = self.shared.clone().zip(
+            operations
+                .values()
+                .map(|op| &op.device)
+                .min()
+                .map(|device| SharedCheckpoints::keys(device, &spec)),
+        );
         let task = Box::new(StreamTask {
             spec: spec.clone(),
+            shared,
             router: router_rx,
             sinks: self.sinks.clone(),
             clock: self.clock.clone(),
