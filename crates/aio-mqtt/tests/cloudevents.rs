@@ -310,6 +310,7 @@ fn operation(id: OperationId, data_source: &str, type_ref: Option<&str>) -> Oper
         },
         data_source: data_source.into(),
         type_ref: type_ref.map(str::to_owned),
+        transform: None,
     }
 }
 

@@ -20,6 +20,8 @@
 //! - [`problem`]: [`Problem`], rendered `FILE: RESOURCE: field.path: what is wrong`.
 //! - [`edit`]: pure edits behind the CLI's write commands.
 //! - [`time`]: timestamps as AIO writes them (RFC 3339, UTC, seconds).
+//! - [`transform`]: the `transform` of a dataset or event, and graph definitions checked into
+//!   a [`transform::Flow`].
 //! - [`error`]: errors of edits and CLI values.
 #![forbid(unsafe_code)]
 
@@ -39,6 +41,7 @@ pub mod problem;
 pub mod repair;
 pub mod resource;
 pub mod time;
+pub mod transform;
 pub mod validate;
 
 pub use build::{Accepted, Build, Partial, Unreadable, build};

@@ -169,6 +169,8 @@ pub struct Operation {
     /// The operation's own `typeRef`, when set and not empty: appended to the CloudEvents
     /// `type` (`DataSet/<typeRef>`, `Event/<typeRef>`).
     pub type_ref: Option<String>,
+    /// The transform its events go through before they are published (DESIGN 3.12).
+    pub transform: Option<crate::transform::TransformSpec>,
 }
 
 /// Every data operation, by id.

@@ -144,7 +144,7 @@ fn unknown_configuration_keys_are_warnings_and_known_ones_are_not() {
         warnings,
         [
             "a.yaml: Asset/a: spec.defaultDatasetsConfiguration: unknown key \"samplingInterval\", \
-             kept but not acted on (this connector reads eventTypes)",
+             kept but not acted on (this connector reads eventTypes, transform)",
             "a.yaml: Asset/a: spec.eventGroups[0].eventGroupConfiguration: unknown key \"queueSize\", \
              kept but not acted on (this connector reads no key here)",
         ]

@@ -218,6 +218,7 @@ mod tests {
             sink,
             data_source: "/s".into(),
             type_ref: None,
+            transform: None,
         }
     }
 

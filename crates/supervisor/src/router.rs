@@ -136,6 +136,7 @@ mod tests {
             sink,
             data_source: String::new(),
             type_ref: None,
+            transform: None,
         }
     }
 

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::Value;
 
 use super::{
-    ConfigKeys, DATASET_KEYS, NO_KEYS, Report, ResolvedDevice, ResolvedEndpoint, check_json,
+    ConfigKeys, DATASET_KEYS, EVENT_KEYS, NO_KEYS, Report, ResolvedDevice, ResolvedEndpoint, check_json,
 };
 use crate::asset::Asset;
 use crate::destination::{self, Destination, Use};
@@ -191,6 +191,7 @@ pub fn check_asset(
         let config =
             config.or_else(|| default_dataset_config.and_then(|s| serde_json::from_str(s).ok()));
         let matching = event_types(config.as_ref(), &p.key("datasetConfiguration"), report);
+        let transform = transform(config.as_ref(), &p.key("datasetConfiguration"), report);
         let points = ds.data_points.as_deref().unwrap_or_default();
         check_names(
             points.iter().map(|d| d.name.as_str()),
@@ -246,6 +247,7 @@ pub fn check_asset(
         ) {
             op.data_source = source.trim().to_owned();
             op.type_ref = non_empty(ds.type_ref.as_deref());
+            op.transform = transform;
             ops.push(op);
         }
     }
@@ -286,12 +288,13 @@ pub fn check_asset(
         );
         for (j, ev) in events.iter().enumerate() {
             let p = gp.key("events").index(j);
-            check_json(
+            let config = check_json(
                 &ev.event_configuration,
                 &p.key("eventConfiguration"),
-                NO_KEYS,
+                EVENT_KEYS,
                 report,
             );
+            let transform = transform(config.as_ref(), &p.key("eventConfiguration"), report);
             check_destinations(&ev.destinations, &p.key("destinations"), Use::Event, report);
             let ds = ev.data_source.as_deref().map(str::trim).unwrap_or_default();
             let (source, matching) = if ds.is_empty() {
@@ -342,6 +345,7 @@ pub fn check_asset(
             ) {
                 op.data_source = ds.to_owned();
                 op.type_ref = non_empty(ev.type_ref.as_deref());
+                op.transform = transform;
                 ops.push(op);
             }
         }
@@ -404,6 +408,23 @@ fn non_empty(value: Option<&str>) -> Option<String> {
         .map(str::trim)
         .filter(|v| !v.is_empty())
         .map(str::to_owned)
+}
+
+/// `{"transform": {...}}` runs the operation's events through a graph of WebAssembly
+/// operators ([`crate::transform`]); the graph file itself is checked where it can be read.
+fn transform(
+    config: Option<&Value>,
+    path: &FieldPath,
+    report: &mut Report<'_>,
+) -> Option<crate::transform::TransformSpec> {
+    let value = config.and_then(|c| c.get("transform"))?;
+    match crate::transform::parse_spec(value) {
+        Ok(spec) => Some(spec),
+        Err(why) => {
+            report.error(path.clone(), why);
+            None
+        }
+    }
 }
 
 /// `{"eventTypes": ["a", "b"]}` narrows a dataset to those SSE event types.
@@ -493,6 +514,7 @@ impl Context<'_> {
             sink: sink?,
             data_source: String::new(),
             type_ref: None,
+            transform: None,
         })
     }
 }

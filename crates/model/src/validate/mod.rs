@@ -139,10 +139,12 @@ pub enum ConfigKeys {
 }
 
 /// Keys of `datasetConfiguration` and `defaultDatasetsConfiguration` (DESIGN 3.2).
-pub const DATASET_KEYS: ConfigKeys = ConfigKeys::Acted(&["eventTypes"]);
+pub const DATASET_KEYS: ConfigKeys = ConfigKeys::Acted(&["eventTypes", "transform"]);
+/// Keys of `eventConfiguration`.
+pub const EVENT_KEYS: ConfigKeys = ConfigKeys::Acted(&["transform"]);
 /// Configuration strings of parts the connector acts on but reads no key of (yet):
 /// `additionalConfiguration`, `dataPointConfiguration`, `eventGroupConfiguration`,
-/// `eventConfiguration`, `defaultEventsConfiguration`.
+/// `defaultEventsConfiguration`.
 pub const NO_KEYS: ConfigKeys = ConfigKeys::Acted(&[]);
 
 /// Checks a `*Configuration` string: absent or blank is fine; otherwise a JSON object. Keys

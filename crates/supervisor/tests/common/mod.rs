@@ -201,6 +201,7 @@ pub fn dataset(name: &str, stream: StreamSpec, data_source: &str, sink: Sink) ->
         sink,
         data_source: data_source.into(),
         type_ref: None,
+        transform: None,
     }
 }
 
@@ -227,6 +228,7 @@ pub fn event(
         sink,
         data_source: data_source.into(),
         type_ref: None,
+        transform: None,
     }
 }
 
