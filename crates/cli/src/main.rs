@@ -18,6 +18,7 @@
 //!   - [`commands::state`]: `state get|set|del|keys|watch`: the broker's state store.
 //!   - [`commands::schema`]: `schema list|show`: the schema registry's message schemas.
 //!   - [`commands::status`]: `status`: configuration status and health, from the status files.
+//!   - [`commands::probe`]: `probe ready|live`: exec probes, from the heartbeat file of `run`.
 //!   - [`commands::registry_args`]: `--registry/--secrets/--trust`, shared by the five above;
 //!     opening the registry and reporting writes.
 //!   - [`commands::resource`]: `list`, `show`, `delete`, shared by `device` and `asset`.
@@ -206,6 +207,18 @@ enum Command {
                       STATE_DIR/status. --json prints the report of GET /api/v1/status."
     )]
     Status(commands::status::StatusArgs),
+
+    /// Exec probe: exit 0 when the connector running here is live (`live`) or ready (`ready`)
+    #[command(
+        long_about = "Exec probe for Kubernetes and AIO: checks the heartbeat file a running \
+                      connector rewrites every 2 s in its state directory \
+                      (STATE_DIR/heartbeat.json). `live`: the heartbeat is at most 15 s old. \
+                      `ready`: also, the connector is connected to its broker. Prints one \
+                      line saying why; exit 0 when the check passes, 1 otherwise. Takes the \
+                      options and environment of `run` to find the state directory as `run` \
+                      does."
+    )]
+    Probe(Box<commands::probe::ProbeArgs>),
 }
 
 fn main() -> ExitCode {
@@ -265,6 +278,7 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
         Command::State(args) => commands::state::run(args).await,
         Command::Schema(args) => commands::schema::run(args).await,
         Command::Status(args) => commands::status::run(&args),
+        Command::Probe(args) => commands::probe::run(&args),
         // The registry commands do a few small file operations each and finish at once.
         Command::Validate(args) => commands::validate::run(args),
         Command::Device(args) => commands::device::run(args),

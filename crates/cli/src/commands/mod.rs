@@ -13,6 +13,7 @@ use std::fmt;
 pub mod asset;
 pub mod demo;
 pub mod device;
+pub mod probe;
 pub mod registry_args;
 pub mod resource;
 pub mod run;

@@ -68,6 +68,21 @@ pub struct RunArgs {
     source: SourceChoice,
 }
 
+impl RunArgs {
+    /// The settings `run` resolves from these options, the environment and the config file,
+    /// with the deployment's in Akri mode (`probe` finds the state directory with them).
+    ///
+    /// # Errors
+    /// As `run`: an invalid setting, or an Akri deployment that cannot be read.
+    pub fn settings(&self) -> anyhow::Result<RuntimeSettings> {
+        let mut settings = self.runtime.resolve()?;
+        if let Some(mode) = akri_mode::AkriMode::detect(self.source)? {
+            mode.apply(&mut settings);
+        }
+        Ok(settings)
+    }
+}
+
 /// The broker, publisher and state store the connector runs on.
 pub struct Plumbing {
     /// The embedded broker, when it is used.
@@ -259,6 +274,11 @@ pub async fn serve(
     )
     .await?;
 
+    // `probe live|ready`: a heartbeat file from now on, removed when `serve` returns.
+    let _heartbeat = crate::commands::probe::Heartbeat::start(
+        &settings.state_dir,
+        Arc::new(BrokerReadiness(plumbing.publisher.clone())),
+    );
     tokio::pin!(stop);
     let mut fatal = None;
     loop {
