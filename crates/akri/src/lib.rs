@@ -11,6 +11,7 @@
 //! - [`mount`]: reading directories the way Kubernetes mounts them (`..data` swaps).
 //! - [`allocation`]: which device endpoints and assets this replica runs, and its watcher.
 //! - [`error`]: what can go wrong reading the deployment and the allocation.
+//! - `fuzz`: entry points for the fuzz targets (hidden).
 //! - [`adr`]: the device registry service: its protocol and [`adr::AdrClient`].
 //! - [`definitions`]: what the service gave → a validated [`registry::Snapshot`].
 //! - [`source`]: [`source::AkriSource`], allocation + service → reloads of the plan.
@@ -22,6 +23,8 @@ pub mod allocation;
 pub mod definitions;
 pub mod deployment;
 pub mod error;
+#[doc(hidden)]
+pub mod fuzz;
 pub mod mount;
 pub mod report;
 pub mod source;

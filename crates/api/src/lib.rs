@@ -32,10 +32,13 @@
 //! - [`ui`]: the web UI's embedded files, with a strict Content-Security-Policy.
 //! - [`reply`]: the JSON error body.
 //! - [`error`]: the [`ApiError`] type.
+//! - `fuzz`: entry points for the fuzz targets (hidden).
 #![forbid(unsafe_code)]
 
 pub mod body;
 pub mod error;
+#[doc(hidden)]
+pub mod fuzz;
 pub mod guard;
 pub mod listen;
 pub mod metrics;

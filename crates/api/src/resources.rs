@@ -190,7 +190,11 @@ fn invalid_body(problems: &[ProblemBody]) -> Response {
 /// The request body as a resource of `kind`; `url_name` (PUT) fills a missing
 /// `metadata.name` and must match a present one.
 #[allow(clippy::result_large_err)]
-fn decode_body(kind: Kind, url_name: Option<&str>, body: &[u8]) -> Result<Resource, Response> {
+pub(crate) fn decode_body(
+    kind: Kind,
+    url_name: Option<&str>,
+    body: &[u8],
+) -> Result<Resource, Response> {
     let mut value: Value = serde_json::from_slice(body).map_err(|error| {
         reply::error(
             StatusCode::BAD_REQUEST,

@@ -70,37 +70,51 @@ pub(crate) async fn put(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    #[derive(Deserialize)]
-    struct Value {
-        value: String,
-    }
-    let value: Vec<u8> = match media_type(&headers).as_deref() {
-        Some(JSON) => match serde_json::from_slice::<Value>(&body) {
-            Ok(v) => v.value.into_bytes(),
-            Err(_) => {
-                // Never echo the parser's message: it may quote the value.
-                return reply::error(
-                    StatusCode::BAD_REQUEST,
-                    "a JSON body must be {\"value\": \"...\"}",
-                );
-            }
-        },
-        None | Some("text/plain" | "application/octet-stream") => body.to_vec(),
-        Some(other) => {
-            return unsupported(
-                Some(other),
-                "text/plain or application/octet-stream (the value), \
-                 or application/json ({\"value\": \"...\"})",
-            );
-        }
+    let value = match value_of(&headers, &body) {
+        Ok(value) => value,
+        Err(response) => return response,
     };
-    if value.is_empty() {
-        return reply::error(StatusCode::UNPROCESSABLE_ENTITY, "the value is empty");
-    }
     let written = store
         .run(false, move |registry| registry.set_secret(&name, &value))
         .await;
     store.no_content(written)
+}
+
+/// The secret's value in a `PUT` body, by its content type, or the answer that refuses it
+/// (400, 415, 422).
+#[allow(clippy::result_large_err)]
+pub(crate) fn value_of(headers: &HeaderMap, body: &[u8]) -> Result<Vec<u8>, Response> {
+    #[derive(Deserialize)]
+    struct Value {
+        value: String,
+    }
+    let value: Vec<u8> = match media_type(headers).as_deref() {
+        Some(JSON) => match serde_json::from_slice::<Value>(body) {
+            Ok(v) => v.value.into_bytes(),
+            Err(_) => {
+                // Never echo the parser's message: it may quote the value.
+                return Err(reply::error(
+                    StatusCode::BAD_REQUEST,
+                    "a JSON body must be {\"value\": \"...\"}",
+                ));
+            }
+        },
+        None | Some("text/plain" | "application/octet-stream") => body.to_vec(),
+        Some(other) => {
+            return Err(unsupported(
+                Some(other),
+                "text/plain or application/octet-stream (the value), \
+                 or application/json ({\"value\": \"...\"})",
+            ));
+        }
+    };
+    if value.is_empty() {
+        return Err(reply::error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "the value is empty",
+        ));
+    }
+    Ok(value)
 }
 
 pub(crate) async fn delete(Path(name): Path<String>, Store(store): Store) -> Response {

@@ -120,8 +120,16 @@ pub fn parse_documents(file: &Path, text: &str) -> Result<Vec<Value>, Problem> {
 }
 
 /// Drops a trailing ` at line L, column C` / ` at line L column C`: the position is in the path.
+/// A position inside the message (`(used at line L, column C)`) stays.
 fn strip_position(message: &str) -> String {
-    match message.rfind(" at line ") {
+    let number = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    let trailing = message.rfind(" at line ").filter(|&i| {
+        let tail = &message[i + " at line ".len()..];
+        tail.split_once(", column ")
+            .or_else(|| tail.split_once(" column "))
+            .is_some_and(|(line, column)| number(line) && number(column))
+    });
+    match trailing {
         Some(i) => message[..i].to_owned(),
         None => message.to_owned(),
     }
@@ -151,6 +159,13 @@ fn load_file(file: &Path, loaded: &mut Loaded) {
             return;
         }
     };
+    load_text(file, &text, loaded);
+}
+
+/// Reads the definitions in `text`, the content of `file` (whose name decides YAML or JSON
+/// and names ARM documents without a `name`), into `loaded`: what [`load`] does with each
+/// file once it is read.
+pub fn load_text(file: &Path, text: &str, loaded: &mut Loaded) {
     let mut reader = Reader {
         file,
         stem: file
@@ -161,14 +176,14 @@ fn load_file(file: &Path, loaded: &mut Loaded) {
         document: 0,
         loaded,
     };
-    match parse_documents(file, &text) {
-        Ok(documents) => reader.decode_all(documents, &text, 1),
+    match parse_documents(file, text) {
+        Ok(documents) => reader.decode_all(documents, text, 1),
         Err(problem) => {
             reader.loaded.unreadable.insert(file.to_path_buf());
             if reader.json {
                 reader.loaded.problems.push(problem);
             } else {
-                reader.recover(&text, problem);
+                reader.recover(text, problem);
             }
         }
     }

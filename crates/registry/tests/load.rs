@@ -462,3 +462,31 @@ fn certificates_trusted_by_every_endpoint_join_each_streams_trust() {
     assert!(errors[0].contains("no-such-dir"), "{errors:?}");
     assert_eq!(snapshot.plan.len(), 1);
 }
+
+/// A YAML alias bomb (nine levels of nine aliases) stops at the parser's node budget with a
+/// message whose own positions are kept whole; the other files are read.
+#[test]
+fn an_alias_bomb_is_refused_whole_and_hides_no_other_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut bomb = String::from("a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n");
+    for (previous, name) in ('a'..'j').zip('b'..='j') {
+        let aliases = vec![format!("*{previous}"); 9].join(", ");
+        bomb.push_str(&format!("{name}: &{name} [{aliases}]\n"));
+    }
+    write(dir.path(), "bomb.yaml", &bomb);
+    write(dir.path(), "d.yaml", DEVICE);
+    let snap = validate(RegistryPaths::new(dir.path())).expect("opens");
+    let errors: Vec<_> = snap.errors().map(ToString::to_string).collect();
+    assert_eq!(errors.len(), 1, "{errors:#?}");
+    assert!(
+        errors[0].contains("bomb.yaml: -: line 6, column 16: budget breached: ")
+            && errors[0].ends_with("(used at line 6, column 16)"),
+        "{}",
+        errors[0]
+    );
+    assert_eq!(
+        snap.resources.len(),
+        1,
+        "the device of the other file is read"
+    );
+}

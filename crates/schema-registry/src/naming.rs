@@ -203,6 +203,16 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_canonical_form_is_canonical_for_numbers_that_round() {
+        // Found by the `schema_registry` fuzz target: without exact float parsing, the
+        // canonical form of this number was not its own canonical form.
+        let content = "66666666666666666666666666666666666666666666";
+        let canonical = canonical_content(content);
+        assert_eq!(canonical, "6.666666666666666e+43");
+        assert_eq!(canonical_content(&canonical), canonical);
+    }
+
+    #[test]
     fn canonical_json_sorts_members_and_drops_whitespace() {
         assert_eq!(
             canonical_content(

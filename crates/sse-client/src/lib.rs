@@ -28,6 +28,7 @@
 //! - `classify.rs`: the one table of status / content type / transport error → kind, retry,
 //!   reason code.
 //! - `error.rs`: [`Error`], [`ErrorKind`], [`HealthCode`].
+//! - `fuzz.rs`: entry points for the fuzz targets (hidden).
 //!
 //! # Security
 //! TLS verification cannot be turned off (there is no API for it). Basic credentials, custom
@@ -40,6 +41,8 @@ mod client;
 mod config;
 mod connect;
 mod error;
+#[doc(hidden)]
+pub mod fuzz;
 mod redirect;
 pub mod retry;
 mod stream;

@@ -19,6 +19,7 @@
 //! - `persist`: the append-only log with compaction, and its fsync policy.
 //! - `connection`: rumqttc options from [`aio_mqtt::MqttConfig`].
 //! - [`error`]: [`Error`], [`ErrorKind`], [`ServiceError`] (the `-ERR` texts).
+//! - `fuzz`: entry points for the fuzz targets (hidden).
 
 #![forbid(unsafe_code)]
 
@@ -26,6 +27,8 @@ mod admit;
 pub mod client;
 mod connection;
 pub mod error;
+#[doc(hidden)]
+pub mod fuzz;
 pub mod observation;
 mod persist;
 pub mod protocol;

@@ -225,7 +225,7 @@ fn put_bytes(out: &mut Vec<u8>, data: &[u8]) {
     out.extend_from_slice(data);
 }
 
-fn encode(record: &Record, out: &mut Vec<u8>) {
+pub(crate) fn encode(record: &Record, out: &mut Vec<u8>) {
     let mut body = Vec::new();
     match record {
         Record::Set { key, entry } => {
@@ -257,7 +257,7 @@ fn encode(record: &Record, out: &mut Vec<u8>) {
 }
 
 /// Every whole, intact record, and how many bytes they take.
-fn decode_all(data: &[u8]) -> (Vec<Record>, usize) {
+pub(crate) fn decode_all(data: &[u8]) -> (Vec<Record>, usize) {
     let mut records = Vec::new();
     let mut pos = 0;
     while let Some((record, used)) = decode_one(&data[pos..]) {
@@ -338,7 +338,7 @@ impl<'a> Reader<'a> {
 }
 
 /// CRC-32 (IEEE 802.3, reflected, as zlib computes it).
-fn crc32(data: &[u8]) -> u32 {
+pub(crate) fn crc32(data: &[u8]) -> u32 {
     const TABLE: [u32; 256] = {
         let mut table = [0u32; 256];
         let mut i = 0;

@@ -90,7 +90,7 @@ impl CommandSet for Adr {
 }
 
 /// The update event of a PUBLISH on `topic`, if it is one.
-fn read_notification(
+pub(crate) fn read_notification(
     client_id: &str,
     topic: &str,
     payload: &[u8],
@@ -354,7 +354,7 @@ impl AdrClient {
 }
 
 /// The success field of a response, or the service's error.
-fn read_response(command: Command, payload: &[u8]) -> Result<Value, AdrError> {
+pub(crate) fn read_response(command: Command, payload: &[u8]) -> Result<Value, AdrError> {
     let unexpected = |what: String| AdrError::Unexpected {
         command: command.name(),
         what,
