@@ -16,6 +16,8 @@
 //! - [`registry`](mod@registry): [`Registry`], [`Snapshot`], [`Reload`], [`validate`]; the
 //!   last-good rule across reloads.
 //! - [`common_trust`]: certificates every endpoint trusts, added to each stream's own.
+//! - [`transforms`]: the graph definitions (`graphs/`) and modules (`modules/`) of transforms,
+//!   checked and resolved into the plan.
 //! - [`watch`]: [`Registry::watch`], debounced reload on any change (incl. `..data` swaps).
 //! - [`write`](mod@write): atomic writes of definitions, secrets and trust files for the CLI commands.
 //! - [`error`](mod@error): the registry's [`Error`] type.
@@ -28,6 +30,7 @@ pub mod locate;
 pub mod paths;
 pub mod registry;
 pub mod secrets;
+pub mod transforms;
 pub mod watch;
 pub mod write;
 

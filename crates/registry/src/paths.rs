@@ -49,9 +49,14 @@ impl RegistryPaths {
         self
     }
 
-    /// Whether `path` is the secrets or trust directory (they are never read as definitions,
-    /// even when they lie below the definitions directory).
+    /// Whether `path` is the secrets or trust directory, or the transforms' `graphs` and
+    /// `modules` folders (they are never read as definitions, even when they lie below the
+    /// definitions directory).
     pub(crate) fn is_excluded(&self, path: &Path) -> bool {
-        path == self.secrets || path == self.trust || self.common_trust.as_deref() == Some(path)
+        path == self.secrets
+            || path == self.trust
+            || self.common_trust.as_deref() == Some(path)
+            || path == self.definitions.join(crate::transforms::GRAPHS_DIR)
+            || path == self.definitions.join(crate::transforms::MODULES_DIR)
     }
 }

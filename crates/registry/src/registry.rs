@@ -156,6 +156,7 @@ impl Registry {
         if let Some(dir) = &self.paths.common_trust {
             problems.extend(crate::common_trust::apply(&mut plan, dir));
         }
+        problems.extend(crate::transforms::apply(&mut plan, &self.paths.definitions));
         problems.sort_by(|a, b| a.file.cmp(&b.file));
         Ok(Snapshot {
             plan,

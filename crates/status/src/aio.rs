@@ -128,6 +128,9 @@ pub mod reason {
     pub const STREAM_CLOSED: &str = "SseConnectorStreamClosed";
     /// A message schema could not be generated or registered.
     pub const SCHEMA_GENERATION_FAILURE: &str = "SseConnectorSchemaGenerationFailure";
+    /// Ours: the operation's transform failed (trap, timeout, error, or it cannot load); its
+    /// events followed `onError`.
+    pub const TRANSFORM_ERROR: &str = supervisor::TRANSFORM_ERROR;
     /// Ours (AIO has none for it): a delivery to the operation's destination failed and is
     /// being retried; the stream waits.
     pub const DELIVERY_ERROR: &str = supervisor::DELIVERY_ERROR;

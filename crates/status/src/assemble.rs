@@ -340,6 +340,18 @@ impl Context<'_> {
                         version,
                     );
                 } else if h.status == HealthStatus::Available
+                    && let Some(failure) = delivery.and_then(|d| d.transform.as_ref())
+                {
+                    h = health(
+                        HealthStatus::Degraded,
+                        Some(reason::TRANSFORM_ERROR),
+                        Some(format!(
+                            "the transform failed for {} event(s) ({}); last: {}",
+                            failure.count, failure.code, failure.reason
+                        )),
+                        version,
+                    );
+                } else if h.status == HealthStatus::Available
                     && let Some(failure) =
                         schema.and_then(|s| s.failure.as_ref().or(s.registration_error.as_ref()))
                 {

@@ -273,6 +273,7 @@ mod tests {
                         delay: std::time::Duration::from_secs(1),
                     }),
                     dead_letters: None,
+                    transform: None,
                 },
             );
         });

@@ -60,7 +60,23 @@ impl DeadLetters {
         event: &Event,
         error: &PublishError,
     ) -> Result<Delivery, PublishError> {
-        let line = record(target, event, error).map_err(|e| PublishError::Storage {
+        self.append_reason(target, event, error.reason_code(), &error.to_string())
+            .await
+    }
+
+    /// Queues the record of `event`, not delivered by `target` for `reason` (`code`: its
+    /// stable reason code), e.g. a failed transform.
+    ///
+    /// # Errors
+    /// As [`append`](Self::append).
+    pub async fn append_reason(
+        &self,
+        target: &Target,
+        event: &Event,
+        code: &'static str,
+        reason: &str,
+    ) -> Result<Delivery, PublishError> {
+        let line = record(target, event, code, reason).map_err(|e| PublishError::Storage {
             path: file_name(target),
             reason: format!("cannot encode the dead-letter record: {e}"),
         })?;
@@ -105,7 +121,12 @@ struct EventRecord<'a> {
 }
 
 /// The line of one dead letter.
-fn record(target: &Target, event: &Event, error: &PublishError) -> Result<Line, serde_json::Error> {
+fn record(
+    target: &Target,
+    event: &Event,
+    reason_code: &'static str,
+    reason: &str,
+) -> Result<Line, serde_json::Error> {
     let destination = match &target.destination {
         Destination::Mqtt(settings) => DestinationRecord::Mqtt {
             topic: &settings.topic,
@@ -123,8 +144,8 @@ fn record(target: &Target, event: &Event, error: &PublishError) -> Result<Line, 
         time: aio_mqtt::cloudevents::time(now),
         operation: target.id.to_string(),
         destination,
-        reason_code: error.reason_code(),
-        reason: error.to_string(),
+        reason_code,
+        reason: reason.to_owned(),
         event: EventRecord {
             event_type: &event.event_type,
             id: &event.last_event_id,

@@ -61,6 +61,8 @@
 //! - [`state`]: [`StreamState`], [`StreamStats`], [`OperationStats`] and [`OperationSchema`].
 //! - [`metrics`]: [`RuntimeMetrics`], every stream's and operation's counters for telemetry.
 //! - [`tail`]: [`Tail`], the live tail: the feeds of an asset's forwarded messages.
+//! - `transform.rs`: an operation's WebAssembly transform on the event path, and `onError`
+//!   (cargo feature `transforms`; without it a configured transform always fails).
 //! - [`error`](mod@error): [`Error`].
 #![forbid(unsafe_code)]
 
@@ -79,6 +81,7 @@ mod state_file;
 mod stream_task;
 pub mod supervisor;
 pub mod tail;
+mod transform;
 
 pub use checkpoint::{CheckpointStore, LeaseTiming, SharedCheckpoints, Tracker};
 pub use dead_letter::DEAD_LETTER_DIR;
@@ -87,7 +90,7 @@ pub use metrics::RuntimeMetrics;
 pub use state::{
     DELIVERY_ERROR, DeadLettered, DeliveryProblem, OperationDeliveries, OperationSchema,
     OperationSchemas, OperationStats, OperationStatsSnapshot, Retrying, SchemaFailure,
-    StatsSnapshot, StreamState, StreamStats,
+    StatsSnapshot, StreamState, StreamStats, TRANSFORM_ERROR, TransformFailure,
 };
 pub use supervisor::{Applied, StreamHandle, Supervisor, SupervisorConfig, Unsupported};
 pub use tail::Tail;

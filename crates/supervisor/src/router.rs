@@ -17,6 +17,7 @@ use model::plan::{DataPointRule, Match, Operation, OperationId};
 
 use crate::forward::Destination;
 use crate::state::OperationStats;
+use crate::transform::OperationTransform;
 
 /// One operation, ready to publish.
 #[derive(Debug, Clone)]
@@ -33,6 +34,8 @@ pub(crate) struct Target {
     pub destination: Destination,
     /// Its counters (the supervisor's, kept across router changes; see [`Router::with_stats`]).
     pub stats: Arc<OperationStats>,
+    /// Its transform, when it has one.
+    pub transform: Option<Arc<OperationTransform>>,
 }
 
 /// The operations of one stream.
@@ -61,6 +64,10 @@ impl Router {
                     headers: OperationHeaders::new(op, client_id),
                     destination: Destination::of(op),
                     stats: Arc::default(),
+                    transform: op
+                        .transform
+                        .clone()
+                        .map(|spec| Arc::new(OperationTransform::new(spec))),
                 }));
             } else {
                 router.unsupported.push(op.matching.clone());

@@ -118,7 +118,23 @@ pub struct DeliveryProblem {
     /// Messages its destination can never take went to the dead-letter file: a configuration
     /// error of the operation, until its definition changes.
     pub dead_letters: Option<DeadLettered>,
+    /// The operation's transform failed (its events followed `onError`): `Degraded`.
+    pub transform: Option<TransformFailure>,
 }
+
+/// Failures of an operation's transform.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TransformFailure {
+    /// The last failure: the module and what happened.
+    pub reason: String,
+    /// Its stable reason code (`trap`, `timeout`, `error`, `output`, `configuration`…).
+    pub code: &'static str,
+    /// How many events failed.
+    pub count: u64,
+}
+
+/// The health reason code of an operation whose transform fails.
+pub const TRANSFORM_ERROR: &str = "SseConnectorTransformError";
 
 /// A delivery being retried.
 #[derive(Debug, Clone, PartialEq, Eq)]

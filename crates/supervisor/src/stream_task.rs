@@ -74,6 +74,7 @@ use crate::state::{
 };
 use crate::supervisor::SupervisorConfig;
 use crate::tail::Tail;
+use crate::transform::{self, Prepared};
 use tail_feed::TailMessage;
 use telemetry::{EventSampler, EventSpan, ForwardAttributes, Tracer};
 
@@ -618,7 +619,7 @@ impl<P: Publisher> Reader<P> {
         } else {
             self.task.stats.add(Count::DeliveryRetries, 1);
             let mut payloads = Payloads::new(&event);
-            let Some(built) = self.build(&target, &event, &mut payloads) else {
+            let Some(built) = self.transformed(&target, &event, &mut payloads).await else {
                 self.failures.remove(&(seq, id.clone()));
                 self.report_retry(&id);
                 self.done(seq);
@@ -780,7 +781,7 @@ impl<P: Publisher> Reader<P> {
         let mut routed = false;
         for target in router.route(&event.event_type) {
             routed = true;
-            if let Some(built) = self.build(target, &event, &mut payloads) {
+            if let Some(built) = self.transformed(target, &event, &mut payloads).await {
                 let extras = Extras {
                     tracer: sampled.then_some(&self.task.tracer),
                     tail: self.task.tail.is_listening().then_some(&self.task.tail),
@@ -823,6 +824,26 @@ impl<P: Publisher> Reader<P> {
                     sent.failed(&error);
                     self.failed(seq, Kind::Send, sent, error);
                 }
+            }
+        }
+    }
+
+    /// What `target`'s destination receives of `event` after its transform, if it has one
+    /// (`None`: nothing, filtered or failed; see `transform.rs`).
+    async fn transformed(
+        &mut self,
+        target: &Target,
+        event: &Event,
+        payloads: &mut Payloads,
+    ) -> Option<Built> {
+        let task = &self.task;
+        match transform::prepare(target, event, &task.dead_letters, &task.deliveries).await {
+            Prepared::Original => self.build(target, event, payloads),
+            Prepared::Nothing => None,
+            Prepared::Transformed(t) => {
+                let mut built = self.build(target, &t.event, &mut Payloads::new(&t.event))?;
+                t.finish(&mut built.item);
+                Some(built)
             }
         }
     }

@@ -77,7 +77,8 @@ impl Operator {
             configuration,
             live: None,
         };
-        operator.live = Some(operator.instantiate().await?);
+        operator.live =
+            Some(Self::instantiate(&operator.module, kind, &operator.configuration).await?);
         Ok(operator)
     }
 
@@ -106,7 +107,7 @@ impl Operator {
     pub async fn process(&mut self, message: &Message) -> Result<Output, Error> {
         let mut live = match self.live.take() {
             Some(live) => live,
-            None => self.instantiate().await?,
+            None => Self::instantiate(&self.module, self.kind, &self.configuration).await?,
         };
         let limits = self.module.inner.runtime.limits();
         let result = Self::call(&mut live, message, &limits).await;
@@ -161,9 +162,13 @@ impl Operator {
         })
     }
 
-    /// A new instance, `init` run with the configuration.
-    async fn instantiate(&self) -> Result<Live, Error> {
-        let inner = &self.module.inner;
+    /// A new instance of `module`'s `kind`, `init` run with `configuration`.
+    async fn instantiate(
+        module: &Module,
+        kind: OperatorKind,
+        configuration: &[(String, String)],
+    ) -> Result<Live, Error> {
+        let inner = &module.inner;
         let limits = inner.runtime.limits();
         let name = inner.name.as_str();
         let mut store = Store::new(inner.runtime.engine(), Host::new(name, limits.memory_bytes));
@@ -176,16 +181,17 @@ impl Operator {
             .instantiate_async(&mut store)
             .await
             .map_err(fail)?;
+        let operator = kind.name();
         let exports = |e: wasmtime::Error| Error::Exports {
             module: name.to_owned(),
-            operator: self.kind.name(),
+            operator,
             detail: format!("{e:#}"),
         };
         let configuration = ModuleConfiguration {
-            properties: self.configuration.clone(),
+            properties: configuration.to_vec(),
             module_schemas: Vec::new(),
         };
-        let (guest, accepted) = match self.kind {
+        let (guest, accepted) = match kind {
             OperatorKind::Map => {
                 let g = load(&inner.map, &mut store, &instance, exports, |i, s, n| {
                     i.load(s, n)
@@ -257,5 +263,22 @@ fn classify(module: &str, e: &wasmtime::Error, limit: Duration) -> Error {
             module: module.to_owned(),
             detail: format!("{e:#}"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The stream tasks that run operators move between threads.
+    #[test]
+    fn calls_are_send() {
+        fn send<T: Send>(_: T) {}
+        #[allow(dead_code, clippy::diverging_sub_expression)]
+        fn check(op: &mut Operator, m: &Message, module: Module) {
+            send(op.process(m));
+            send(Operator::new(module, OperatorKind::Map, Vec::new()));
+        }
+        let _ = check;
     }
 }

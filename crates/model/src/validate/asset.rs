@@ -6,7 +6,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::Value;
 
 use super::{
-    ConfigKeys, DATASET_KEYS, EVENT_KEYS, NO_KEYS, Report, ResolvedDevice, ResolvedEndpoint, check_json,
+    ConfigKeys, DATASET_KEYS, EVENT_KEYS, NO_KEYS, Report, ResolvedDevice, ResolvedEndpoint,
+    check_json,
 };
 use crate::asset::Asset;
 use crate::destination::{self, Destination, Use};
