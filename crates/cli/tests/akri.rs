@@ -17,9 +17,10 @@
 mod common;
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
+use common::akri::{Deployment, asset, dataset, device};
 use common::{Connector, LIMIT, collect_all, eventually, property, run_command};
 use serde_json::{Value, json};
 use test_support::fake_adr::FakeAdr;
@@ -35,135 +36,6 @@ const CONNECTOR_ID: &str = "sse-connector-7d9f-0";
 /// The client id the device registry sees: the connector id and the SDK's suffix.
 fn adr_client_id() -> String {
     format!("{CONNECTOR_ID}0")
-}
-
-/// A deployment's mounts, laid out as Kubernetes mounts them.
-struct Deployment {
-    root: tempfile::TempDir,
-    allocation: K8sMount,
-    credentials: Option<K8sMount>,
-}
-
-impl Deployment {
-    /// A deployment whose broker is `broker` (plain MQTT), allocating `allocation`
-    /// (`device_endpoint` → asset names), with device credentials `credentials` when given.
-    fn new(
-        broker: SocketAddr,
-        allocation: &[(&str, &[&str])],
-        credentials: Option<&[(&str, &str)]>,
-    ) -> Self {
-        let root = tempfile::tempdir().unwrap();
-        let connection = json!({
-            "host": format!("127.0.0.1:{}", broker.port()),
-            "keepAliveSeconds": 10,
-            "maxInflightMessages": 100,
-            "protocol": "mqtt",
-            "authentication": {"method": "sat", "serviceAccountTokenSettings": {"audience": "aio-internal"}},
-            "sessionExpirySeconds": 60,
-            "tls": {"mode": "Disabled"}
-        })
-        .to_string();
-        let volume = root.path().join("pv");
-        std::fs::create_dir_all(&volume).unwrap();
-        K8sMount::create(
-            root.path().join("config"),
-            &[
-                ("MQTT_CONNECTION_CONFIGURATION", connection.as_str()),
-                ("DIAGNOSTICS", r#"{"logs":{"level":"info"}}"#),
-                ("PERSISTENT_VOLUME_MOUNT_PATH", volume.to_str().unwrap()),
-            ],
-        );
-        let allocation = K8sMount::create(
-            root.path().join("adr-resources"),
-            &allocation_files(allocation),
-        );
-        let credentials =
-            credentials.map(|files| K8sMount::create(root.path().join("credentials"), files));
-        Self {
-            root,
-            allocation,
-            credentials,
-        }
-    }
-
-    /// The state directory the connector uses: its persistent volume, below its id.
-    fn state_dir(&self) -> PathBuf {
-        self.root.path().join("pv").join(CONNECTOR_ID)
-    }
-
-    /// The variables Akri sets.
-    fn env(&self) -> Vec<(String, String)> {
-        let path = |name: &str| self.root.path().join(name).display().to_string();
-        let mut env = vec![
-            ("CONNECTOR_ID".to_owned(), CONNECTOR_ID.to_owned()),
-            (
-                "CONNECTOR_NAMESPACE".to_owned(),
-                "azure-iot-operations".to_owned(),
-            ),
-            (
-                "CONNECTOR_CONFIGURATION_MOUNT_PATH".to_owned(),
-                path("config"),
-            ),
-            (
-                "ADR_RESOURCES_NAME_MOUNT_PATH".to_owned(),
-                path("adr-resources"),
-            ),
-        ];
-        if self.credentials.is_some() {
-            env.push((
-                "DEVICE_ENDPOINT_CREDENTIALS_MOUNT_PATH".to_owned(),
-                path("credentials"),
-            ));
-        }
-        env
-    }
-
-    /// Replaces the allocation, as the operator does.
-    fn allocate(&mut self, allocation: &[(&str, &[&str])]) {
-        self.allocation.replace(&allocation_files(allocation));
-    }
-
-    /// Starts the connector with no flag but the HTTP listener (for the local status).
-    async fn start(&self) -> Connector {
-        let mut command = run_command();
-        command.args(["--http", "127.0.0.1:0"]).envs(self.env());
-        Connector::spawn(command, false, true).await
-    }
-}
-
-/// The allocation mount's files: one per device endpoint, one asset name per line.
-fn allocation_files<'a>(allocation: &[(&'a str, &[&str])]) -> Vec<(&'a str, String)> {
-    allocation
-        .iter()
-        .map(|(endpoint, assets)| (*endpoint, assets.join("\n") + "\n"))
-        .collect()
-}
-
-/// An anonymous device with one SSE endpoint `ep` at `address`.
-fn device(address: &str) -> Value {
-    json!({
-        "uuid": "0c1d2e3f-device",
-        "version": 1,
-        "enabled": true,
-        "endpoints": {"inbound": {"ep": {"endpointType": "Microsoft.SSEHttp", "address": address}}}
-    })
-}
-
-/// An asset of `device`/`ep` with `datasets`.
-fn asset(device: &str, datasets: Value) -> Value {
-    json!({
-        "uuid": "9a8b7c6d-asset",
-        "version": 1,
-        "enabled": true,
-        "deviceRef": {"deviceName": device, "endpointName": "ep"},
-        "datasets": datasets
-    })
-}
-
-/// A dataset reading `path` into MQTT `topic`.
-fn dataset(name: &str, path: &str, topic: &str) -> Value {
-    json!({"name": name, "dataSource": path,
-           "destinations": [{"target": "Mqtt", "configuration": {"topic": topic, "qos": "Qos1"}}]})
 }
 
 /// A schema registry on the broker, as AIO runs one (the connector registers inferred
@@ -293,6 +165,7 @@ async fn definitions_from_the_device_registry_stream_to_mqtt_and_their_status_go
     );
 
     let deployment = Deployment::new(
+        CONNECTOR_ID,
         broker,
         &[
             ("plant-gw_ep", &["boiler", "misrouted"]),
@@ -458,7 +331,7 @@ async fn an_sse_outage_turns_health_unavailable_and_back_available_on_the_embedd
         "line",
         asset("gw", json!([dataset("speed", "/speed", "line/speed")])),
     );
-    let deployment = Deployment::new(addr, &[("gw_ep", &["line"])], None);
+    let deployment = Deployment::new(CONNECTOR_ID, addr, &[("gw_ep", &["line"])], None);
     let _connector = deployment.start().await;
 
     let down = dataset_health(&adr, "line", "speed", "Unavailable").await;
@@ -521,7 +394,7 @@ async fn allocation_files_start_and_stop_streams_and_an_update_restarts_only_its
         "beta",
         asset("b-gw", json!([dataset("d", "/b", "alloc/beta")])),
     );
-    let mut deployment = Deployment::new(broker, &[("a-gw_ep", &["alpha"])], None);
+    let mut deployment = Deployment::new(CONNECTOR_ID, broker, &[("a-gw_ep", &["alpha"])], None);
     let mut subscriber = MqttSubscriber::connect(broker, "alloc/#").await;
     let mut connector = deployment.start().await;
     let mut received = Vec::new();
@@ -581,7 +454,7 @@ async fn a_restarted_connector_resumes_from_the_last_event_id() {
         "tank",
         asset("gw", json!([dataset("level", "/level", "tank/level")])),
     );
-    let deployment = Deployment::new(broker, &[("gw_ep", &["tank"])], None);
+    let deployment = Deployment::new(CONNECTOR_ID, broker, &[("gw_ep", &["tank"])], None);
     let mut subscriber = MqttSubscriber::connect(broker, "tank/#").await;
 
     let connector = deployment.start().await;
@@ -627,7 +500,7 @@ async fn a_rotated_service_account_token_keeps_every_message() {
         "mixer",
         asset("gw", json!([dataset("rpm", "/rpm", "mixer/rpm")])),
     );
-    let deployment = Deployment::new(addr, &[("gw_ep", &["mixer"])], None);
+    let deployment = Deployment::new(CONNECTOR_ID, addr, &[("gw_ep", &["mixer"])], None);
     let mut sat = K8sMount::create(deployment.root.path().join("sat"), &[("token", "token-1")]);
     let mut subscriber = MqttSubscriber::connect(addr, "mixer/#").await;
     let mut command = run_command();
@@ -669,7 +542,7 @@ async fn credentials_without_their_mount_stop_the_connector_with_the_contracts_e
     });
     adr.put_device("gw", locked);
     adr.put_asset("a", asset("gw", json!([dataset("d", "/d", "t/d")])));
-    let deployment = Deployment::new(broker, &[("gw_ep", &["a"])], None);
+    let deployment = Deployment::new(CONNECTOR_ID, broker, &[("gw_ep", &["a"])], None);
     let mut connector = deployment.start().await;
     let line = connector
         .wait_for_log("DEVICE_ENDPOINT_CREDENTIALS_MOUNT_PATH is not set")

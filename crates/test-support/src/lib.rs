@@ -36,5 +36,5 @@ pub use fake_adr::FakeAdr;
 pub use gate::Gate;
 pub use mosquitto::Mosquitto;
 pub use mqtt_subscriber::{MqttSubscriber, ReceivedMessage};
-pub use resumable_source::{ResumableSource, SourceConfig};
+pub use resumable_source::{ResumableSource, SourceConfig, SourceConnection};
 pub use sse_server::{RecordedRequest, Response, SseServer};

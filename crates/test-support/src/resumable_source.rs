@@ -8,8 +8,10 @@
 //! alternating a clean end of body and a connection reset, to exercise reconnects. After the
 //! last event the connection stays open and idle until the server is dropped.
 //!
-//! Every request is recorded as a [`RecordedRequest`]. The server binds `127.0.0.1:0`, speaks
-//! plain HTTP/1.1 and stops when dropped.
+//! Every request is recorded as a [`RecordedRequest`], and every response as a
+//! [`SourceConnection`]: when it opened and closed, and which events it sent (what replica
+//! tests check "one reader at a time" with). The server binds `127.0.0.1:0`, speaks plain
+//! HTTP/1.1 and stops when dropped.
 
 #![allow(clippy::unwrap_used)]
 
@@ -100,9 +102,25 @@ impl SourceConfig {
     }
 }
 
+/// One response of a [`ResumableSource`]: its stream of events, from the request to the end
+/// of the connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceConnection {
+    /// When the request arrived (tokio clock).
+    pub opened: Instant,
+    /// When the connection ended (the client went away, or the server stopped); `None` while
+    /// it is open.
+    pub closed: Option<Instant>,
+    /// The `Last-Event-ID` it resumed after (0: from the beginning).
+    pub after: u64,
+    /// The last event id written on it (`after` when none).
+    pub last_sent: u64,
+}
+
 struct Shared {
     config: SourceConfig,
     requests: Mutex<Vec<RecordedRequest>>,
+    connections: Mutex<Vec<SourceConnection>>,
     /// The highest event id written so far, on any connection.
     sent: AtomicU64,
 }
@@ -137,6 +155,7 @@ impl ResumableSource {
         let shared = Arc::new(Shared {
             config,
             requests: Mutex::new(Vec::new()),
+            connections: Mutex::new(Vec::new()),
             sent: AtomicU64::new(0),
         });
         let shutdown = CancellationToken::new();
@@ -180,6 +199,11 @@ impl ResumableSource {
             .iter()
             .map(|r| r.header("last-event-id").map(str::to_owned))
             .collect()
+    }
+
+    /// Every response so far, in the order the requests arrived.
+    pub fn connections(&self) -> Vec<SourceConnection> {
+        self.shared.connections.lock().unwrap().clone()
     }
 
     /// The highest event id written so far.
@@ -243,59 +267,30 @@ fn answer(
         .header("last-event-id")
         .and_then(|id| id.parse::<u64>().ok())
         .unwrap_or(0);
+    let opened = recorded.at;
     let connection = {
         let mut requests = shared.requests.lock().unwrap();
         requests.push(recorded);
         requests.len()
+    };
+    let index = {
+        let mut connections = shared.connections.lock().unwrap();
+        connections.push(SourceConnection {
+            opened,
+            closed: None,
+            after,
+            last_sent: after,
+        });
+        connections.len() - 1
     };
 
     let (tx, rx) = mpsc::channel(8);
     let shared = shared.clone();
     let shutdown = shutdown.clone();
     tokio::spawn(async move {
-        let config = &shared.config;
-        if let Some(retry) = config.retry {
-            let field = format!("retry: {}\n\n", retry.as_millis());
-            if tx.send(Ok(Bytes::from(field))).await.is_err() {
-                return;
-            }
-        }
-        for (written, n) in (after + 1..=config.total).enumerate() {
-            if config
-                .drop_every
-                .is_some_and(|every| written as u64 == every)
-            {
-                if connection % 2 == 0 {
-                    // Let hyper take and flush the data frames first, or they die with the
-                    // reset.
-                    while tx.capacity() < tx.max_capacity() {
-                        tokio::time::sleep(Duration::from_millis(5)).await;
-                    }
-                    tokio::time::sleep(Duration::from_millis(20)).await;
-                    let _ = tx.send(Err(io::Error::other("scripted reset"))).await;
-                }
-                return;
-            }
-            if let Some((_, gate)) = config.gate.as_ref().filter(|(free, _)| n > *free) {
-                tokio::select! {
-                    () = gate.passed() => {}
-                    () = tx.closed() => return,
-                }
-            }
-            tokio::time::sleep(config.interval).await;
-            let event = match &config.event_type {
-                Some(kind) => format!("id: {n}\nevent: {kind}\ndata: {{\"n\":{n}}}\n\n"),
-                None => format!("id: {n}\ndata: {{\"n\":{n}}}\n\n"),
-            };
-            if tx.send(Ok(Bytes::from(event))).await.is_err() {
-                return;
-            }
-            shared.sent.fetch_max(n, Ordering::SeqCst);
-        }
-        tokio::select! {
-            () = shutdown.cancelled() => {}
-            () = tx.closed() => {}
-        }
+        write(&tx, &shared, &shutdown, after, connection, index).await;
+        // The client went away (or the server stops): the body is dropped, or about to be.
+        shared.connections.lock().unwrap()[index].closed = Some(Instant::now());
     });
 
     http::Response::builder()
@@ -304,6 +299,64 @@ fn answer(
         .header("cache-control", "no-store")
         .body(ChannelBody(rx))
         .unwrap()
+}
+
+/// Writes the events after `after` to response `connection` (1-based), recorded at `index`.
+async fn write(
+    tx: &mpsc::Sender<Result<Bytes, io::Error>>,
+    shared: &Shared,
+    shutdown: &CancellationToken,
+    after: u64,
+    connection: usize,
+    index: usize,
+) {
+    let config = &shared.config;
+    if let Some(retry) = config.retry {
+        let field = format!("retry: {}\n\n", retry.as_millis());
+        if tx.send(Ok(Bytes::from(field))).await.is_err() {
+            return;
+        }
+    }
+    for (written, n) in (after + 1..=config.total).enumerate() {
+        if config
+            .drop_every
+            .is_some_and(|every| written as u64 == every)
+        {
+            if connection % 2 == 0 {
+                // Let hyper take and flush the data frames first, or they die with the
+                // reset.
+                while tx.capacity() < tx.max_capacity() {
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                let _ = tx.send(Err(io::Error::other("scripted reset"))).await;
+            }
+            return;
+        }
+        if let Some((_, gate)) = config.gate.as_ref().filter(|(free, _)| n > *free) {
+            tokio::select! {
+                () = gate.passed() => {}
+                () = tx.closed() => return,
+            }
+        }
+        tokio::select! {
+            () = tokio::time::sleep(config.interval) => {}
+            () = tx.closed() => return,
+        }
+        let event = match &config.event_type {
+            Some(kind) => format!("id: {n}\nevent: {kind}\ndata: {{\"n\":{n}}}\n\n"),
+            None => format!("id: {n}\ndata: {{\"n\":{n}}}\n\n"),
+        };
+        if tx.send(Ok(Bytes::from(event))).await.is_err() {
+            return;
+        }
+        shared.sent.fetch_max(n, Ordering::SeqCst);
+        shared.connections.lock().unwrap()[index].last_sent = n;
+    }
+    tokio::select! {
+        () = shutdown.cancelled() => {}
+        () = tx.closed() => {}
+    }
 }
 
 /// A response body fed by the writer task; an `Err` aborts the connection.

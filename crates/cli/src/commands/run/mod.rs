@@ -231,6 +231,12 @@ pub async fn serve(
     if let Some(client) = plumbing.schema_registry.client.clone() {
         supervisor = supervisor.with_schemas(client);
     }
+    // Akri mode: the replica that takes a device endpoint over resumes from its checkpoint.
+    if feed.adr.is_some()
+        && let Some(shared) = plumbing.state_store.shared_checkpoints(source_id).await
+    {
+        supervisor = supervisor.with_shared_checkpoints(shared);
+    }
     let applied = supervisor.apply(&snapshot.plan);
     log_applied(&applied);
     let board = status::board(

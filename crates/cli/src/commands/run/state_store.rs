@@ -12,6 +12,11 @@
 //! such a dataset is an unconditional SET of its key, and the event counts as delivered when
 //! the store answered `+OK` (within 10 s). With `auto` it is also the one that probes.
 //!
+//! In Akri mode the client also keeps every stream's checkpoint in the state store
+//! ([`StateStore::shared_checkpoints`], `supervisor::checkpoint::shared`), so the replica
+//! that takes a device endpoint over resumes from it, when the store answers a probe at start;
+//! without an answer the checkpoints stay in the persistent volume only.
+//!
 //! At stop, after the supervisor has drained: the client closes, then the service finishes
 //! its batch and disconnects, then (in `serve`) the broker stops.
 
@@ -21,6 +26,7 @@ use std::time::Duration;
 use aio_mqtt::MqttConfig;
 use anyhow::Context as _;
 use statestore::{ErrorKind, StateStoreClient, StateStoreService};
+use supervisor::SharedCheckpoints;
 
 use super::services::{self, Answer, Broker, Decision, Placement};
 use super::settings::StateStoreMode;
@@ -101,6 +107,32 @@ impl StateStore {
             service,
             client: Some(client),
         })
+    }
+
+    /// Checkpoints in the state store, leases held as `holder` (the connector's session id),
+    /// when there is a client and the store answers a GET within [`services::PROBE_TIMEOUT`]
+    /// of the connection (at most [`services::CONNECT_WAIT`]); `None` (logged) otherwise.
+    pub async fn shared_checkpoints(&self, holder: &str) -> Option<SharedCheckpoints> {
+        let client = self.client.as_ref()?;
+        let answered = tokio::time::timeout(services::CONNECT_WAIT, client.ready())
+            .await
+            .is_ok()
+            && !matches!(
+                client.with_timeout(services::PROBE_TIMEOUT).get(PROBE_KEY).await,
+                Err(error) if matches!(error.kind(), ErrorKind::Timeout | ErrorKind::Closed)
+            );
+        if answered {
+            tracing::info!(
+                holder,
+                "checkpoints are kept in the state store too, under a lease per stream"
+            );
+            Some(SharedCheckpoints::new(client, holder))
+        } else {
+            tracing::warn!(
+                "the state store does not answer: checkpoints stay in the persistent volume only, and a device endpoint moved to another replica starts there without its checkpoint"
+            );
+            None
+        }
     }
 
     /// Closes the client, then shuts the service down (finishing its batch).
