@@ -332,3 +332,64 @@ async fn failing_transforms_follow_on_error_and_degrade_the_operation() {
     .await;
     connector.terminate().await;
 }
+
+/// source → tag (a map) → sink: the graph a reload switches to.
+const TAG_GRAPH: &str = r#"
+operations:
+  - { operationType: "source", name: "source" }
+  - { operationType: "map", name: "tag", module: "guest:1.0.0" }
+  - { operationType: "sink", name: "sink" }
+connections:
+  - { from: { name: "source" }, to: { name: "tag" } }
+  - { from: { name: "tag" }, to: { name: "sink" } }
+"#;
+
+#[tokio::test]
+async fn a_changed_graph_is_loaded_again_between_events() {
+    let (first, second) = (Gate::new(), Gate::new());
+    let server = SseServer::http([Response::sse()
+        .wait_for(&first)
+        .chunk("id: 1\nevent: reading\ndata: {\"t\":1}\n\n")
+        .wait_for(&second)
+        .chunk("id: 2\nevent: reading\ndata: {\"t\":2}\n\n")
+        .hang()])
+    .await;
+    let registry = tempfile::tempdir().unwrap();
+    let state = tempfile::tempdir().unwrap();
+    write_atomic(
+        &registry.path().join("devices/dev.yaml"),
+        &device("dev", "ep", &server.url(""), &[]),
+    );
+    graph(registry.path(), "live", MAP_GRAPH);
+    asset(
+        registry.path(),
+        "plant",
+        "it/readings",
+        &json!({"transform": {
+            "graph": "graphs/live.yaml",
+            "configuration": {"map": {"mode": "json"}, "tag": {"mode": "topic:it/tagged"}}
+        }}),
+    );
+    let mosquitto = Mosquitto::start();
+    let mut connector = Connector::start(&Options::new(
+        registry.path(),
+        state.path(),
+        Broker::External(mosquitto.addr()),
+    ))
+    .await;
+    let mut subscriber = MqttSubscriber::connect(mosquitto.addr(), "it/#").await;
+    first.open();
+    let mut received = Vec::new();
+    receive_until(&mut subscriber, &mut received, "event 1", |r| !r.is_empty()).await;
+    assert_eq!(received[0].topic, "it/readings");
+    assert_eq!(json_of(&received[0]), json!({"t": 1, "transformed": true}));
+
+    // The graph file changes: the next event goes through the new graph.
+    write_atomic(&registry.path().join("graphs/live.yaml"), TAG_GRAPH);
+    connector.wait_for_log("definitions changed").await;
+    second.open();
+    receive_until(&mut subscriber, &mut received, "event 2", |r| r.len() >= 2).await;
+    assert_eq!(received[1].topic, "it/tagged");
+    assert_eq!(json_of(&received[1]), json!({"t": 2}));
+    connector.terminate().await;
+}

@@ -16,7 +16,7 @@ use std::path::PathBuf;
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::environment::safe_relative_path;
+use crate::environment::{FileRef, safe_relative_path};
 
 /// The transform of one operation, as configured.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -27,6 +27,9 @@ pub struct TransformSpec {
     pub configuration: BTreeMap<String, BTreeMap<String, String>>,
     /// What happens to an event whose transform fails.
     pub on_error: OnError,
+    /// The graph and module files as they were when the plan was made (filled by whoever
+    /// reads them): a changed file changes the plan, and the transform is loaded again.
+    pub files: Vec<FileRef>,
 }
 
 /// What happens to an event whose transform traps, times out or returns an error.
@@ -102,6 +105,7 @@ pub fn parse_spec(value: &Value) -> Result<TransformSpec, String> {
         graph,
         configuration,
         on_error,
+        files: Vec::new(),
     })
 }
 

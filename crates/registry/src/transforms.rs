@@ -7,7 +7,9 @@
 use std::path::Path;
 
 use model::transform::{Graph, flow};
-use model::{FieldPath, Plan, Problem};
+use model::{FieldPath, FileRef, Plan, Problem};
+
+use crate::secrets::version;
 
 /// The folder of graph definitions, below the definitions directory (never read as
 /// definitions).
@@ -29,17 +31,28 @@ pub fn apply(plan: &mut Plan, definitions: &Path) -> Vec<Problem> {
         let mut report = |message: String| {
             problems.push(Problem::error(&path, resource.clone(), at.clone(), message));
         };
+        let mut files = Vec::new();
+        if let Ok(version) = version(&path) {
+            files.push(FileRef {
+                path: path.clone(),
+                version,
+            });
+        }
         match read(&path) {
             Ok(graph) => match flow(&graph, &spec.configuration) {
                 Ok(flow) => {
                     for node in flow.nodes() {
                         let module = definitions.join(MODULES_DIR).join(&node.module);
-                        if !module.is_file() {
-                            report(format!(
+                        match version(&module) {
+                            Ok(version) => files.push(FileRef {
+                                path: module,
+                                version,
+                            }),
+                            Err(_) => report(format!(
                                 "operation {:?}: module {} is not there",
                                 node.name,
                                 module.display()
-                            ));
+                            )),
                         }
                     }
                 }
@@ -51,6 +64,9 @@ pub fn apply(plan: &mut Plan, definitions: &Path) -> Vec<Problem> {
             },
             Err(why) => report(why),
         }
+        files.sort();
+        files.dedup();
+        spec.files = files;
         spec.graph = path;
     }
     problems
@@ -127,6 +143,7 @@ connections:
             graph: "graphs/clean.yaml".into(),
             configuration: BTreeMap::new(),
             on_error: OnError::Drop,
+            files: Vec::new(),
         }
     }
 
@@ -157,7 +174,16 @@ connections:
         std::fs::write(dir.path().join("modules/guest-1.0.0.wasm"), b"\0asm").expect("write");
         let problems = apply(&mut plan, dir.path());
         assert!(problems.is_empty(), "{problems:?}");
-        let graph = &plan.operations[&id].transform.as_ref().expect("kept").graph;
-        assert_eq!(graph, &dir.path().join("graphs/clean.yaml"));
+        let spec = plan.operations[&id].transform.as_ref().expect("kept");
+        assert_eq!(spec.graph, dir.path().join("graphs/clean.yaml"));
+        let files: Vec<_> = spec.files.iter().map(|f| f.path.clone()).collect();
+        assert_eq!(
+            files,
+            [
+                dir.path().join("graphs/clean.yaml"),
+                dir.path().join("modules/guest-1.0.0.wasm")
+            ],
+            "a change to either changes the plan"
+        );
     }
 }
