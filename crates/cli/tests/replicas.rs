@@ -127,12 +127,12 @@ impl Cluster {
                 deployment.allocate(&slices(&borrowed(&after)));
             }
         }
-        for endpoint in 0..ENDPOINTS {
-            if owners[endpoint] != self.owners[endpoint] {
+        for (endpoint, (&new, &old)) in owners.iter().zip(&self.owners).enumerate() {
+            if new != old {
                 self.moves.push(Move {
                     phase,
                     endpoint,
-                    to: self.session_id(owners[endpoint]),
+                    to: self.session_id(new),
                     at,
                 });
             }

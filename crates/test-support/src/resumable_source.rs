@@ -322,7 +322,7 @@ async fn write(
             .drop_every
             .is_some_and(|every| written as u64 == every)
         {
-            if connection % 2 == 0 {
+            if connection.is_multiple_of(2) {
                 // Let hyper take and flush the data frames first, or they die with the
                 // reset.
                 while tx.capacity() < tx.max_capacity() {
