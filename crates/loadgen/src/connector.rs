@@ -51,6 +51,21 @@ impl TestRegistry {
         datasets: impl IntoIterator<Item = (String, String, String)>,
         qos: &str,
     ) -> anyhow::Result<()> {
+        self.add_asset_with(name, datasets, qos, None)
+    }
+
+    /// [`add_asset`](Self::add_asset), every dataset with `configuration` as its
+    /// `datasetConfiguration` when given.
+    ///
+    /// # Errors
+    /// When the file cannot be written.
+    pub fn add_asset_with(
+        &self,
+        name: &str,
+        datasets: impl IntoIterator<Item = (String, String, String)>,
+        qos: &str,
+        configuration: Option<&str>,
+    ) -> anyhow::Result<()> {
         let mut yaml = format!(
             "apiVersion: namespaces.deviceregistry.microsoft.com/v1\n\
              kind: Asset\n\
@@ -59,9 +74,18 @@ impl TestRegistry {
              \x20 datasets:\n"
         );
         for (dataset, source, topic) in datasets {
+            if let Some(configuration) = configuration {
+                let quoted = serde_json::to_string(configuration)?;
+                let _ = write!(
+                    yaml,
+                    "    - name: {dataset}\n      datasetConfiguration: {quoted}\n"
+                );
+            } else {
+                let _ = writeln!(yaml, "    - name: {dataset}");
+            }
             let _ = write!(
                 yaml,
-                "    - name: {dataset}\n      dataSource: {source}\n      destinations:\n\
+                "      dataSource: {source}\n      destinations:\n\
                  \x20       - target: Mqtt\n          configuration:\n\
                  \x20           topic: {topic}\n            qos: {qos}\n"
             );
@@ -71,6 +95,36 @@ impl TestRegistry {
             yaml,
         )?;
         Ok(())
+    }
+
+    /// Installs `module` as `modules/bench-1.0.0.wasm` and a graph running its map with
+    /// `mode` (`pass` or `json`, the test module's modes); returns the `datasetConfiguration`
+    /// that uses it.
+    ///
+    /// # Errors
+    /// When the module cannot be copied or a file cannot be written.
+    pub fn add_transform(&self, module: &Path, mode: &str) -> anyhow::Result<String> {
+        let modules = self.dir.path().join("modules");
+        let graphs = self.dir.path().join("graphs");
+        std::fs::create_dir_all(&modules)?;
+        std::fs::create_dir_all(&graphs)?;
+        std::fs::copy(module, modules.join("bench-1.0.0.wasm"))
+            .with_context(|| format!("cannot copy the module {}", module.display()))?;
+        std::fs::write(
+            graphs.join("bench.yaml"),
+            "operations:\n\
+             \x20 - { operationType: source, name: source }\n\
+             \x20 - { operationType: map, name: map, module: \"bench:1.0.0\" }\n\
+             \x20 - { operationType: sink, name: sink }\n\
+             connections:\n\
+             \x20 - { from: { name: source }, to: { name: map } }\n\
+             \x20 - { from: { name: map }, to: { name: sink } }\n",
+        )?;
+        Ok(serde_json::json!({"transform": {
+            "graph": "graphs/bench.yaml",
+            "configuration": {"map": {"mode": mode}}
+        }})
+        .to_string())
     }
 
     /// The registry directory.

@@ -61,6 +61,43 @@ pub struct Args {
     /// Longest time a measurement may take, in seconds
     #[arg(long, default_value_t = 120)]
     timeout: u64,
+
+    /// Also through a transform (AIO WebAssembly map operator): `identity` hands the message
+    /// back unchanged, `json` parses the payload and adds a field; each beside the
+    /// transform-free run of the same QoS
+    #[arg(long, value_delimiter = ',')]
+    transform: Vec<TransformMode>,
+
+    /// The module the transforms run (the test module of tests/wasm-guest)
+    #[arg(long, default_value = "crates/transform/tests/guest.wasm")]
+    module: std::path::PathBuf,
+}
+
+/// A transform measured by `--transform`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum TransformMode {
+    /// The map returns the message unchanged.
+    Identity,
+    /// The map rewrites the JSON payload.
+    Json,
+}
+
+impl TransformMode {
+    /// The path column of its rows.
+    fn path(self) -> &'static str {
+        match self {
+            Self::Identity => "connector + identity",
+            Self::Json => "connector + json",
+        }
+    }
+
+    /// The test module's mode.
+    fn mode(self) -> &'static str {
+        match self {
+            Self::Identity => "pass",
+            Self::Json => "json",
+        }
+    }
 }
 
 /// One row of the table.
@@ -91,7 +128,8 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             other => anyhow::bail!("QoS {other} is not measured (0 or 1)"),
         };
         eprintln!("QoS {level}: connector…");
-        let (through, cpu) = through_connector(&args, &broker, window, within, qos, name).await?;
+        let (through, cpu) =
+            through_connector(&args, &broker, window, within, qos, name, None).await?;
         let sample = through.sample.clone();
         let events = u32::try_from(window.warmup + through.received).unwrap_or(u32::MAX);
         rows.push(Row {
@@ -100,6 +138,19 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             measured: through,
             cpu_per_event: cpu.map(|cpu| cpu / events.max(1)),
         });
+        for &transform in &args.transform {
+            eprintln!("QoS {level}: connector with the {transform:?} transform…");
+            let (measured, cpu) =
+                through_connector(&args, &broker, window, within, qos, name, Some(transform))
+                    .await?;
+            let events = u32::try_from(window.warmup + measured.received).unwrap_or(u32::MAX);
+            rows.push(Row {
+                qos: level,
+                path: transform.path(),
+                measured,
+                cpu_per_event: cpu.map(|cpu| cpu / events.max(1)),
+            });
+        }
         eprintln!("QoS {level}: ceiling…");
         let ceiling = ceiling(&args, &broker, window, within, qos, sample).await?;
         rows.push(Row {
@@ -120,6 +171,7 @@ async fn through_connector(
     within: Duration,
     qos: QoS,
     qos_name: &str,
+    transform: Option<TransformMode>,
 ) -> anyhow::Result<(Measured, Option<Duration>)> {
     let server = SseServer::start(
         Flood {
@@ -130,10 +182,14 @@ async fn through_connector(
         Duration::from_secs(30),
     )?;
     let registry = TestRegistry::new(&server.base_url())?;
-    registry.add_asset(
+    let configuration = transform
+        .map(|t| registry.add_transform(&args.module, t.mode()))
+        .transpose()?;
+    registry.add_asset_with(
         "bench",
         [("events".to_owned(), "/events".to_owned(), TOPIC.to_owned())],
         qos_name,
+        configuration.as_deref(),
     )?;
     let subscriber = Subscriber::start(broker.addr(), TOPIC, qos, window, within).await?;
     let mut connector =
@@ -257,8 +313,8 @@ fn print_table(rows: &[Row], args: &Args) {
         payload::SIZE
     );
     println!(
-        "| QoS | path | events | events/s | p50 ms | p99 ms | missing | vs ceiling | connector CPU per event |\n\
-         |---|---|---|---|---|---|---|---|---|"
+        "| QoS | path | events | events/s | p50 ms | p99 ms | missing | vs ceiling | vs no transform | connector CPU per event |\n\
+         |---|---|---|---|---|---|---|---|---|---|"
     );
     for row in rows {
         let m = &row.measured;
@@ -270,12 +326,19 @@ fn print_table(rows: &[Row], args: &Args) {
         let ratio = ceiling
             .map(|c| format!("{:.0} %", 100.0 * m.rate() / c))
             .unwrap_or_default();
+        let plain = rows
+            .iter()
+            .find(|r| r.qos == row.qos && r.path == "connector")
+            .map(|r| r.measured.rate())
+            .filter(|r| *r > 0.0 && row.path.starts_with("connector + "))
+            .map(|p| format!("{:.0} %", 100.0 * m.rate() / p))
+            .unwrap_or_default();
         let cpu = row
             .cpu_per_event
             .map(|d| format!("{:.1} µs", d.as_secs_f64() * 1e6))
             .unwrap_or_default();
         println!(
-            "| {} | {} | {} | {:.0} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {:.0} | {} | {} | {} | {} | {} | {} |",
             row.qos,
             row.path,
             m.received,
@@ -284,6 +347,7 @@ fn print_table(rows: &[Row], args: &Args) {
             ms(percentile(&m.latencies, 99.0)),
             m.missing,
             ratio,
+            plain,
             cpu
         );
     }
