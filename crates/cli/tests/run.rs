@@ -168,7 +168,7 @@ async fn a_registry_edit_restarts_only_what_changed() {
         &asset_file,
         &(head + &dataset("a", "/a", "it/a2", &[]) + &b + &dataset("c", "/c", "it/c", &[])),
     );
-    connector.wait_for_log("registry changed").await;
+    connector.wait_for_log("definitions changed").await;
     let b_before = received
         .iter()
         .filter(|m| m.topic == "it/b")
