@@ -344,16 +344,34 @@ connections:
   - { from: { name: "tag" }, to: { name: "sink" } }
 "#;
 
-#[tokio::test]
-async fn a_changed_graph_is_loaded_again_between_events() {
-    let (first, second) = (Gate::new(), Gate::new());
-    let server = SseServer::http([Response::sse()
-        .wait_for(&first)
-        .chunk("id: 1\nevent: reading\ndata: {\"t\":1}\n\n")
-        .wait_for(&second)
-        .chunk("id: 2\nevent: reading\ndata: {\"t\":2}\n\n")
-        .hang()])
+/// Waits until the connector logged `text` `times` times.
+async fn logged(connector: &Connector, text: &str, times: usize) {
+    eventually(&format!("{text:?} logged {times} times"), || {
+        connector.log().iter().filter(|l| l.contains(text)).count() >= times
+    })
     .await;
+}
+
+fn dataset_status(report: &Value, asset: &str) -> Value {
+    report["assets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["name"] == asset)
+        .map(|a| a["status"]["datasets"][0].clone())
+        .unwrap_or(Value::Null)
+}
+
+#[tokio::test]
+async fn a_changed_graph_is_loaded_again_between_events_and_a_bad_one_keeps_the_last_good() {
+    let gates = [Gate::new(), Gate::new(), Gate::new(), Gate::new()];
+    let mut response = Response::sse();
+    for (gate, n) in gates.iter().zip(1..) {
+        response = response
+            .wait_for(gate)
+            .chunk(format!("id: {n}\nevent: reading\ndata: {{\"t\":{n}}}\n\n"));
+    }
+    let server = SseServer::http([response.hang()]).await;
     let registry = tempfile::tempdir().unwrap();
     let state = tempfile::tempdir().unwrap();
     write_atomic(
@@ -371,25 +389,72 @@ async fn a_changed_graph_is_loaded_again_between_events() {
         }}),
     );
     let mosquitto = Mosquitto::start();
-    let mut connector = Connector::start(&Options::new(
-        registry.path(),
-        state.path(),
-        Broker::External(mosquitto.addr()),
-    ))
+    let connector = Connector::start(
+        &Options::new(
+            registry.path(),
+            state.path(),
+            Broker::External(mosquitto.addr()),
+        )
+        .http(),
+    )
     .await;
+    let http = connector.http.unwrap();
     let mut subscriber = MqttSubscriber::connect(mosquitto.addr(), "it/#").await;
-    first.open();
+    // Loaded when the plan is applied, before the first event.
+    logged(&connector, "transform loaded", 1).await;
+    gates[0].open();
     let mut received = Vec::new();
     receive_until(&mut subscriber, &mut received, "event 1", |r| !r.is_empty()).await;
     assert_eq!(received[0].topic, "it/readings");
     assert_eq!(json_of(&received[0]), json!({"t": 1, "transformed": true}));
 
-    // The graph file changes: the next event goes through the new graph.
+    // The graph file changes: once the new graph is loaded, the next event goes through it.
     write_atomic(&registry.path().join("graphs/live.yaml"), TAG_GRAPH);
-    connector.wait_for_log("definitions changed").await;
-    second.open();
+    logged(&connector, "transform loaded", 2).await;
+    gates[1].open();
     receive_until(&mut subscriber, &mut received, "event 2", |r| r.len() >= 2).await;
     assert_eq!(received[1].topic, "it/tagged");
     assert_eq!(json_of(&received[1]), json!({"t": 2}));
+
+    // The module becomes something that is not a component: the last good transform keeps
+    // running, and the operation reports the configuration error.
+    let module = registry.path().join("modules/guest-1.0.0.wasm");
+    write_atomic(&module, "not a component");
+    logged(&connector, "the transform cannot be loaded", 1).await;
+    gates[2].open();
+    receive_until(&mut subscriber, &mut received, "event 3", |r| r.len() >= 3).await;
+    assert_eq!(received[2].topic, "it/tagged", "the last good graph ran");
+    assert_eq!(json_of(&received[2]), json!({"t": 3}));
+    let report = status_until(http, "the load failure reported", |r| {
+        dataset_health(r, "plant")["status"] == "Degraded"
+    })
+    .await;
+    let health = dataset_health(&report, "plant");
+    assert_eq!(
+        health["reasonCode"], "SseConnectorTransformError",
+        "{health}"
+    );
+    let error = &dataset_status(&report, "plant")["error"];
+    assert_eq!(error["code"], "not_a_component", "{error}");
+    let message = error["message"].as_str().unwrap();
+    assert!(
+        message.contains("the last good transform keeps running"),
+        "{message}"
+    );
+
+    // Fixed: loaded again, the error is gone.
+    std::fs::copy(guest(), &module).unwrap();
+    logged(&connector, "transform loaded", 3).await;
+    let report = status_until(http, "the error cleared", |r| {
+        dataset_health(r, "plant")["status"] == "Available"
+    })
+    .await;
+    assert!(
+        dataset_status(&report, "plant")["error"].is_null(),
+        "{report}"
+    );
+    gates[3].open();
+    receive_until(&mut subscriber, &mut received, "event 4", |r| r.len() >= 4).await;
+    assert_eq!(received[3].topic, "it/tagged");
     connector.terminate().await;
 }

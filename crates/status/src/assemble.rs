@@ -297,6 +297,11 @@ impl Context<'_> {
                             dead.file.display()
                         ),
                     )
+                })
+                .or_else(|| {
+                    delivery
+                        .and_then(|d| d.transform_load.as_ref())
+                        .map(|load| ConfigError::new(load.code, transform_not_loaded(load)))
                 }),
             },
             _ => None,
@@ -349,6 +354,15 @@ impl Context<'_> {
                             "the transform failed for {} event(s) ({}); last: {}",
                             failure.count, failure.code, failure.reason
                         )),
+                        version,
+                    );
+                } else if h.status == HealthStatus::Available
+                    && let Some(load) = delivery.and_then(|d| d.transform_load.as_ref())
+                {
+                    h = health(
+                        HealthStatus::Degraded,
+                        Some(reason::TRANSFORM_ERROR),
+                        Some(transform_not_loaded(load)),
                         version,
                     );
                 } else if h.status == HealthStatus::Available
@@ -416,4 +430,17 @@ fn stream_status(stream: &StreamObservation) -> StreamStatus {
         reconnects: s.reconnects,
         dropped: s.unmatched + s.unsupported + s.too_large,
     }
+}
+
+/// The message of a transform that cannot be loaded.
+fn transform_not_loaded(load: &supervisor::TransformLoadFailure) -> String {
+    let meanwhile = if load.last_good_runs {
+        "the last good transform keeps running"
+    } else {
+        "its events follow onError"
+    };
+    format!(
+        "the transform cannot be loaded ({}): {}; {meanwhile} until a file or the definition changes",
+        load.code, load.reason
+    )
 }

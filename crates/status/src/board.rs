@@ -274,6 +274,7 @@ mod tests {
                     }),
                     dead_letters: None,
                     transform: None,
+                    transform_load: None,
                 },
             );
         });

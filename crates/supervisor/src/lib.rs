@@ -91,6 +91,7 @@ pub use state::{
     DELIVERY_ERROR, DeadLettered, DeliveryProblem, OperationDeliveries, OperationSchema,
     OperationSchemas, OperationStats, OperationStatsSnapshot, Retrying, SchemaFailure,
     StatsSnapshot, StreamState, StreamStats, TRANSFORM_ERROR, TransformFailure,
+    TransformLoadFailure,
 };
 pub use supervisor::{Applied, StreamHandle, Supervisor, SupervisorConfig, Unsupported};
 pub use tail::Tail;

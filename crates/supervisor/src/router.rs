@@ -64,10 +64,7 @@ impl Router {
                     headers: OperationHeaders::new(op, client_id),
                     destination: Destination::of(op),
                     stats: Arc::default(),
-                    transform: op
-                        .transform
-                        .clone()
-                        .map(|spec| Arc::new(OperationTransform::new(spec))),
+                    transform: None,
                 }));
             } else {
                 router.unsupported.push(op.matching.clone());
@@ -80,6 +77,17 @@ impl Router {
     pub fn with_stats(mut self, stats: impl Fn(&OperationId) -> Arc<OperationStats>) -> Self {
         for target in &mut self.targets {
             Arc::make_mut(target).stats = stats(&target.id);
+        }
+        self
+    }
+
+    /// Uses `transforms` for each operation's transform (none without it).
+    pub fn with_transforms(
+        mut self,
+        transforms: impl Fn(&OperationId) -> Option<Arc<OperationTransform>>,
+    ) -> Self {
+        for target in &mut self.targets {
+            Arc::make_mut(target).transform = transforms(&target.id);
         }
         self
     }

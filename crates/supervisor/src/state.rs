@@ -120,6 +120,9 @@ pub struct DeliveryProblem {
     pub dead_letters: Option<DeadLettered>,
     /// The operation's transform failed (its events followed `onError`): `Degraded`.
     pub transform: Option<TransformFailure>,
+    /// The operation's transform (a new or changed graph or module) cannot be loaded: a
+    /// configuration error until a file or the definition changes.
+    pub transform_load: Option<TransformLoadFailure>,
 }
 
 /// Failures of an operation's transform.
@@ -131,6 +134,19 @@ pub struct TransformFailure {
     pub code: &'static str,
     /// How many events failed.
     pub count: u64,
+}
+
+/// Why an operation's transform cannot be loaded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TransformLoadFailure {
+    /// What is wrong: the graph or module and the loader's message.
+    pub reason: String,
+    /// Its stable reason code (`configuration`, `not_a_component`, `exports`,
+    /// `init_refused`…).
+    pub code: &'static str,
+    /// Whether the last good transform keeps running in its place (else its events follow
+    /// `onError`).
+    pub last_good_runs: bool,
 }
 
 /// The health reason code of an operation whose transform fails.

@@ -55,6 +55,7 @@ use crate::state::{
 };
 use crate::stream_task::StreamTask;
 use crate::tail::Tail;
+use crate::transform::Transforms;
 
 /// Settings of the runtime.
 #[derive(Debug, Clone)]
@@ -184,6 +185,8 @@ pub struct Supervisor<P: Publisher> {
     tail: Tail,
     /// Spans of connection attempts and sampled events (disabled by default).
     tracer: telemetry::Tracer,
+    /// Every operation's transform, kept across plans (see `transform.rs`).
+    transforms: Transforms,
 }
 
 impl<P: Publisher> std::fmt::Debug for Supervisor<P> {
@@ -220,6 +223,7 @@ impl<P: Publisher> Supervisor<P> {
             metrics: RuntimeMetrics::default(),
             tail: Tail::default(),
             tracer: telemetry::Tracer::disabled(),
+            transforms: Transforms::default(),
         }
     }
 
@@ -295,6 +299,7 @@ impl<P: Publisher> Supervisor<P> {
     pub fn apply(&mut self, plan: &Plan) -> Applied {
         let mut applied = Applied::default();
         let changes = model::diff(&self.plan, plan);
+        let fresh_transforms = self.transforms.update(plan);
         for id in changes.added.iter().chain(&changes.changed) {
             if let Some(op) = plan.operations.get(id)
                 && let Some(reason) = self.sinks.unsupported(&op.sink)
@@ -339,7 +344,8 @@ impl<P: Publisher> Supervisor<P> {
                         && !operations.keys().any(|id| changes.changed.contains(*id)) => {}
                 Some(running) if !running.state.borrow().is_terminal() => {
                     let router = router(&self.sinks, &self.config.client_id, &operations)
-                        .with_stats(|id| self.metrics.operation(id));
+                        .with_stats(|id| self.metrics.operation(id))
+                        .with_transforms(|id| self.transforms.get(id));
                     running.router.send_replace(Arc::new(router));
                     running.schemas.send_if_modified(|schemas| {
                         let before = schemas.len();
@@ -370,6 +376,19 @@ impl<P: Publisher> Supervisor<P> {
             }
         }
         self.connections.retain(self.streams.keys());
+        // Load failures a change or a new stream cleared, then the transforms to load.
+        for running in self.streams.values() {
+            self.transforms
+                .report(&running.operations, &running.deliveries);
+        }
+        for (id, transform) in fresh_transforms {
+            let deliveries = self
+                .streams
+                .values()
+                .find(|running| running.operations.contains(&id))
+                .map(|running| running.deliveries.clone());
+            Transforms::load(transform, id, deliveries);
+        }
         self.plan = plan.clone();
         if !applied.started.is_empty() || !applied.stopped.is_empty() {
             tracing::info!(
@@ -395,7 +414,8 @@ impl<P: Publisher> Supervisor<P> {
 
     fn start(&mut self, spec: StreamSpec, operations: &BTreeMap<&OperationId, &Operation>) {
         let router = router(&self.sinks, &self.config.client_id, operations)
-            .with_stats(|id| self.metrics.operation(id));
+            .with_stats(|id| self.metrics.operation(id))
+            .with_transforms(|id| self.transforms.get(id));
         let (router_tx, router_rx) = watch::channel(Arc::new(router));
         let (state_tx, state_rx) = watch::channel(StreamState::Connecting);
         let stats: Arc<StreamStats> = self.metrics.stream(&spec, operations.values().copied());

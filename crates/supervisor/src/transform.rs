@@ -8,12 +8,23 @@
 //! the topic (MQTT destinations) and add user properties. A filter's `false`, or a branch arm
 //! that leads nowhere, drops the event; it counts as done for the checkpoint.
 //!
-//! The graph is loaded (modules compiled, `init` run) at the operation's first event. A
-//! graph that cannot load, a trap, a timeout or an `error` result is a failure: the event
-//! follows `onError` (`drop`, `deadLetter`, `passThrough`), the operation's delivery problem
-//! says so (status `Degraded`, `SseConnectorTransformError`), and a failed instance is made
-//! again at the next event.
+//! Loading: the supervisor keeps each operation's transform across plan changes
+//! ([`Transforms`]). A new or changed one is loaded in the background when the plan is applied
+//! (graph read, modules compiled on the blocking pool, `init` run); until it is, the last good
+//! one of the operation runs in its place, and the stream switches to the new one between
+//! events. One that cannot load is a configuration error (reported on the operation,
+//! [`TransformLoadFailure`]): the last good one keeps running; with none, events wait for the
+//! first load, and after a failed one follow `onError`.
+//!
+//! A trap, a timeout or an `error` result is a failure: the event follows `onError` (`drop`,
+//! `deadLetter`, `passThrough`), the operation's delivery problem says so (status
+//! `Degraded`, `SseConnectorTransformError`), and a failed instance is made again at the next
+//! event.
 
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use model::plan::{OperationId, Plan};
 use model::transform::{OnError, TransformSpec};
 use sse_client::Event;
 use tokio::sync::watch;
@@ -21,25 +32,152 @@ use tokio::sync::watch;
 use crate::dead_letter::DeadLetters;
 use crate::forward::Outgoing;
 use crate::router::Target;
-use crate::state::{OperationDeliveries, TransformFailure};
+use crate::state::{OperationDeliveries, TransformFailure, TransformLoadFailure};
 
 /// The transform of one operation: its configuration and, once loaded, its operators.
 #[derive(Debug)]
 pub(crate) struct OperationTransform {
     spec: TransformSpec,
     #[cfg(feature = "transforms")]
-    state: tokio::sync::Mutex<engine::State>,
+    slot: engine::Slot,
 }
 
 impl OperationTransform {
-    /// The transform of `spec`, not loaded yet.
-    pub fn new(spec: TransformSpec) -> Self {
+    /// The transform of `spec`, not loaded yet; `previous` (the last good one) runs in its
+    /// place until it is.
+    #[cfg_attr(not(feature = "transforms"), allow(unused_variables))]
+    fn new(spec: TransformSpec, previous: Option<Arc<Self>>) -> Self {
         Self {
             #[cfg(feature = "transforms")]
-            state: tokio::sync::Mutex::new(engine::State::Unloaded),
+            slot: engine::Slot::new(previous),
             spec,
         }
     }
+
+    /// What runs in place of a newer transform that is not loaded (yet): this one once
+    /// loaded, else the one it stands in for.
+    fn last_good(self: &Arc<Self>) -> Option<Arc<Self>> {
+        #[cfg(feature = "transforms")]
+        {
+            self.slot.last_good(self)
+        }
+        #[cfg(not(feature = "transforms"))]
+        {
+            None
+        }
+    }
+
+    /// Marks it replaced: a load still running reports nothing.
+    fn supersede(&self) {
+        #[cfg(feature = "transforms")]
+        self.slot
+            .superseded
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Why it cannot be loaded, once that is known.
+    fn load_failure(&self) -> Option<TransformLoadFailure> {
+        #[cfg(feature = "transforms")]
+        {
+            self.slot.load_failure()
+        }
+        #[cfg(not(feature = "transforms"))]
+        {
+            None
+        }
+    }
+}
+
+/// Every operation's transform, kept across plan changes so that a changed one is loaded
+/// while the last good one runs.
+#[derive(Debug, Default)]
+pub(crate) struct Transforms {
+    by_operation: BTreeMap<OperationId, Arc<OperationTransform>>,
+}
+
+impl Transforms {
+    /// Makes `plan`'s transforms the current ones: an unchanged one is kept, a removed one
+    /// forgotten; a new or changed one is returned, to be [loaded](Self::load).
+    pub fn update(&mut self, plan: &Plan) -> Vec<(OperationId, Arc<OperationTransform>)> {
+        let mut fresh = Vec::new();
+        for op in plan.operations.values() {
+            let Some(spec) = &op.transform else {
+                continue;
+            };
+            let current = self.by_operation.get(&op.id);
+            if current.is_some_and(|t| t.spec == *spec) {
+                continue;
+            }
+            let previous = current.and_then(OperationTransform::last_good);
+            let transform = Arc::new(OperationTransform::new(spec.clone(), previous));
+            if let Some(replaced) = self.by_operation.insert(op.id.clone(), transform.clone()) {
+                replaced.supersede();
+            }
+            fresh.push((op.id.clone(), transform));
+        }
+        self.by_operation.retain(|id, current| {
+            let kept = plan
+                .operations
+                .get(id)
+                .is_some_and(|op| op.transform.is_some());
+            if !kept {
+                current.supersede();
+            }
+            kept
+        });
+        fresh
+    }
+
+    /// The transform of operation `id`.
+    pub fn get(&self, id: &OperationId) -> Option<Arc<OperationTransform>> {
+        self.by_operation.get(id).cloned()
+    }
+
+    /// Puts the load failure of each of `operations`' transforms (those not loading) in
+    /// `deliveries`: a new stream, or an operation whose problems a change cleared.
+    pub fn report<'a>(
+        &self,
+        operations: impl IntoIterator<Item = &'a OperationId>,
+        deliveries: &watch::Sender<OperationDeliveries>,
+    ) {
+        for id in operations {
+            if let Some(failure) = self.by_operation.get(id).and_then(|t| t.load_failure()) {
+                report_load(deliveries, id, Some(failure));
+            }
+        }
+    }
+
+    /// Loads `transform` (operation `id`) in the background, reporting the outcome in
+    /// `deliveries`.
+    ///
+    /// # Panics
+    /// Outside a Tokio runtime.
+    #[cfg_attr(not(feature = "transforms"), allow(unused_variables))]
+    pub fn load(
+        transform: Arc<OperationTransform>,
+        id: OperationId,
+        deliveries: Option<watch::Sender<OperationDeliveries>>,
+    ) {
+        #[cfg(feature = "transforms")]
+        tokio::spawn(engine::load(transform, id, deliveries));
+    }
+}
+
+/// Sets (or with `None` clears) operation `id`'s load failure in `deliveries`.
+fn report_load(
+    deliveries: &watch::Sender<OperationDeliveries>,
+    id: &OperationId,
+    failure: Option<TransformLoadFailure>,
+) {
+    deliveries.send_if_modified(|all| {
+        let entry = all.entry(id.clone()).or_default();
+        let changed = entry.transform_load != failure;
+        entry.transform_load = failure;
+        if *entry == crate::state::DeliveryProblem::default() {
+            all.remove(id);
+        }
+        changed
+    });
 }
 
 /// What an operation publishes of an event.
@@ -151,7 +289,12 @@ mod engine {
 
     use std::collections::BTreeMap;
     use std::path::{Path, PathBuf};
-    use std::sync::OnceLock;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{Arc, OnceLock, PoisonError};
+    use std::time::{Duration, Instant};
+
+    use model::plan::OperationId;
+    use tokio::sync::watch;
 
     use model::transform::{Flow, OperatorType, TransformSpec};
     use sse_client::Event;
@@ -162,7 +305,7 @@ mod engine {
     use super::{OperationTransform, Prepared, Transformed};
     use crate::forward::Destination;
     use crate::router::Target;
-    use crate::state::TransformFailure;
+    use crate::state::{OperationDeliveries, TransformFailure, TransformLoadFailure};
 
     /// The user properties the transform gets from the event; never published twice.
     const SSE_EVENT: &str = "sse-event";
@@ -185,8 +328,7 @@ mod engine {
     ) -> Result<Prepared, TransformFailure> {
         let topic = topic_of(target);
         let message = message(topic, event);
-        let mut state = transform.state.lock().await;
-        let Some(out) = run(&mut state, &transform.spec, &message).await? else {
+        let Some(out) = run(&transform.slot, &message).await? else {
             return Ok(Prepared::Nothing);
         };
         let data = ByteString::try_from(out.payload).map_err(|_| TransformFailure {
@@ -208,16 +350,154 @@ mod engine {
         }))
     }
 
-    /// An operation's operators.
-    #[derive(Debug, Default)]
-    pub enum State {
-        /// Not loaded yet.
-        #[default]
-        Unloaded,
-        /// Loaded.
-        Loaded(Stage),
-        /// Cannot load; tried again when the operation changes.
+    /// An operation's operators: loading, loaded or failed to load, and the last good
+    /// transform that runs until they are loaded.
+    #[derive(Debug)]
+    pub struct Slot {
+        status: watch::Sender<Status>,
+        /// `Some` once loaded.
+        stage: tokio::sync::Mutex<Option<(Stage, Streak)>>,
+        /// Runs in its place until it is loaded; dropped then.
+        previous: std::sync::Mutex<Option<Arc<OperationTransform>>>,
+        /// Replaced by a newer transform: its load reports nothing.
+        pub superseded: AtomicBool,
+    }
+
+    #[derive(Debug, Clone)]
+    enum Status {
+        Loading,
+        Loaded,
         Failed(TransformFailure),
+    }
+
+    impl Slot {
+        pub fn new(previous: Option<Arc<OperationTransform>>) -> Self {
+            Self {
+                status: watch::Sender::new(Status::Loading),
+                stage: tokio::sync::Mutex::new(None),
+                previous: std::sync::Mutex::new(previous),
+                superseded: AtomicBool::new(false),
+            }
+        }
+
+        fn previous(&self) -> Option<Arc<OperationTransform>> {
+            self.previous
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .clone()
+        }
+
+        /// `this` (whose slot it is) once loaded, else the transform standing in for it.
+        pub fn last_good(&self, this: &Arc<OperationTransform>) -> Option<Arc<OperationTransform>> {
+            match *self.status.borrow() {
+                Status::Loaded => Some(this.clone()),
+                _ => self.previous(),
+            }
+        }
+
+        pub fn load_failure(&self) -> Option<TransformLoadFailure> {
+            match &*self.status.borrow() {
+                Status::Failed(failure) => Some(TransformLoadFailure {
+                    reason: failure.reason.clone(),
+                    code: failure.code,
+                    last_good_runs: self.previous().is_some(),
+                }),
+                _ => None,
+            }
+        }
+    }
+
+    /// Loads `transform`'s operators, then reports in `deliveries` (unless superseded).
+    pub async fn load(
+        transform: Arc<OperationTransform>,
+        id: OperationId,
+        deliveries: Option<watch::Sender<OperationDeliveries>>,
+    ) {
+        let slot = &transform.slot;
+        let graph = transform.spec.graph.display();
+        match load_stage(&transform.spec).await {
+            Ok(stage) => {
+                *slot.stage.lock().await = Some((stage, Streak::default()));
+                slot.status.send_replace(Status::Loaded);
+                let replaced = slot
+                    .previous
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .take();
+                drop(replaced);
+                tracing::info!(operation = %id, %graph, "transform loaded");
+            }
+            Err(failure) => {
+                let keeps = if slot.previous().is_some() {
+                    "the last good one keeps running"
+                } else {
+                    "its events follow onError"
+                };
+                tracing::warn!(operation = %id, %graph, code = failure.code, reason = %failure.reason, "the transform cannot be loaded; {keeps}");
+                slot.status.send_replace(Status::Failed(failure));
+            }
+        }
+        if let Some(deliveries) = deliveries
+            && !slot.superseded.load(Ordering::Relaxed)
+        {
+            super::report_load(&deliveries, &id, slot.load_failure());
+        }
+    }
+
+    /// Failed events in a row before the transform pauses.
+    pub const STREAK: u32 = 5;
+    /// The first pause; each pause after a failure that follows one doubles it.
+    const FIRST_PAUSE: Duration = Duration::from_secs(1);
+    /// The longest pause.
+    const MAX_PAUSE: Duration = Duration::from_secs(60);
+
+    /// Consecutive failed events of a transform, and the pause they earned: after
+    /// [`STREAK`] failures in a row no instance is made for a while (events follow
+    /// `onError`); a failure right after a pause pauses again, twice as long; a success ends
+    /// it.
+    #[derive(Debug, Default)]
+    pub struct Streak {
+        failures: u32,
+        pauses: u32,
+        until: Option<(Instant, TransformFailure)>,
+    }
+
+    impl Streak {
+        /// The failure of an event at `now`, when paused.
+        pub fn paused(&self, now: Instant) -> Option<TransformFailure> {
+            let (until, last) = self.until.as_ref()?;
+            (now < *until).then(|| TransformFailure {
+                reason: format!(
+                    "paused for {} ms after repeated failures; last: {}",
+                    until.saturating_duration_since(now).as_millis(),
+                    last.reason
+                ),
+                code: "backoff",
+                count: 0,
+            })
+        }
+
+        /// Notes `failure` at `now`; returns the pause it starts, if any.
+        pub fn failed(&mut self, failure: &TransformFailure, now: Instant) -> Option<Duration> {
+            self.failures = self.failures.saturating_add(1);
+            if self.failures < STREAK && self.pauses == 0 {
+                return None;
+            }
+            let pause = FIRST_PAUSE
+                .saturating_mul(1 << self.pauses.min(6))
+                .min(MAX_PAUSE);
+            self.pauses = self.pauses.saturating_add(1);
+            self.failures = 0;
+            self.until = Some((now + pause, failure.clone()));
+            Some(pause)
+        }
+
+        /// An event went through: no streak.
+        pub fn succeeded(&mut self) {
+            if self.failures != 0 || self.pauses != 0 {
+                *self = Self::default();
+            }
+        }
     }
 
     /// A [`Flow`] with its operators.
@@ -281,24 +561,49 @@ mod engine {
         }
     }
 
-    /// Runs the operators (loading them first if needed) on `message`: `None` when it is
-    /// filtered out.
-    pub async fn run(
-        state: &mut State,
-        spec: &TransformSpec,
+    /// Runs the operators on `message` (the last good ones until they are loaded; with
+    /// none, it waits for the load): `None` when it is filtered out.
+    async fn run(slot: &Slot, message: &Message) -> Result<Option<Message>, TransformFailure> {
+        let mut status = slot.status.subscribe();
+        loop {
+            let current = status.borrow_and_update().clone();
+            if matches!(current, Status::Loaded) {
+                return run_loaded(slot, message).await;
+            }
+            if let Some(previous) = slot.previous() {
+                return run_loaded(&previous.slot, message).await;
+            }
+            if let Status::Failed(failure) = current {
+                return Err(failure);
+            }
+            if status.changed().await.is_err() {
+                return Err(config_failure("the transform was never loaded".into()));
+            }
+        }
+    }
+
+    /// Runs the loaded operators of `slot` on `message`.
+    async fn run_loaded(
+        slot: &Slot,
         message: &Message,
     ) -> Result<Option<Message>, TransformFailure> {
-        if matches!(state, State::Unloaded) {
-            *state = match load(spec).await {
-                Ok(stage) => State::Loaded(stage),
-                Err(failure) => State::Failed(failure),
-            };
+        let mut loaded = slot.stage.lock().await;
+        let Some((stage, streak)) = loaded.as_mut() else {
+            return Err(config_failure("the transform is not loaded".into()));
+        };
+        if let Some(paused) = streak.paused(Instant::now()) {
+            return Err(paused);
         }
-        match state {
-            State::Loaded(stage) => run_stage(stage, message).await,
-            State::Failed(failure) => Err(failure.clone()),
-            State::Unloaded => Ok(None),
+        let result = run_stage(stage, message).await;
+        match &result {
+            Ok(_) => streak.succeeded(),
+            Err(failure) => {
+                if let Some(pause) = streak.failed(failure, Instant::now()) {
+                    tracing::warn!(pause_ms = pause.as_millis(), code = failure.code, reason = %failure.reason, "the transform failed repeatedly: paused, its events follow onError meanwhile");
+                }
+            }
         }
+        result
     }
 
     async fn run_stage(
@@ -331,7 +636,7 @@ mod engine {
     }
 
     /// Reads the graph, compiles its modules (off the async threads) and makes its operators.
-    async fn load(spec: &TransformSpec) -> Result<Stage, TransformFailure> {
+    async fn load_stage(spec: &TransformSpec) -> Result<Stage, TransformFailure> {
         let runtime = runtime()?;
         let graph_path = spec.graph.clone();
         let text = tokio::fs::read_to_string(&graph_path).await.map_err(|e| {
@@ -415,5 +720,65 @@ mod engine {
         Operator::new(module, kind, node.parameters.clone())
             .await
             .map_err(|e| failure(&e))
+    }
+}
+
+#[cfg(all(test, feature = "transforms"))]
+mod tests {
+    use std::time::{Duration, Instant};
+
+    use super::engine::{STREAK, Streak};
+    use crate::state::TransformFailure;
+
+    fn trap() -> TransformFailure {
+        TransformFailure {
+            reason: "module m trapped".into(),
+            code: "trap",
+            count: 0,
+        }
+    }
+
+    #[test]
+    fn repeated_failures_pause_the_transform_with_a_doubling_pause() {
+        let start = Instant::now();
+        let mut streak = Streak::default();
+        for _ in 1..STREAK {
+            assert_eq!(streak.failed(&trap(), start), None);
+            assert!(streak.paused(start).is_none(), "not yet");
+        }
+        let first = streak.failed(&trap(), start).expect("paused");
+        let paused = streak.paused(start).expect("paused now");
+        assert_eq!(paused.code, "backoff");
+        assert!(
+            paused.reason.contains("module m trapped"),
+            "{}",
+            paused.reason
+        );
+        let after = start + first;
+        assert!(streak.paused(after).is_none(), "over at its end");
+
+        // A failure right after a pause pauses again, twice as long.
+        assert_eq!(streak.failed(&trap(), after), Some(first * 2));
+        let later = after + first * 2;
+        assert_eq!(streak.failed(&trap(), later), Some(first * 4));
+
+        // A success ends the streak: it takes STREAK failures again.
+        streak.succeeded();
+        assert!(streak.paused(later).is_none());
+        for _ in 1..STREAK {
+            assert_eq!(streak.failed(&trap(), later), None);
+        }
+        assert_eq!(streak.failed(&trap(), later), Some(first));
+    }
+
+    #[test]
+    fn the_pause_is_bounded() {
+        let now = Instant::now();
+        let mut streak = Streak::default();
+        let longest = (0..40)
+            .filter_map(|_| streak.failed(&trap(), now))
+            .max()
+            .expect("paused");
+        assert_eq!(longest, Duration::from_secs(60));
     }
 }
