@@ -11,7 +11,7 @@ mod common;
 use std::path::{Path, PathBuf};
 
 use common::{
-    Broker, Connector, Options, SETTLE, asset_head, checkpoints, device, eventually,
+    Broker, Connector, Options, SETTLE, asset_head, checkpoints, device, eventually, http_get,
     mqtt_destination, property, receive_until, status_until, write_atomic,
 };
 use serde_json::{Value, json};
@@ -322,6 +322,30 @@ async fn failing_transforms_follow_on_error_and_degrade_the_operation() {
     }
     assert_eq!(dataset_health(&report, "fine")["status"], "Available");
 
+    // The metrics count what each transform did, failures by kind.
+    let (code, metrics) = http_get(http, "/metrics").await;
+    assert_eq!(code, 200, "{metrics}");
+    let count = |name: &str, asset: &str, kind: Option<&str>| {
+        let operation = format!("{asset}/datasets/d");
+        let mut labels = vec![("operation", operation.as_str())];
+        labels.extend(kind.map(|k| ("kind", k)));
+        metric(&metrics, name, &labels)
+    };
+    assert_eq!(
+        count("aio_sse_connector_transform_transformed", "fine", None),
+        Some(2.0),
+        "{metrics}"
+    );
+    for (asset, kind) in [
+        ("dropped", "error"),
+        ("passed", "trap"),
+        ("dead", "timeout"),
+    ] {
+        let failures = "aio_sse_connector_transform_failures";
+        assert_eq!(count(failures, asset, Some(kind)), Some(2.0), "{metrics}");
+        assert_eq!(count(failures, asset, Some("load")), Some(0.0), "{metrics}");
+    }
+
     // Dropped and dead-lettered events count as done.
     eventually("the checkpoint at 2", || {
         checkpoints(state.path())
@@ -343,6 +367,19 @@ connections:
   - { from: { name: "source" }, to: { name: "tag" } }
   - { from: { name: "tag" }, to: { name: "sink" } }
 "#;
+
+/// The value of the series of metric `name` with `labels`, in the Prometheus text.
+fn metric(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    text.lines().find_map(|line| {
+        let rest = line.strip_prefix(name)?.strip_prefix('{')?;
+        let (series, value) = rest.split_once("} ")?;
+        labels
+            .iter()
+            .all(|(k, v)| series.split(',').any(|pair| pair == format!("{k}=\"{v}\"")))
+            .then(|| value.trim().parse().ok())
+            .flatten()
+    })
+}
 
 /// Waits until the connector logged `text` `times` times.
 async fn logged(connector: &Connector, text: &str, times: usize) {
@@ -457,4 +494,55 @@ async fn a_changed_graph_is_loaded_again_between_events_and_a_bad_one_keeps_the_
     receive_until(&mut subscriber, &mut received, "event 4", |r| r.len() >= 4).await;
     assert_eq!(received[3].topic, "it/tagged");
     connector.terminate().await;
+}
+
+/// `sse-connector validate --registry DIR`: its exit code and standard output.
+fn validate(registry: &Path) -> (i32, String) {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_sse-connector"))
+        .args(["validate", "--quiet", "--registry"])
+        .arg(registry)
+        .env_remove("SSE_CONNECTOR_CONFIG")
+        .output()
+        .unwrap();
+    (
+        output.status.code().unwrap(),
+        String::from_utf8(output.stdout).unwrap(),
+    )
+}
+
+#[test]
+fn validate_checks_that_modules_export_their_operators() {
+    let registry = tempfile::tempdir().unwrap();
+    write_atomic(
+        &registry.path().join("devices/dev.yaml"),
+        &device("dev", "ep", "http://127.0.0.1:9/", &[]),
+    );
+    graph(registry.path(), "routing", ROUTING_GRAPH);
+    asset(
+        registry.path(),
+        "plant",
+        "it/readings",
+        &json!({"transform": {
+            "graph": "graphs/routing.yaml",
+            "configuration": {"keep": {"mode": "pass"}}
+        }}),
+    );
+    assert_eq!(validate(registry.path()), (0, String::new()));
+
+    // The module is not a component: each operation using it is an error of the asset.
+    write_atomic(
+        &registry.path().join("modules/guest-1.0.0.wasm"),
+        "not a component",
+    );
+    let (code, out) = validate(registry.path());
+    assert_eq!(code, 1, "{out}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 4, "one per operation: {out}");
+    for line in lines {
+        assert!(
+            line.contains("graphs/routing.yaml: Asset/plant: transform.graph: operation ")
+                && line.contains("is not a WebAssembly component"),
+            "{line}"
+        );
+    }
 }

@@ -123,6 +123,7 @@ impl MetricsProducer for RuntimeMetrics {
                     failed: s.failed,
                     bytes_out: s.bytes_out,
                     latency: s.latency,
+                    transform: s.transform,
                 }
             })
             .collect()

@@ -81,13 +81,22 @@ impl Router {
         self
     }
 
-    /// Uses `transforms` for each operation's transform (none without it).
+    /// Uses `transforms` for each operation's transform (none without it); call it after
+    /// [`with_stats`](Self::with_stats), whose counters then export the transform's.
     pub fn with_transforms(
         mut self,
         transforms: impl Fn(&OperationId) -> Option<Arc<OperationTransform>>,
     ) -> Self {
         for target in &mut self.targets {
-            Arc::make_mut(target).transform = transforms(&target.id);
+            let transform = transforms(&target.id);
+            if transform.is_some() {
+                target
+                    .stats
+                    .transform
+                    .present
+                    .store(true, std::sync::atomic::Ordering::Relaxed);
+            }
+            Arc::make_mut(target).transform = transform;
         }
         self
     }

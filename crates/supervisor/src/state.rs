@@ -3,10 +3,10 @@
 //! schema of each of its operations ([`OperationSchemas`], on a `watch` channel too).
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
-use telemetry::LatencyHistogram;
+use telemetry::{LatencyHistogram, TransformFailureKind, TransformMetrics};
 
 use model::plan::OperationId;
 use schema::SchemaReference;
@@ -315,10 +315,58 @@ pub struct OperationStats {
     failed: AtomicU64,
     bytes_out: AtomicU64,
     latency: LatencyHistogram,
+    /// Its transform's counters (counted only when it has one).
+    pub(crate) transform: TransformStats,
+}
+
+/// Counters of an operation's transform.
+#[derive(Debug, Default)]
+pub(crate) struct TransformStats {
+    /// Whether the operation has (or had) a transform: its series are exported.
+    pub present: AtomicBool,
+    pub transformed: AtomicU64,
+    pub filtered: AtomicU64,
+    /// By [`TransformFailureKind::ALL`]'s order.
+    pub failures: [AtomicU64; TransformFailureKind::ALL.len()],
+}
+
+impl TransformStats {
+    /// One failure of reason code `code` (see [`TransformFailure::code`]).
+    pub fn failed(&self, code: &str) {
+        let kind = match code {
+            "trap" => TransformFailureKind::Trap,
+            "timeout" => TransformFailureKind::Timeout,
+            "error" => TransformFailureKind::Error,
+            "output" => TransformFailureKind::Output,
+            "backoff" => TransformFailureKind::Backoff,
+            _ => TransformFailureKind::Load,
+        };
+        if let Some(i) = TransformFailureKind::ALL.iter().position(|k| *k == kind)
+            && let Some(counter) = self.failures.get(i)
+        {
+            counter.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// The counters now; `None` without a transform.
+    fn snapshot(&self) -> Option<TransformMetrics> {
+        self.present
+            .load(Ordering::Relaxed)
+            .then(|| TransformMetrics {
+                transformed: self.transformed.load(Ordering::Relaxed),
+                filtered: self.filtered.load(Ordering::Relaxed),
+                failures: TransformFailureKind::ALL
+                    .into_iter()
+                    .zip(&self.failures)
+                    .map(|(kind, n)| (kind, n.load(Ordering::Relaxed)))
+                    .filter(|(_, n)| *n > 0)
+                    .collect(),
+            })
+    }
 }
 
 /// A copy of an operation's counters.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct OperationStatsSnapshot {
     /// Messages delivered.
     pub forwarded: u64,
@@ -328,6 +376,8 @@ pub struct OperationStatsSnapshot {
     pub bytes_out: u64,
     /// From arrival to delivery, per delivered message.
     pub latency: telemetry::HistogramSnapshot,
+    /// Its transform's counters; `None` without a transform.
+    pub transform: Option<TransformMetrics>,
 }
 
 impl OperationStats {
@@ -351,6 +401,7 @@ impl OperationStats {
             failed: self.failed.load(Ordering::Relaxed),
             bytes_out: self.bytes_out.load(Ordering::Relaxed),
             latency: self.latency.snapshot(),
+            transform: self.transform.snapshot(),
         }
     }
 }

@@ -230,10 +230,19 @@ pub(crate) async fn prepare(
     let Some(transform) = &target.transform else {
         return Prepared::Original;
     };
+    let counters = &target.stats.transform;
     let failure = match run(transform, target, event).await {
-        Ok(prepared) => return prepared,
+        Ok(prepared) => {
+            let counter = match prepared {
+                Prepared::Nothing => &counters.filtered,
+                _ => &counters.transformed,
+            };
+            counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            return prepared;
+        }
         Err(failure) => failure,
     };
+    counters.failed(failure.code);
     tracing::warn!(operation = %target.id, code = failure.code, reason = %failure.reason, on_error = ?transform.spec.on_error, "transform failed");
     deliveries.send_modify(|all| {
         let entry = all.entry(target.id.clone()).or_default();

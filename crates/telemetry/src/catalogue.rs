@@ -10,7 +10,10 @@
 //! format 0.0.4 has no unit line, so `/metrics` shows them only through the help text.
 
 use crate::histogram::HistogramSnapshot;
-use crate::metrics::{ErrorCategory, MetricsSnapshot, OperationMetrics, SERVICE, StreamMetrics};
+use crate::metrics::{
+    ErrorCategory, MetricsSnapshot, OperationMetrics, SERVICE, StreamMetrics, TransformFailureKind,
+    TransformMetrics,
+};
 
 /// How a metric aggregates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,6 +46,11 @@ enum Source {
     Operation(fn(&OperationMetrics) -> u64),
     /// The latency histogram of each data operation (`asset`, `operation`).
     Latency,
+    /// One series per data operation with a transform (`asset`, `operation`).
+    Transform(fn(&TransformMetrics) -> u64),
+    /// One series per data operation with a transform and [`TransformFailureKind`]
+    /// (`asset`, `operation`, `kind`), every kind present.
+    TransformFailures,
     /// The connector's heartbeat (no other label).
     Heartbeat,
 }
@@ -92,7 +100,10 @@ impl MetricDef {
         match self.source {
             Source::Stream(_) => &["device", "endpoint"],
             Source::StreamErrors => &["device", "endpoint", "error"],
-            Source::Operation(_) | Source::Latency => &["asset", "operation"],
+            Source::Operation(_) | Source::Latency | Source::Transform(_) => {
+                &["asset", "operation"]
+            }
+            Source::TransformFailures => &["asset", "operation", "kind"],
             Source::Heartbeat => &[],
         }
     }
@@ -160,6 +171,30 @@ impl MetricDef {
                     value: Value::Histogram(&o.latency),
                 })
                 .collect(),
+            Source::Transform(value) => snapshot
+                .operations
+                .iter()
+                .filter_map(|o| Some((o, o.transform.as_ref()?)))
+                .map(|(o, t)| Series {
+                    labels: operation(o),
+                    value: Value::Count(value(t)),
+                })
+                .collect(),
+            Source::TransformFailures => snapshot
+                .operations
+                .iter()
+                .filter_map(|o| Some((o, o.transform.as_ref()?)))
+                .flat_map(|(o, t)| {
+                    TransformFailureKind::ALL.into_iter().map(move |kind| {
+                        let mut labels = operation(o);
+                        labels.push(("kind", kind.as_str()));
+                        Series {
+                            labels,
+                            value: Value::Count(t.failures.get(&kind).copied().unwrap_or(0)),
+                        }
+                    })
+                })
+                .collect(),
             Source::Heartbeat => vec![Series {
                 labels: base(),
                 value: Value::Count(snapshot.heartbeat),
@@ -169,7 +204,7 @@ impl MetricDef {
 }
 
 /// Every metric, in the order of both exports.
-pub const CATALOGUE: [MetricDef; 9] = [
+pub const CATALOGUE: [MetricDef; 12] = [
     MESSAGES_RECEIVED,
     MESSAGES_DROPPED,
     BYTES_IN,
@@ -178,6 +213,9 @@ pub const CATALOGUE: [MetricDef; 9] = [
     MESSAGES_FAILED,
     BYTES_OUT,
     PROCESSING_LATENCY,
+    TRANSFORM_TRANSFORMED,
+    TRANSFORM_FILTERED,
+    TRANSFORM_FAILURES,
     HEARTBEAT,
 ];
 
@@ -245,6 +283,32 @@ pub const PROCESSING_LATENCY: MetricDef = MetricDef {
     help: "Milliseconds from an event's arrival until its delivery completed \
            (PUBACK round trip included for QoS 1).",
     source: Source::Latency,
+};
+
+/// Events a transform passed on, per data operation with a transform (ours: AIO's
+/// connector has no transforms).
+pub const TRANSFORM_TRANSFORMED: MetricDef = MetricDef {
+    name: "aio_sse_connector_transform_transformed",
+    unit: "{message}",
+    help: "Events the data operation's transform passed on to be published.",
+    source: Source::Transform(|t| t.transformed),
+};
+
+/// Events a transform filtered out, per data operation with a transform.
+pub const TRANSFORM_FILTERED: MetricDef = MetricDef {
+    name: "aio_sse_connector_transform_filtered",
+    unit: "{message}",
+    help: "Events the data operation's transform filtered out (counted as done).",
+    source: Source::Transform(|t| t.filtered),
+};
+
+/// Events a transform failed on, by kind, per data operation with a transform.
+pub const TRANSFORM_FAILURES: MetricDef = MetricDef {
+    name: "aio_sse_connector_transform_failures",
+    unit: "{message}",
+    help: "Events the data operation's transform failed on, by kind (label kind: trap, \
+           timeout, error, output, load, backoff); each followed onError.",
+    source: Source::TransformFailures,
 };
 
 /// The connector's liveness.
@@ -319,5 +383,14 @@ mod tests {
         );
         assert_eq!(BYTES_IN.series(&snapshot)[0].value, Value::Count(60));
         assert_eq!(BYTES_OUT.series(&snapshot)[0].value, Value::Count(20));
+        assert_eq!(
+            TRANSFORM_TRANSFORMED.series(&snapshot)[0].value,
+            Value::Count(5)
+        );
+        let failures = TRANSFORM_FAILURES.series(&snapshot);
+        assert_eq!(failures.len(), TransformFailureKind::ALL.len());
+        assert_eq!(failures[1].labels[4], ("kind", "timeout"));
+        assert_eq!(failures[1].value, Value::Count(1));
+        assert_eq!(failures[0].value, Value::Count(0));
     }
 }

@@ -54,6 +54,7 @@ pub use error::{Error, ErrorKind};
 pub use histogram::{HistogramSnapshot, LatencyHistogram};
 pub use metrics::{
     ErrorCategory, Metrics, MetricsProducer, MetricsSnapshot, OperationMetrics, StreamMetrics,
+    TransformFailureKind, TransformMetrics,
 };
 pub use otlp::{CaDir, Endpoint, OtlpEndpoints, OtlpSettings, Protocol};
 pub use traces::{EventSampler, EventSpan, ForwardAttributes, Tracer};

@@ -12,7 +12,10 @@
 //!   [`ErrorCategory`];
 //! - per data operation (`messages_forwarded`, `messages_failed`, `bytes_out`,
 //!   `processing_latency`): `asset` and `operation` (`asset/datasets/name` or
-//!   `asset/eventGroups/group/events/name`).
+//!   `asset/eventGroups/group/events/name`);
+//! - per data operation with a transform (`transform_transformed`, `transform_filtered`,
+//!   `transform_failures`): `asset` and `operation`; `transform_failures` adds `kind`, one
+//!   of [`TransformFailureKind`].
 //!
 //! Series with the same labels (two streams of one endpoint) are added together.
 
@@ -68,6 +71,59 @@ impl ErrorCategory {
     }
 }
 
+/// The `kind` label of `aio_sse_connector_transform_failures`: what a transform's failure
+/// was.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum TransformFailureKind {
+    /// The module trapped (a panic, out of bounds, memory beyond its limit).
+    Trap,
+    /// A call ran out of time.
+    Timeout,
+    /// The module returned its `error` result.
+    Error,
+    /// The module returned a message that cannot be published.
+    Output,
+    /// The transform, or a new instance of it, could not be loaded.
+    Load,
+    /// Paused after repeated failures.
+    Backoff,
+}
+
+impl TransformFailureKind {
+    /// Every kind.
+    pub const ALL: [Self; 6] = [
+        Self::Trap,
+        Self::Timeout,
+        Self::Error,
+        Self::Output,
+        Self::Load,
+        Self::Backoff,
+    ];
+
+    /// The label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Trap => "trap",
+            Self::Timeout => "timeout",
+            Self::Error => "error",
+            Self::Output => "output",
+            Self::Load => "load",
+            Self::Backoff => "backoff",
+        }
+    }
+}
+
+/// The counters of one data operation's transform.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TransformMetrics {
+    /// Events it passed on to be published.
+    pub transformed: u64,
+    /// Events it filtered out.
+    pub filtered: u64,
+    /// Events it failed on, by kind (kinds with none may be left out).
+    pub failures: BTreeMap<TransformFailureKind, u64>,
+}
+
 /// The counters of the streams of one device endpoint.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct StreamMetrics {
@@ -100,6 +156,8 @@ pub struct OperationMetrics {
     pub bytes_out: u64,
     /// Latency from the event's arrival to the delivery's completion.
     pub latency: HistogramSnapshot,
+    /// Its transform's counters; `None` when it has no transform.
+    pub transform: Option<TransformMetrics>,
 }
 
 /// Where the counters come from: the runtime (the supervisor) implements it.
@@ -202,6 +260,14 @@ impl Metrics {
             entry.failed += o.failed;
             entry.bytes_out += o.bytes_out;
             entry.latency.merge(&o.latency);
+            if let Some(t) = o.transform {
+                let sum = entry.transform.get_or_insert_default();
+                sum.transformed += t.transformed;
+                sum.filtered += t.filtered;
+                for (kind, n) in t.failures {
+                    *sum.failures.entry(kind).or_default() += n;
+                }
+            }
         }
         MetricsSnapshot {
             instance: self.instance.clone(),
@@ -260,6 +326,11 @@ pub(crate) mod tests {
             failed: 0,
             bytes_out: 20,
             latency: h.snapshot(),
+            transform: Some(TransformMetrics {
+                transformed: 5,
+                filtered: 2,
+                failures: [(TransformFailureKind::Timeout, 1)].into(),
+            }),
         };
         let metrics = Metrics::new("conn-1");
         metrics.set_producer(Arc::new(Fixed(vec![stream.clone(), stream], vec![op])));
