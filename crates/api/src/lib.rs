@@ -24,6 +24,10 @@
 //! - [`secrets`]: write-only secrets (`/api/v1/secrets`).
 //! - [`trust`]: trust lists of PEM certificates (`/api/v1/trust`).
 //! - [`status`]: `GET /api/v1/status`.
+//! - [`overview`]: `GET /api/v1/overview`, the whole connector at a glance (counts by
+//!   health, broker, rates, what needs attention), for the UI's landing page.
+//! - [`rates`]: message rates over the last 15 minutes, a ring sampled from the runtime's
+//!   per-operation counters ([`CounterSource`]) while someone reads it; `GET /api/v1/rates`.
 //! - [`metrics`]: `GET /metrics` (Prometheus text format).
 //! - [`tail`]: `GET /api/v1/assets/{name}/tail`, the live feed as Server-Sent Events.
 //! - [`schemas`]: `GET /api/v1/schemas` and `GET /api/v1/schemas/{name}/{version}`, over the
@@ -43,6 +47,8 @@ pub mod guard;
 pub mod listen;
 pub mod metrics;
 pub mod openapi;
+pub mod overview;
+pub mod rates;
 pub mod reply;
 pub mod resources;
 pub mod runtime;
@@ -58,7 +64,9 @@ pub mod ui;
 pub use error::ApiError;
 pub use guard::AllowedHost;
 pub use listen::{Access, HttpListen, Token};
-pub use runtime::{MetricsSource, Readiness, Sources, StatusSource, TailSource};
+pub use runtime::{
+    CounterSource, MetricsSource, OperationCount, Readiness, Sources, StatusSource, TailSource,
+};
 pub use schemas::{CatalogError, SchemaCatalog};
 pub use server::{RouteInfo, route_table, serve, serve_with};
 /// The live tail's types, which [`TailSource`] implementations produce.

@@ -38,6 +38,28 @@ pub trait TailSource: Send + Sync + 'static {
     fn subscribe(&self, asset: &str) -> TailFeed;
 }
 
+/// The running totals the rate ring ([`crate::rates`]) samples: what the runtime already
+/// counts for its metrics, read without locking the flow of events.
+pub trait CounterSource: Send + Sync + 'static {
+    /// Events received from every SSE stream since the connector started.
+    fn received(&self) -> u64;
+    /// The counters of every data operation now.
+    fn operations(&self) -> Vec<OperationCount>;
+}
+
+/// One data operation's running totals, as [`CounterSource::operations`] reports them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OperationCount {
+    /// The operation (`asset/datasets/name`, `asset/eventGroups/group/events/name`).
+    pub operation: String,
+    /// Its asset.
+    pub asset: String,
+    /// Messages delivered.
+    pub forwarded: u64,
+    /// Messages whose delivery failed.
+    pub failed: u64,
+}
+
 /// What the routes read from the runtime.
 #[derive(Clone)]
 pub struct Sources {
@@ -51,6 +73,9 @@ pub struct Sources {
     pub metrics: Option<Arc<dyn MetricsSource>>,
     /// Answers `/api/v1/assets/{name}/tail`; `None`: 404.
     pub tail: Option<Arc<dyn TailSource>>,
+    /// What `/api/v1/rates` and the rates of `/api/v1/overview` are sampled from; `None`:
+    /// `/api/v1/rates` answers 404 and the overview has no rates.
+    pub counters: Option<Arc<dyn CounterSource>>,
     /// The registry directory the CRUD routes (devices, assets, secrets, trust lists) read
     /// and write; `None`: 404.
     pub registry: Option<RegistryPaths>,
@@ -65,6 +90,7 @@ impl Sources {
             status: None,
             metrics: None,
             tail: None,
+            counters: None,
             registry: None,
         }
     }
@@ -102,6 +128,13 @@ impl Sources {
     #[must_use]
     pub fn with_tail(mut self, tail: Arc<dyn TailSource>) -> Self {
         self.tail = Some(tail);
+        self
+    }
+
+    /// Adds the counters the message rates are sampled from.
+    #[must_use]
+    pub fn with_counters(mut self, counters: Arc<dyn CounterSource>) -> Self {
+        self.counters = Some(counters);
         self
     }
 }

@@ -7,6 +7,8 @@
 //! | `/api/v1/openapi.json` | GET | [`openapi`] | open |
 //! | `/metrics` | GET | [`metrics`] | required |
 //! | `/api/v1/status` | GET | [`status`] | required |
+//! | `/api/v1/overview` | GET | [`overview`] | required |
+//! | `/api/v1/rates` | GET | [`rates`] | required |
 //! | `/api/v1/schemas`, `/api/v1/schemas/{name}/{version}` | GET | [`schemas`] | required |
 //! | `/api/v1/devices`, `/api/v1/assets` | GET, POST | [`resources`] | required |
 //! | `/api/v1/devices/{name}`, `/api/v1/assets/{name}` | GET, PUT, DELETE | [`resources`] | required |
@@ -41,10 +43,13 @@ use crate::body::JsonBody;
 use crate::error::ApiError;
 use crate::guard::{self, HostPolicy};
 use crate::listen::{Access, Token, check_exposure};
+use crate::rates::Rates;
 use crate::runtime::{MetricsSource, Readiness, Sources, StatusSource, TailSource};
 use crate::schemas::{self, SchemaCatalog};
 use crate::store::{RegistryStore, Store};
-use crate::{metrics, openapi, reply, resources, secrets, status, tail, trust, ui};
+use crate::{
+    metrics, openapi, overview, rates, reply, resources, secrets, status, tail, trust, ui,
+};
 
 pub(crate) struct AppState {
     readiness: Arc<dyn Readiness>,
@@ -52,6 +57,8 @@ pub(crate) struct AppState {
     pub(crate) status: Option<Arc<dyn StatusSource>>,
     pub(crate) metrics: Option<Arc<dyn MetricsSource>>,
     pub(crate) tail: Option<Arc<dyn TailSource>>,
+    /// The message rates, sampled while someone reads them.
+    pub(crate) rates: Option<Arc<Rates>>,
     pub(crate) registry: Option<Arc<RegistryStore>>,
     /// Cancelled when the listener stops: ends live tails, which would otherwise hold the
     /// graceful shutdown open.
@@ -102,6 +109,9 @@ pub async fn serve_with(
         status: sources.status,
         metrics: sources.metrics,
         tail: sources.tail,
+        rates: sources
+            .counters
+            .map(|counters| Rates::new(counters, shutdown.clone())),
         registry: sources
             .registry
             .map(|paths| Arc::new(RegistryStore::new(paths))),
@@ -187,6 +197,8 @@ fn routes() -> Vec<Route> {
         R::open("/api/v1/openapi.json", "GET", get(openapi::show)),
         R::token("/metrics", "GET", get(metrics::show)),
         R::token("/api/v1/status", "GET", get(status::show)),
+        R::token("/api/v1/overview", "GET", get(overview::show)),
+        R::token("/api/v1/rates", "GET", get(rates::show)),
         R::token("/api/v1/schemas", "GET", get(schemas::list)),
         R::token(
             "/api/v1/schemas/{name}/{version}",
