@@ -182,16 +182,17 @@ impl Ring {
 
     /// Records a sample taken at `now` (ms since the epoch): the total of events `received`
     /// and every operation's totals. Operations absent from `operations` are forgotten (they
-    /// left the plan); a total smaller than the last one counts from zero (a restart).
+    /// left the plan); an operation's total smaller than its last counts from zero (a restart).
     pub fn record(&mut self, now: u64, received: u64, operations: Vec<OperationCount>) {
         let n = self.taken;
         let slot = Self::slot(n);
         let baseline = n == 0;
         let grew = |now: u64, last: u64| if now >= last { now - last } else { now };
+        // The streams' total falls when a stream leaves the plan: no events came from that.
         self.input[slot] = if baseline {
             0
         } else {
-            grew(received, self.received)
+            received.saturating_sub(self.received)
         };
         self.received = received;
         let mut output = 0_u64;
@@ -571,11 +572,15 @@ mod tests {
     }
 
     #[test]
-    fn a_counter_that_restarts_counts_from_zero() {
+    fn an_operation_counter_that_restarts_counts_from_zero() {
         let mut ring = Ring::new();
         ring.record(0, 50, vec![count("a/datasets/x", 50, 0)]);
         ring.record(5_000, 5, vec![count("a/datasets/x", 5, 0)]);
-        assert_eq!(ring.totals().input, vec![1.0]);
+        assert_eq!(
+            ring.totals().input,
+            vec![0.0],
+            "a stream that left the plan"
+        );
         assert_eq!(ring.series(&all()).items[0].series, vec![Some(1.0)]);
     }
 

@@ -28,7 +28,7 @@ const STYLE: &str = include_str!("../ui/style.css");
 
 /// The modules of `ui/js/` served at `/js/{name}`, by name: the pages and their shared
 /// helpers (`app.js` lists what each holds).
-pub const MODULES: [(&str, &str); 13] = [
+pub const MODULES: [(&str, &str); 15] = [
     ("api.js", include_str!("../ui/js/api.js")),
     ("asset-editor.js", include_str!("../ui/js/asset-editor.js")),
     ("asset-page.js", include_str!("../ui/js/asset-page.js")),
@@ -41,8 +41,10 @@ pub const MODULES: [(&str, &str); 13] = [
     ("devices.js", include_str!("../ui/js/devices.js")),
     ("dom.js", include_str!("../ui/js/dom.js")),
     ("form.js", include_str!("../ui/js/form.js")),
+    ("overview.js", include_str!("../ui/js/overview.js")),
     ("page.js", include_str!("../ui/js/page.js")),
     ("schemas.js", include_str!("../ui/js/schemas.js")),
+    ("sparkline.js", include_str!("../ui/js/sparkline.js")),
     ("tail.js", include_str!("../ui/js/tail.js")),
     ("wizard.js", include_str!("../ui/js/wizard.js")),
 ];

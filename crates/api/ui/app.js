@@ -7,9 +7,11 @@
 //   js/form.js           field paths, problems next to their fields, inputs, key/value rows
 //   js/wizard.js         the form / review / save steps of the editors
 //   js/destination.js    the destination editor
+//   js/sparkline.js      SVG charts: sparklines, the overview's chart, rates in words
+//   js/overview.js       #/overview, the landing page (counts, rates, needs attention)
 //   js/devices.js        #/devices
 //   js/device-editor.js  #/devices/new, #/devices/NAME/edit
-//   js/assets.js         #/assets
+//   js/assets.js         #/assets (with each asset's rate)
 //   js/asset-editor.js   #/assets/new, #/assets/NAME/edit (datasets, event groups, events)
 //   js/asset-page.js     #/assets/NAME (health, problems, live tail, schemas)
 //   js/tail.js           the live tail of an asset's messages
@@ -22,6 +24,7 @@ import { assetsPage } from './js/assets.js';
 import { deviceEditor } from './js/device-editor.js';
 import { devicesPage } from './js/devices.js';
 import { append, clear, h } from './js/dom.js';
+import { overviewPage } from './js/overview.js';
 import { leave, main, setRedraw } from './js/page.js';
 
 async function connectorLine() {
@@ -37,8 +40,8 @@ async function connectorLine() {
 
 async function render() {
   leave();
-  const parts = (location.hash.replace(/^#\/?/, '') || 'devices').split('/').map(decodeURIComponent);
-  for (const id of ['nav-devices', 'nav-assets']) document.getElementById(id).classList.toggle('active', id === `nav-${parts[0]}`);
+  const parts = (location.hash.replace(/^#\/?/, '') || 'overview').split('/').map(decodeURIComponent);
+  for (const id of ['nav-overview', 'nav-devices', 'nav-assets']) document.getElementById(id).classList.toggle('active', id === `nav-${parts[0]}`);
   try {
     if (parts[0] === 'devices' && parts[1] === 'new') await deviceEditor(null);
     else if (parts[0] === 'devices' && parts[1] && parts[2] === 'edit') await deviceEditor(parts[1]);
@@ -46,7 +49,8 @@ async function render() {
     else if (parts[0] === 'assets' && parts[1] && parts[2] === 'edit') await assetEditor(parts[1]);
     else if (parts[0] === 'assets' && parts[1]) await assetPage(parts[1]);
     else if (parts[0] === 'assets') await assetsPage();
-    else await devicesPage();
+    else if (parts[0] === 'devices') await devicesPage();
+    else await overviewPage();
   } catch (error) {
     append(clear(main()), h('div', { class: 'problems', role: 'alert' },
       h('strong', { text: 'The connector answered with an error.' }), h('p', { text: error.message })));

@@ -185,3 +185,109 @@ async fn the_web_ui_creates_a_device_and_an_asset_and_shows_live_events() {
     }
     drop(connector);
 }
+
+/// The overview (`tests/browser/overview.mjs`) of a connector with a healthy asset (a dataset
+/// and an event on an endless stream) and a failing one (its device's password is refused):
+/// the counts by health, the rates chart moving, the attention list naming the failing
+/// endpoint with its error and the secrets to check, the sparklines of the assets list and of
+/// the asset page, and the live tail's filters, pause (the buffer keeps filling) and lag.
+/// Saves `overview.png` and `asset-rates.png` (copied to `docs/screenshots/` with
+/// `UPDATE_SCREENSHOTS=1`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_overview_shows_counts_rates_and_what_needs_attention() {
+    let chromium = match tools() {
+        Ok(path) => path,
+        Err(why) if std::env::var_os("CI").is_some() => {
+            panic!("the browser test cannot run under CI: {why}")
+        }
+        Err(why) => {
+            eprintln!("skipped: {why}");
+            return;
+        }
+    };
+    let healthy = SseServer::http([]).await;
+    healthy.set_fallback(stream());
+    let locked = SseServer::http([]).await;
+    locked.require_basic_auth(USERNAME, PASSWORD);
+
+    let registry = tempfile::tempdir().unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let r = registry.path();
+    common::write_atomic(
+        &r.join("devices/plant.yaml"),
+        &common::device("plant", "sse", &healthy.url(""), &[]),
+    );
+    let mut line = common::asset_head("line-1", "plant", "sse", &[]);
+    line.push_str("  datasets:\n");
+    line.push_str(&common::dataset(
+        "readings",
+        "/api/weather",
+        "plant/readings",
+        &[],
+    ));
+    line.push_str(
+        "  eventGroups:\n    - name: alerts\n      dataSource: /events\n      events:\n        \
+         - name: threshold\n          dataSource: threshold\n          destinations:\n",
+    );
+    line.push_str(&common::mqtt_destination(12, "plant/alerts", &[]));
+    common::write_atomic(&r.join("assets/line-1.yaml"), &line);
+    let mut device = common::device("locked", "sse", &locked.url(""), &[]);
+    device.push_str(
+        "        authentication:\n          method: UsernamePassword\n          \
+         usernamePasswordCredentials:\n            usernameSecretName: locked-creds/username\n            \
+         passwordSecretName: locked-creds/password\n",
+    );
+    common::write_atomic(&r.join("devices/locked.yaml"), &device);
+    common::write_atomic(&r.join("secrets/locked-creds/username"), USERNAME);
+    common::write_atomic(&r.join("secrets/locked-creds/password"), "not-the-password");
+    let mut failing = common::asset_head("locked-line", "locked", "sse", &[]);
+    failing.push_str("  datasets:\n");
+    failing.push_str(&common::dataset("d", "/events", "plant/locked", &[]));
+    common::write_atomic(&r.join("assets/locked-line.yaml"), &failing);
+
+    let connector = Connector::start(
+        &Options::new(r, state.path(), Broker::Embedded)
+            .http()
+            .env("SSE_CONNECTOR_HTTP_TOKEN", TOKEN),
+    )
+    .await;
+    let http = connector.http.unwrap();
+    let screenshots = match std::env::var_os("SSE_CONNECTOR_SCREENSHOTS") {
+        Some(dir) => PathBuf::from(dir),
+        None => state.path().join("screenshots"),
+    };
+    std::fs::create_dir_all(&screenshots).unwrap();
+    let output = tokio::process::Command::new("node")
+        .arg(browser_dir().join("overview.mjs"))
+        .env("BASE_URL", format!("http://{http}"))
+        .env("API_TOKEN", TOKEN)
+        .env("CHROMIUM", &chromium)
+        .env("SCREENSHOTS", &screenshots)
+        .kill_on_drop(true)
+        .output();
+    let output = tokio::time::timeout(Duration::from_secs(240), output)
+        .await
+        .expect("the browser script did not finish within 4 minutes")
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "the browser script failed ({}):\n{stdout}\n{stderr}\n---- connector log ----\n{}",
+        output.status,
+        connector.log().join("\n")
+    );
+    eprintln!("{stdout}");
+    let shots = ["overview.png", "asset-rates.png"];
+    for name in shots {
+        assert!(screenshots.join(name).exists(), "no screenshot {name}");
+    }
+    if std::env::var_os("UPDATE_SCREENSHOTS").is_some_and(|v| v == "1") {
+        let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/screenshots");
+        std::fs::create_dir_all(&docs).unwrap();
+        for name in shots {
+            std::fs::copy(screenshots.join(name), docs.join(name)).unwrap();
+        }
+    }
+    drop(connector);
+}

@@ -2,7 +2,8 @@
 //! OTLP endpoints with AIO's variables read from the process environment, sample ratio,
 //! export interval, the config file's log level and format), gives it the
 //! supervisor's counters, and adapts it and the supervisor's tail to what the HTTP API reads
-//! ([`api::MetricsSource`] for `GET /metrics`, [`api::TailSource`] for the live tail).
+//! ([`api::MetricsSource`] for `GET /metrics`, [`api::TailSource`] for the live tail,
+//! [`api::CounterSource`] for the message rates of the overview).
 //!
 //! Order: [`apply_log_settings`] right after the settings are resolved (in `run`), then in
 //! `serve` [`start`] before the supervisor (the supervisor takes
@@ -14,8 +15,8 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use sinks::Publisher;
-use supervisor::{Supervisor, Tail};
-use telemetry::{Metrics, OtlpEndpoints, Telemetry, TelemetryConfig};
+use supervisor::{RuntimeMetrics, Supervisor, Tail};
+use telemetry::{Metrics, MetricsProducer as _, OtlpEndpoints, Telemetry, TelemetryConfig};
 
 use super::settings::RuntimeSettings;
 
@@ -65,10 +66,12 @@ pub fn attach<P: Publisher>(telemetry: &Telemetry, supervisor: &Supervisor<P>) {
         .set_producer(Arc::new(supervisor.metrics()));
 }
 
-/// What the HTTP listener reads of telemetry: the metrics and the supervisor's tail.
+/// What the HTTP listener reads of telemetry: the metrics, the supervisor's counters and
+/// its tail.
 #[derive(Debug, Clone)]
 pub struct HttpTelemetry {
     metrics: Arc<Metrics>,
+    counters: RuntimeMetrics,
     tail: Tail,
 }
 
@@ -76,16 +79,18 @@ pub struct HttpTelemetry {
 pub fn http<P: Publisher>(telemetry: &Telemetry, supervisor: &Supervisor<P>) -> HttpTelemetry {
     HttpTelemetry {
         metrics: telemetry.metrics().clone(),
+        counters: supervisor.metrics(),
         tail: supervisor.tail(),
     }
 }
 
 impl HttpTelemetry {
-    /// `sources` with `GET /metrics` and the live tail.
+    /// `sources` with `GET /metrics`, the live tail and the counters of the rates.
     pub fn add_to(self, sources: api::Sources) -> api::Sources {
         sources
             .with_metrics(Arc::new(PrometheusText(self.metrics)))
             .with_tail(Arc::new(LiveTail(self.tail)))
+            .with_counters(Arc::new(RuntimeCounters(self.counters)))
     }
 }
 
@@ -110,5 +115,29 @@ impl api::TailSource for LiveTail {
     /// nobody listens.
     fn subscribe(&self, asset: &str) -> api::TailFeed {
         self.0.feed(asset)
+    }
+}
+
+/// The supervisor's counters, as the rate ring samples them: the same totals `/metrics`
+/// exports.
+#[derive(Debug, Clone)]
+pub struct RuntimeCounters(pub RuntimeMetrics);
+
+impl api::CounterSource for RuntimeCounters {
+    fn received(&self) -> u64 {
+        self.0.streams().iter().map(|s| s.received).sum()
+    }
+
+    fn operations(&self) -> Vec<api::OperationCount> {
+        self.0
+            .operations()
+            .into_iter()
+            .map(|op| api::OperationCount {
+                operation: op.operation,
+                asset: op.asset,
+                forwarded: op.forwarded,
+                failed: op.failed,
+            })
+            .collect()
     }
 }
