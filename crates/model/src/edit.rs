@@ -1,6 +1,7 @@
 //! Pure edits behind the CLI commands that write definitions (`device create`, `device
 //! endpoint add`, `asset create`, `asset dataset add`, `asset event-group add`, `asset event
-//! add`). They change a [`Resource`] in memory; the registry validates and writes it.
+//! add`, `asset transform set|remove`). They change a [`Resource`] in memory; the registry
+//! validates and writes it.
 
 use std::collections::BTreeMap;
 
@@ -278,5 +279,135 @@ pub fn add_event(
         destinations: destination.map(|d| vec![d]),
         ..Event::default()
     });
+    Ok(())
+}
+
+/// The operation a transform belongs to: `--dataset NAME` or `--event GROUP/NAME`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TransformTarget {
+    /// A dataset, by name (its `datasetConfiguration`).
+    Dataset(String),
+    /// An event of an event group (its `eventConfiguration`).
+    Event {
+        /// The event group.
+        group: String,
+        /// The event.
+        name: String,
+    },
+}
+
+/// `--event GROUP/NAME`.
+pub fn parse_event_target(text: &str) -> Result<TransformTarget, Error> {
+    match text.split_once('/') {
+        Some((group, name)) if !group.is_empty() && !name.is_empty() && !name.contains('/') => {
+            Ok(TransformTarget::Event {
+                group: group.to_owned(),
+                name: name.to_owned(),
+            })
+        }
+        _ => Err(invalid("--event", format!("{text:?} is not GROUP/NAME"))),
+    }
+}
+
+/// The `transform` object of `--transform GRAPH [--transform-config JSON] [--on-error X]`,
+/// checked as the model checks a definition's (an unknown `onError`, a graph path leaving
+/// the directory, parameters that are not strings, numbers or booleans).
+pub fn transform_value(
+    graph: &str,
+    configuration: Option<Value>,
+    on_error: Option<&str>,
+) -> Result<Value, Error> {
+    let mut object = serde_json::Map::new();
+    object.insert("graph".into(), Value::String(graph.to_owned()));
+    if let Some(configuration) = configuration {
+        object.insert("configuration".into(), configuration);
+    }
+    if let Some(on_error) = on_error {
+        object.insert("onError".into(), Value::String(on_error.to_owned()));
+    }
+    let value = Value::Object(object);
+    crate::transform::parse_spec(&value).map_err(|why| invalid("transform", why))?;
+    Ok(value)
+}
+
+/// Sets (`Some`) or removes (`None`) the `transform` key of a dataset's `datasetConfiguration`
+/// or an event's `eventConfiguration`, keeping its other keys (`asset transform set|remove`,
+/// `--transform` of `asset dataset add` and `asset event add`). A configuration left empty is
+/// removed.
+pub fn set_transform(
+    resource: &mut Resource,
+    target: &TransformTarget,
+    transform: Option<Value>,
+) -> Result<(), Error> {
+    let (owner, asset) = asset_mut(resource)?;
+    let (configuration, field) = match target {
+        TransformTarget::Dataset(name) => {
+            let dataset = asset
+                .datasets
+                .iter_mut()
+                .flatten()
+                .find(|d| &d.name == name)
+                .ok_or_else(|| Error::NotFound {
+                    owner: owner.clone(),
+                    what: "dataset",
+                    name: name.clone(),
+                })?;
+            (&mut dataset.dataset_configuration, "datasetConfiguration")
+        }
+        TransformTarget::Event { group, name } => {
+            let g = asset
+                .event_groups
+                .iter_mut()
+                .flatten()
+                .find(|g| &g.name == group)
+                .ok_or_else(|| Error::NotFound {
+                    owner: owner.clone(),
+                    what: "event group",
+                    name: group.clone(),
+                })?;
+            let event = g
+                .events
+                .iter_mut()
+                .flatten()
+                .find(|e| &e.name == name)
+                .ok_or_else(|| Error::NotFound {
+                    owner: format!("{owner} event group {group:?}"),
+                    what: "event",
+                    name: name.clone(),
+                })?;
+            (&mut event.event_configuration, "eventConfiguration")
+        }
+    };
+    let mut object = match configuration.as_deref().map(str::trim) {
+        None | Some("") => serde_json::Map::new(),
+        Some(text) => match serde_json::from_str::<Value>(text) {
+            Ok(Value::Object(object)) => object,
+            _ => {
+                return Err(invalid(
+                    field,
+                    format!(
+                        "{text:?} is not a JSON object; correct it before changing its transform"
+                    ),
+                ));
+            }
+        },
+    };
+    match transform {
+        Some(value) => {
+            object.insert("transform".into(), value);
+        }
+        None => {
+            if object.remove("transform").is_none() {
+                let (what, name) = match target {
+                    TransformTarget::Dataset(name) => ("transform on dataset", name.clone()),
+                    TransformTarget::Event { group, name } => {
+                        ("transform on event", format!("{group}/{name}"))
+                    }
+                };
+                return Err(Error::NotFound { owner, what, name });
+            }
+        }
+    }
+    *configuration = (!object.is_empty()).then(|| Value::Object(object).to_string());
     Ok(())
 }

@@ -1,7 +1,8 @@
 //! Writing definitions, secrets and trust files for the CLI commands and the API.
 //!
 //! Every write is atomic (a hidden temporary file in the same directory, then a rename) and is
-//! refused, with the validation problems, when it would add an error that `validate` reports.
+//! refused, with the validation problems, when it would add an error that `validate` reports
+//! (a transform's graph and modules included).
 //! New resources go to `devices/NAME.yaml` and `assets/NAME.yaml`; an existing resource is
 //! rewritten in its own file and format (YAML or JSON, Kubernetes or ARM form) only when that
 //! file holds nothing else, so no other definition is ever touched.
@@ -200,7 +201,9 @@ impl Registry {
             partial: loaded.partial,
         };
         let validate = |defs: &[Located]| {
-            let built = model::build(defs, &unreadable, self.env(), &Accepted::new());
+            let mut built = model::build(defs, &unreadable, self.env(), &Accepted::new());
+            let transforms = crate::transforms::apply(&mut built.plan, &self.paths().definitions);
+            built.problems.extend(transforms);
             built.problems
         };
         let before: BTreeSet<String> = validate(&loaded.definitions)
