@@ -23,6 +23,8 @@
 //! - [`resources`]: devices and assets (`/api/v1/devices`, `/api/v1/assets`).
 //! - [`secrets`]: write-only secrets (`/api/v1/secrets`).
 //! - [`trust`]: trust lists of PEM certificates (`/api/v1/trust`).
+//! - [`transforms`]: the graph definitions and WebAssembly modules a transform can use
+//!   (`GET /api/v1/transforms`).
 //! - [`status`]: `GET /api/v1/status`.
 //! - [`overview`]: `GET /api/v1/overview`, the whole connector at a glance (counts by
 //!   health, broker, rates, what needs attention), for the UI's landing page.
@@ -58,6 +60,7 @@ pub mod server;
 pub mod status;
 pub mod store;
 pub mod tail;
+pub mod transforms;
 pub mod trust;
 pub mod ui;
 

@@ -17,6 +17,7 @@
 //! | `/api/v1/secrets/{name}` | PUT, DELETE | [`secrets`] | required |
 //! | `/api/v1/trust` | GET | [`trust`] | required |
 //! | `/api/v1/trust/{list}` | GET, PUT, DELETE | [`trust`] | required |
+//! | `/api/v1/transforms` | GET | [`transforms`] | required |
 //!
 //! Every request first passes the [`guard`]: a `Host` this listener answers to
 //! (421 otherwise) and, for a request that may change something, no other site's `Origin`
@@ -48,7 +49,8 @@ use crate::runtime::{MetricsSource, Readiness, Sources, StatusSource, TailSource
 use crate::schemas::{self, SchemaCatalog};
 use crate::store::{RegistryStore, Store};
 use crate::{
-    metrics, openapi, overview, rates, reply, resources, secrets, status, tail, trust, ui,
+    metrics, openapi, overview, rates, reply, resources, secrets, status, tail, transforms, trust,
+    ui,
 };
 
 pub(crate) struct AppState {
@@ -217,6 +219,7 @@ fn routes() -> Vec<Route> {
         R::token("/api/v1/trust/{list}", "GET", get(trust::show)),
         R::token("/api/v1/trust/{list}", "PUT", put(trust::put)),
         R::token("/api/v1/trust/{list}", "DELETE", delete(trust::delete)),
+        R::token("/api/v1/transforms", "GET", get(transforms::list)),
     ]);
     routes
 }

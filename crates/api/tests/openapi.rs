@@ -251,6 +251,13 @@ async fn answers_have_the_documented_shapes() {
             "/api/v1/schemas".into(),
             None,
         ),
+        (
+            "/api/v1/transforms",
+            "get",
+            Method::GET,
+            "/api/v1/transforms".into(),
+            None,
+        ),
     ];
     let mut seen = BTreeSet::new();
     for (path, method, http_method, url, body) in calls {

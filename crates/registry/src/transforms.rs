@@ -73,7 +73,10 @@ pub fn apply(plan: &mut Plan, definitions: &Path) -> Vec<Problem> {
 }
 
 /// The graph definition in the YAML file at `path`.
-fn read(path: &Path) -> Result<Graph, String> {
+///
+/// # Errors
+/// When the file cannot be read or is not a graph definition, saying which.
+pub fn read(path: &Path) -> Result<Graph, String> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| format!("the graph definition cannot be read: {e}"))?;
     serde_saphyr::from_str(&text).map_err(|e| format!("not a graph definition: {e}"))
