@@ -16,7 +16,7 @@
 //!
 //! 404 when the listener has no status source.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use axum::Json;
@@ -255,13 +255,21 @@ impl Summary {
             let health = asset.get("health").unwrap_or(&Value::Null);
             let mut any_error = false;
             let mut parts = Vec::new();
+            // By name: an asset may have thousands of parts.
+            let dataset_health: HashMap<&str, &Value> = items(health, "datasets")
+                .iter()
+                .filter_map(|h| Some((text(h, "datasetName"), h.get("runtimeHealth")?)))
+                .collect();
+            let event_health: HashMap<(&str, &str), &Value> = items(health, "events")
+                .iter()
+                .filter_map(|h| {
+                    let key = (text(h, "eventGroupName"), text(h, "eventName"));
+                    Some((key, h.get("runtimeHealth")?))
+                })
+                .collect();
             for dataset in items(status, "datasets") {
                 let ds = text(dataset, "name");
-                let h = items(health, "datasets")
-                    .iter()
-                    .find(|h| text(h, "datasetName") == ds)
-                    .and_then(|h| h.get("runtimeHealth"))
-                    .unwrap_or(&Value::Null);
+                let h = dataset_health.get(ds).copied().unwrap_or(&Value::Null);
                 parts.push(Part {
                     kind: "dataset",
                     owner: name,
@@ -274,11 +282,7 @@ impl Summary {
                 let g = text(group, "name");
                 for event in items(group, "events") {
                     let e = text(event, "name");
-                    let h = items(health, "events")
-                        .iter()
-                        .find(|h| text(h, "eventGroupName") == g && text(h, "eventName") == e)
-                        .and_then(|h| h.get("runtimeHealth"))
-                        .unwrap_or(&Value::Null);
+                    let h = event_health.get(&(g, e)).copied().unwrap_or(&Value::Null);
                     parts.push(Part {
                         kind: "event",
                         owner: name,
