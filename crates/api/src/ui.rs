@@ -28,7 +28,7 @@ const STYLE: &str = include_str!("../ui/style.css");
 
 /// The modules of `ui/js/` served at `/js/{name}`, by name: the pages and their shared
 /// helpers (`app.js` lists what each holds).
-pub const MODULES: [(&str, &str); 15] = [
+pub const MODULES: [(&str, &str); 16] = [
     ("api.js", include_str!("../ui/js/api.js")),
     ("asset-editor.js", include_str!("../ui/js/asset-editor.js")),
     ("asset-page.js", include_str!("../ui/js/asset-page.js")),
@@ -46,6 +46,10 @@ pub const MODULES: [(&str, &str); 15] = [
     ("schemas.js", include_str!("../ui/js/schemas.js")),
     ("sparkline.js", include_str!("../ui/js/sparkline.js")),
     ("tail.js", include_str!("../ui/js/tail.js")),
+    (
+        "transform-field.js",
+        include_str!("../ui/js/transform-field.js"),
+    ),
     ("wizard.js", include_str!("../ui/js/wizard.js")),
 ];
 

@@ -7,7 +7,8 @@
 //! UI are what lets the connector in), sees a validation error next to an invalid field,
 //! creates an asset with a dataset and an event group, and sees events arrive in the asset's
 //! live tail (pausing and resuming it); an edit of the asset then changes where the messages
-//! go, a `lagged` event of the tail shows how many messages were skipped, and a device
+//! go, another sets a transform on the dataset (a graph and the test module the script puts in
+//! the registry, `REGISTRY`) whose rewritten payloads reach the tail, a `lagged` event of the tail shows how many messages were skipped, and a device
 //! deleted after confirmation leaves the list and the registry. The page's scripts are ES
 //! modules (`/app.js` importing `/js/*.js`): any that fails to load is an error of the page.
 //! Every change goes through the listener's
@@ -127,6 +128,7 @@ async fn the_web_ui_creates_a_device_and_an_asset_and_shows_live_events() {
         .env("BASE_URL", format!("http://{http}"))
         .env("API_TOKEN", TOKEN)
         .env("SSE_URL", server.url(""))
+        .env("REGISTRY", registry.path())
         .env("SSE_USERNAME", USERNAME)
         .env("SSE_PASSWORD", PASSWORD)
         .env("CHROMIUM", &chromium)

@@ -1,11 +1,12 @@
 // The asset editor: the asset, its default destinations, datasets and event groups with
-// their events.
+// their events, and the transform of each dataset and event.
 
-import { api, API, API_VERSION } from './api.js';
+import { api, API, API_VERSION, optional } from './api.js';
 import { append, clear, h } from './dom.js';
 import { describeDestination, destinationEditor } from './destination.js';
 import { field, index, keyValues, select, setOrDelete, text } from './form.js';
 import { main } from './page.js';
+import { transformField, transformOf } from './transform-field.js';
 import { wizard } from './wizard.js';
 
 /** An "Add" button that appends `make({})` to `container`; `container.renumber()` gives each
@@ -17,17 +18,21 @@ function repeatable(container, make, addLabel, id) {
   return add;
 }
 
+/** The graphs and modules transforms can use, for the editors of this page. */
+let catalogue = { graphs: [], modules: [] };
+
 function datasetEditor(dataset) {
   const name = text(dataset.name, { placeholder: 'weatherdata', class: 'ds-name' });
   const source = text(dataset.dataSource, { placeholder: '/api/weather', class: 'ds-source' });
-  const config = text(dataset.datasetConfiguration, { placeholder: '{"eventTypes": ["reading"]}' });
+  const transform = transformField(dataset.datasetConfiguration, catalogue);
+  const config = text(transform.rest, { placeholder: '{"eventTypes": ["reading"]}', class: 'ds-config' });
   let dest;
   const destSlot = h('div');
   const box = h('fieldset', { class: 'dataset' }, h('legend', { text: 'Dataset' }));
   const nameField = field('Name', name);
   const sourceField = field('Data source', source, { hint: 'Path joined to the endpoint address; empty: the address itself.' });
   const configField = field('Dataset configuration (JSON, optional)', config);
-  append(box, [h('div', { class: 'grid' }, nameField, sourceField, configField), destSlot,
+  append(box, [h('div', { class: 'grid' }, nameField, sourceField, configField), destSlot, transform,
     h('button', { type: 'button', class: 'small danger', text: 'Remove dataset', onclick: () => { const parent = box.parentElement; box.remove(); parent.renumber(); } })]);
   box.renumber = (i) => {
     const at = index('spec.datasets', i);
@@ -36,6 +41,8 @@ function datasetEditor(dataset) {
     nameField.dataset.path = `${at}.name`;
     sourceField.dataset.path = `${at}.dataSource`;
     configField.dataset.path = `${at}.datasetConfiguration`;
+    box.configPath = `${at}.datasetConfiguration`;
+    transform.renumber(box.configPath);
     const collected = dest ? dest.collect() : dataset.destinations;
     dest = destinationEditor(collected ? collected[0] : null, `${at}.destinations`);
     clear(destSlot).append(dest);
@@ -43,10 +50,11 @@ function datasetEditor(dataset) {
   box.collect = () => {
     const out = { ...dataset, name: name.value.trim() };
     setOrDelete(out, 'dataSource', source.value.trim());
-    setOrDelete(out, 'datasetConfiguration', config.value.trim());
+    setOrDelete(out, 'datasetConfiguration', transform.collect(config.value, `Dataset ${out.name || box.dataset.path}`));
     setOrDelete(out, 'destinations', dest.collect());
     return out;
   };
+  box.graph = transform.graph;
   return box;
 }
 
@@ -57,8 +65,9 @@ function eventEditor(event) {
   const destSlot = h('div');
   const nameField = field('Event name', name);
   const sourceField = field('SSE event identification', source, { hint: 'The SSE event type (the event: field; "message" when absent), or a path starting with "/" for a stream of its own.' });
+  const transform = transformField(event.eventConfiguration, catalogue);
   const box = h('fieldset', { class: 'event' }, h('legend', { text: 'Event' }),
-    h('div', { class: 'grid' }, nameField, sourceField), destSlot,
+    h('div', { class: 'grid' }, nameField, sourceField), destSlot, transform,
     h('button', { type: 'button', class: 'small danger', text: 'Remove event', onclick: () => { const parent = box.parentElement; box.remove(); parent.renumber(); } }));
   box.renumber = (i, groupPath) => {
     const at = index(`${groupPath}.events`, i);
@@ -66,6 +75,8 @@ function eventEditor(event) {
     box.classList.add('field');
     nameField.dataset.path = `${at}.name`;
     sourceField.dataset.path = `${at}.dataSource`;
+    box.configPath = `${at}.eventConfiguration`;
+    transform.renumber(box.configPath);
     const collected = dest ? dest.collect() : event.destinations;
     dest = destinationEditor(collected ? collected[0] : null, `${at}.destinations`, { stateStore: false });
     clear(destSlot).append(dest);
@@ -73,9 +84,11 @@ function eventEditor(event) {
   box.collect = () => {
     const out = { ...event, name: name.value.trim() };
     setOrDelete(out, 'dataSource', source.value.trim());
+    setOrDelete(out, 'eventConfiguration', transform.collect(transform.rest, `Event ${out.name || box.dataset.path}`));
     setOrDelete(out, 'destinations', dest.collect());
     return out;
   };
+  box.graph = transform.graph;
   return box;
 }
 
@@ -119,10 +132,12 @@ function eventGroupEditor(group) {
 }
 
 export async function assetEditor(name) {
-  const [existing, devices] = await Promise.all([
+  const [existing, devices, transforms] = await Promise.all([
     name ? api('GET', `${API}/assets/${encodeURIComponent(name)}`) : null,
     api('GET', `${API}/devices`),
+    optional(`${API}/transforms`, { graphs: [], modules: [] }),
   ]);
+  catalogue = transforms;
   const resource = existing || { apiVersion: API_VERSION, kind: 'Asset', metadata: { name: '' }, spec: {} };
   const spec = resource.spec || {};
   const refs = [];
@@ -196,16 +211,38 @@ export async function assetEditor(name) {
     for (const [k, v] of Object.entries(sp.attributes || {})) row(`Property ${k}`, v);
     row('Default dataset destination', describeDestination(sp.defaultDatasetsDestinations?.[0]) || '—');
     row('Default event destination', describeDestination(sp.defaultEventsDestinations?.[0]) || '—');
-    for (const d of sp.datasets || []) row(`Dataset ${d.name}`, `${d.dataSource || '(address)'} → ${describeDestination(d.destinations?.[0]) || 'default'}`);
+    const transformRow = (what, configuration) => {
+      const t = transformOf(configuration);
+      if (t) row(`  transform of ${what}`, `${t.graph}, on error ${t.onError || 'drop'}`);
+    };
+    for (const d of sp.datasets || []) {
+      row(`Dataset ${d.name}`, `${d.dataSource || '(address)'} → ${describeDestination(d.destinations?.[0]) || 'default'}`);
+      transformRow(d.name, d.datasetConfiguration);
+    }
     for (const g of sp.eventGroups || []) {
       row(`Event group ${g.name}`, `${g.dataSource || '(address)'} → ${describeDestination(g.defaultDestinations?.[0]) || 'default'}`);
-      for (const e of g.events || []) row(`  event ${e.name}`, `SSE event ${e.dataSource || e.name} → ${describeDestination(e.destinations?.[0]) || 'default'}`);
+      for (const e of g.events || []) {
+        row(`  event ${e.name}`, `SSE event ${e.dataSource || e.name} → ${describeDestination(e.destinations?.[0]) || 'default'}`);
+        transformRow(e.name, e.eventConfiguration);
+      }
     }
     return dl;
   };
+  // A graph's problems are reported on its file, at `transform.graph`: shown next to the
+  // graph field of each dataset or event that chose that graph.
+  const locate = (problems) => problems.flatMap((p) => {
+    if (!(p.path || '').startsWith('transform')) return [p];
+    const parts = [...document.querySelectorAll('fieldset.dataset, fieldset.event')].filter((b) => b.graph && b.graph() === p.file);
+    return parts.length ? parts.map((b) => ({ ...p, path: `${b.configPath}.${p.path}` })) : [p];
+  });
   const save = async ({ resource: r }) => {
-    if (name) await api('PUT', `${API}/assets/${encodeURIComponent(name)}`, r);
-    else await api('POST', `${API}/assets`, r);
+    try {
+      if (name) await api('PUT', `${API}/assets/${encodeURIComponent(name)}`, r);
+      else await api('POST', `${API}/assets`, r);
+    } catch (error) {
+      if (error.problems) error.problems = locate(error.problems);
+      throw error;
+    }
     location.hash = `#/assets/${encodeURIComponent(r.metadata.name)}`;
   };
   append(clear(main()), wizard({

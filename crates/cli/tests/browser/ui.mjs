@@ -1,12 +1,16 @@
 // Drives the web UI in headless Chromium; run by crates/cli/tests/browser.rs.
 //
 // Environment: BASE_URL (the connector's HTTP listener), API_TOKEN (its bearer token),
-// SSE_URL (the SSE server's address),
+// SSE_URL (the SSE server's address), REGISTRY (the connector's registry directory, where
+// the transform's graph and module are put; SSE_CONNECTOR_TEST_GUEST: the module, else the
+// committed test module),
 // SSE_USERNAME / SSE_PASSWORD (what the server requires), CHROMIUM (its executable),
 // SCREENSHOTS (a directory for the PNGs). Exits non-zero with a message on any failure.
 
 import { chromium } from 'playwright-core';
+import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 const env = (name) => {
   const value = process.env[name];
@@ -138,6 +142,46 @@ try {
   await page.click('#save');
   await page.waitForURL(/#\/assets\/weather$/);
   await page.locator('#tail td', { hasText: 'plant/weather-v2' }).first().waitFor({ timeout: 60000 });
+
+  step('a transform chosen in the form is saved with the dataset and rewrites its events');
+  const registry = env('REGISTRY');
+  mkdirSync(path.join(registry, 'graphs'), { recursive: true });
+  mkdirSync(path.join(registry, 'modules'), { recursive: true });
+  copyFileSync(process.env.SSE_CONNECTOR_TEST_GUEST || fileURLToPath(new URL('../../../transform/tests/guest.wasm', import.meta.url)),
+    path.join(registry, 'modules/guest-1.0.0.wasm'));
+  writeFileSync(path.join(registry, 'graphs/rewrite.yaml'), [
+    'moduleConfigurations:',
+    '  - name: rewrite',
+    '    parameters:',
+    '      mode: { name: mode, required: true }',
+    'operations:',
+    '  - { operationType: "source", name: "source" }',
+    '  - { operationType: "map", name: "rewrite", module: "guest:1.0.0" }',
+    '  - { operationType: "sink", name: "sink" }',
+    'connections:',
+    '  - { from: { name: "source" }, to: { name: "rewrite" } }',
+    '  - { from: { name: "rewrite" }, to: { name: "sink" } }',
+    ''].join('\n'));
+  await page.getByRole('link', { name: 'Edit' }).click();
+  const transformed = page.locator('fieldset.dataset').first();
+  await transformed.locator('.tf-graph').selectOption('graphs/rewrite.yaml');
+  const proposed = await transformed.locator('.tf-config').inputValue();
+  if (!JSON.parse(proposed).rewrite || JSON.parse(proposed).rewrite.mode !== '') throw new Error(`the required parameter was not proposed: ${proposed}`);
+  await transformed.locator('.tf-config').fill('{"rewrite": {"mode": json}}');
+  await page.click('#to-review');
+  await page.locator('#problems', { hasText: "the transform's configuration is not JSON" }).waitFor();
+  await transformed.locator('.tf-config').fill('{"rewrite": {"mode": "json"}}');
+  await transformed.locator('.tf-on-error').selectOption('passThrough');
+  await page.screenshot({ path: path.join(shots, 'asset-transform.png'), fullPage: true });
+  await page.click('#to-review');
+  await page.locator('#review').getByText('graphs/rewrite.yaml, on error passThrough').waitFor();
+  await page.click('#save');
+  await page.waitForURL(/#\/assets\/weather$/);
+  const saved = await (await fetch(`${base}/api/v1/assets/weather`, { headers: { Authorization: `Bearer ${env('API_TOKEN')}` } })).json();
+  const config = JSON.parse(saved.spec.datasets[0].datasetConfiguration || '{}');
+  const expected = { graph: 'graphs/rewrite.yaml', configuration: { rewrite: { mode: 'json' } }, onError: 'passThrough' };
+  if (JSON.stringify(config.transform) !== JSON.stringify(expected)) throw new Error(`saved transform: ${JSON.stringify(config)}`);
+  await page.locator('#tail td.payload', { hasText: '"transformed":true' }).first().waitFor({ timeout: 60000 });
 
   step('the assets and devices lists show the health');
   await page.click('#nav-assets');
