@@ -162,6 +162,17 @@ try {
     '  - { from: { name: "source" }, to: { name: "rewrite" } }',
     '  - { from: { name: "rewrite" }, to: { name: "sink" } }',
     ''].join('\n'));
+  writeFileSync(path.join(registry, 'graphs/cycle.yaml'), [
+    'operations:',
+    '  - { operationType: "source", name: "source" }',
+    '  - { operationType: "map", name: "a", module: "guest:1.0.0" }',
+    '  - { operationType: "map", name: "b", module: "guest:1.0.0" }',
+    '  - { operationType: "sink", name: "sink" }',
+    'connections:',
+    '  - { from: { name: "source" }, to: { name: "a" } }',
+    '  - { from: { name: "a" }, to: { name: "b" } }',
+    '  - { from: { name: "b" }, to: { name: "a" } }',
+    ''].join('\n'));
   await page.getByRole('link', { name: 'Edit' }).click();
   const transformed = page.locator('fieldset.dataset').first();
   await transformed.locator('.tf-graph').selectOption('graphs/rewrite.yaml');
@@ -171,6 +182,13 @@ try {
   await page.click('#to-review');
   await page.locator('#problems', { hasText: "the transform's configuration is not JSON" }).waitFor();
   await transformed.locator('.tf-config').fill('{"rewrite": {"mode": "json"}}');
+  // A graph the registry refuses: its problem is shown next to the graph field.
+  await transformed.locator('.tf-graph').selectOption('graphs/cycle.yaml');
+  await page.click('#to-review');
+  await page.click('#save');
+  const graphField = transformed.locator('.field[data-path="spec.datasets[0].datasetConfiguration.transform.graph"]');
+  await graphField.locator('.field-error', { hasText: 'the graph has a cycle' }).waitFor();
+  await transformed.locator('.tf-graph').selectOption('graphs/rewrite.yaml');
   await transformed.locator('.tf-on-error').selectOption('passThrough');
   await page.screenshot({ path: path.join(shots, 'asset-transform.png'), fullPage: true });
   await page.click('#to-review');
