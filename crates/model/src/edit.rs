@@ -411,3 +411,81 @@ pub fn set_transform(
     *configuration = (!object.is_empty()).then(|| Value::Object(object).to_string());
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn asset_with(configuration: Option<&str>) -> Resource {
+        let mut resource = new_asset("a", "d", "e", &[]).expect("asset");
+        add_dataset(&mut resource, "readings", "/r", None).expect("dataset");
+        let (_, asset) = asset_mut(&mut resource).expect("asset");
+        asset.datasets.as_mut().expect("datasets")[0].dataset_configuration =
+            configuration.map(str::to_owned);
+        resource
+    }
+
+    fn configuration(resource: &Resource) -> Option<Value> {
+        let Body::Asset(asset) = &resource.body else {
+            panic!("not an asset")
+        };
+        let dataset = &asset.datasets.as_ref().expect("datasets")[0];
+        dataset
+            .dataset_configuration
+            .as_deref()
+            .map(|text| serde_json::from_str(text).expect("JSON"))
+    }
+
+    #[test]
+    fn a_transform_is_set_beside_the_other_keys_and_removed_leaving_them() {
+        let target = TransformTarget::Dataset("readings".into());
+        let transform = transform_value("graphs/g.yaml", None, Some("passThrough")).expect("ok");
+        let mut resource = asset_with(Some(r#"{"eventTypes": ["r"]}"#));
+        set_transform(&mut resource, &target, Some(transform.clone())).expect("set");
+        assert_eq!(
+            configuration(&resource),
+            Some(serde_json::json!({"eventTypes": ["r"], "transform": transform}))
+        );
+        set_transform(&mut resource, &target, None).expect("removed");
+        assert_eq!(
+            configuration(&resource),
+            Some(serde_json::json!({"eventTypes": ["r"]}))
+        );
+        let again = set_transform(&mut resource, &target, None).expect_err("none left");
+        assert!(
+            again.to_string().contains("no transform on dataset"),
+            "{again}"
+        );
+
+        // A configuration holding only the transform goes away with it.
+        let mut resource = asset_with(None);
+        set_transform(&mut resource, &target, Some(transform.clone())).expect("set");
+        set_transform(&mut resource, &target, None).expect("removed");
+        assert_eq!(configuration(&resource), None);
+
+        // A configuration that is not an object is not overwritten.
+        let mut resource = asset_with(Some("[1]"));
+        let refused = set_transform(&mut resource, &target, Some(transform)).expect_err("array");
+        assert!(
+            refused.to_string().contains("is not a JSON object"),
+            "{refused}"
+        );
+    }
+
+    #[test]
+    fn transform_values_and_event_targets_are_checked() {
+        assert!(transform_value("graphs/g.yaml", None, Some("retry")).is_err());
+        assert!(transform_value("/abs.yaml", None, None).is_err());
+        assert!(transform_value("g.yaml", Some(serde_json::json!([1])), None).is_err());
+        assert_eq!(
+            parse_event_target("alerts/storm").expect("ok"),
+            TransformTarget::Event {
+                group: "alerts".into(),
+                name: "storm".into()
+            }
+        );
+        for bad in ["storm", "/storm", "alerts/", "a/b/c"] {
+            assert!(parse_event_target(bad).is_err(), "{bad}");
+        }
+    }
+}
